@@ -1,0 +1,60 @@
+"""Algorithms of the package, by short name (as used in YAML ``run:`` and Tune).
+
+Entries are ``"module:Class"`` strings imported on first use.
+"""
+from __future__ import annotations
+
+import difflib
+import importlib
+
+# name -> (algorithm class path, config class path, one-line description)
+ALGORITHMS = {
+    "IPPO": ("rllib_coopai.algorithms.ippo:IPPO", "rllib_coopai.algorithms.ippo:IPPOConfig",
+             "Independent PPO, one module per agent (baseline)"),
+    "DCL": ("rllib_coopai.algorithms.dcl:DCL", "rllib_coopai.algorithms.dcl:DCLConfig",
+            "Differentiable Commitment Learning in Markov Commitment Games (DCL / DCL-IC)"),
+    "LIO": ("rllib_coopai.algorithms.lio:LIO", "rllib_coopai.algorithms.lio:LIOConfig",
+            "Learning to Incentivize Others: agents pay each other through learned incentive heads"),
+    "IncentiveDesigner": ("rllib_coopai.algorithms.incentive_designer:IncentiveDesigner",
+                          "rllib_coopai.algorithms.incentive_designer:IncentiveDesignerConfig",
+                          "Centralized incentive designer (meta-gradient or dual-RL)"),
+    "AMD": ("rllib_coopai.algorithms.amd:AMD", "rllib_coopai.algorithms.amd:AMDConfig",
+            "Adaptive mechanism design: a planner that shapes learners' rewards"),
+}
+
+
+def _load(path: str):
+    module, attr = path.split(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+def available() -> list:
+    """Names whose implementation is importable in this install."""
+    out = []
+    for name, (algo, _, _) in ALGORITHMS.items():
+        try:
+            _load(algo)
+        except (ImportError, AttributeError):
+            continue
+        out.append(name)
+    return out
+
+
+def _check(name: str) -> str:
+    if name not in ALGORITHMS:
+        hint = difflib.get_close_matches(name, list(ALGORITHMS), n=1)
+        extra = f" Did you mean {hint[0]!r}?" if hint else ""
+        raise ValueError(f"unknown algorithm {name!r}. Known algorithms: {', '.join(available())}.{extra}")
+    return name
+
+
+def get_algorithm_class(name: str):
+    return _load(ALGORITHMS[_check(name)][0])
+
+
+def get_config_class(name: str):
+    return _load(ALGORITHMS[_check(name)][1])
+
+
+def describe(name: str) -> str:
+    return ALGORITHMS[_check(name)][2]

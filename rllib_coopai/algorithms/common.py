@@ -1,0 +1,107 @@
+"""Pieces every algorithm config of the package shares.
+
+* ``probe_env(config)`` builds one env instance in the driver: unknown env names and bad
+  ``env_config`` values fail here, at ``build_algo()`` / Tune trial start, with a clear message,
+  never inside a remote EnvRunner.
+* ``CoopConfigMixin`` sets up one RLModule per agent (or one shared module) from the env's
+  ``possible_agents`` so ``XConfig().environment("cleanup").build_algo()`` just works, and attaches
+  the package's metrics callback.
+"""
+from __future__ import annotations
+
+import difflib
+from typing import List
+
+from ray.rllib.algorithms.algorithm_config import NotProvided
+from ray.rllib.env.multi_agent_env import MultiAgentEnv
+
+from rllib_coopai.metrics.callbacks import CoopMetricsCallback
+
+SHARED_MODULE_ID = "shared"
+
+
+def agent_to_own_module(agent_id, episode=None, **kwargs):
+    """Policy mapping: every agent trains its own RLModule (module id = agent id)."""
+    return agent_id
+
+
+def agent_to_shared_module(agent_id, episode=None, **kwargs):
+    """Policy mapping: all agents share one RLModule (parameter sharing)."""
+    return SHARED_MODULE_ID
+
+
+def env_creator_for(env_spec):
+    """Return ``creator(env_config) -> env`` for a registered name or an env class/callable."""
+    from ray.tune.registry import ENV_CREATOR, _global_registry
+
+    from rllib_coopai.envs import registry
+
+    if isinstance(env_spec, str):
+        if _global_registry.contains(ENV_CREATOR, env_spec):
+            return _global_registry.get(ENV_CREATOR, env_spec)
+        known = registry.names()
+        hint = difflib.get_close_matches(env_spec, known, n=1)
+        extra = f" Did you mean {hint[0]!r}?" if hint else ""
+        raise ValueError(
+            f"unknown environment {env_spec!r}. Known environments: {', '.join(known)} "
+            f"(or any name registered with ray.tune.registry.register_env).{extra}"
+        )
+    if callable(env_spec):
+        return env_spec
+    raise ValueError(f"environment must be a registered name or an env class, got {env_spec!r}")
+
+
+def probe_env(config) -> MultiAgentEnv:
+    """Instantiate the config's env once in the driver (validates env name and env_config)."""
+    if config.env is None:
+        raise ValueError(
+            "no environment set: call .environment(NAME, env_config={...}) with one of "
+            "rllib_coopai.envs.names()"
+        )
+    from ray.rllib.env.env_context import EnvContext
+
+    creator = env_creator_for(config.env)
+    env = creator(EnvContext(dict(config.env_config or {}), worker_index=0))
+    if not isinstance(env, MultiAgentEnv):
+        raise ValueError(
+            f"environment {config.env!r} is not multi-agent; the package's algorithms need a "
+            "PettingZoo ParallelEnv (wrapped by rllib_coopai) or an RLlib MultiAgentEnv"
+        )
+    return env
+
+
+def env_agents(config) -> List[str]:
+    env = probe_env(config)
+    try:
+        return list(env.possible_agents)
+    finally:
+        env.close()
+
+
+class CoopConfigMixin:
+    """Mix into an ``AlgorithmConfig`` subclass (before it in the MRO).
+
+    ``share_policy=False`` (default): one module per agent, module id = agent id.
+    ``share_policy=True``: one module ``"shared"`` for all agents.
+    The automatic set-up applies only while the user has not called ``.multi_agent(policies=...)``.
+    """
+
+    def _init_coop(self):
+        self.share_policy = False
+        self.callbacks_class = CoopMetricsCallback
+
+    def coop_training_kwargs(self, share_policy=NotProvided):
+        if share_policy is not NotProvided:
+            self.share_policy = bool(share_policy)
+
+    def setup_agents(self) -> List[str]:
+        """Fill in ``policies`` / ``policy_mapping_fn`` from the env; return the agent ids."""
+        agents = env_agents(self)
+        if not self.is_multi_agent:  # the user has not set policies: one per agent / shared
+            if self.share_policy:
+                self.policies = {SHARED_MODULE_ID}
+                self.policy_mapping_fn = agent_to_shared_module
+            else:
+                self.policies = set(agents)
+                self.policy_mapping_fn = agent_to_own_module
+        return agents

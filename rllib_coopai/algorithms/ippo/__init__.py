@@ -1,0 +1,3 @@
+from rllib_coopai.algorithms.ippo.ippo import IPPO, IPPOConfig
+
+__all__ = ["IPPO", "IPPOConfig"]

@@ -1,0 +1,34 @@
+"""Independent PPO: RLlib's PPO with one RLModule per agent, set up from the env.
+
+The baseline of every paper here (dcl.md §4, lio_id.md §5): each agent treats the others as part of
+the environment. ``IPPOConfig().environment("cleanup").build_algo().train()`` works as is;
+``.training(share_policy=True)`` trains one module shared by all agents instead.
+"""
+from __future__ import annotations
+
+from ray.rllib.algorithms.algorithm_config import NotProvided
+from ray.rllib.algorithms.ppo import PPO, PPOConfig
+
+from rllib_coopai.algorithms.common import CoopConfigMixin
+
+
+class IPPOConfig(CoopConfigMixin, PPOConfig):
+    def __init__(self, algo_class=None):
+        super().__init__(algo_class=algo_class or IPPO)
+        self._init_coop()
+
+    def training(self, *, share_policy=NotProvided, **kwargs):
+        """``share_policy``: one module for all agents instead of one per agent."""
+        super().training(**kwargs)
+        self.coop_training_kwargs(share_policy=share_policy)
+        return self
+
+    def validate(self) -> None:
+        self.setup_agents()
+        super().validate()
+
+
+class IPPO(PPO):
+    @classmethod
+    def get_default_config(cls) -> IPPOConfig:
+        return IPPOConfig()

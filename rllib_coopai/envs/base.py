@@ -1,0 +1,134 @@
+"""Shared pieces of every environment in the package.
+
+Environments are plain PettingZoo ``ParallelEnv`` subclasses; nothing here imports Ray.
+
+Info contract (what the metrics callbacks read). Every env puts, for every live agent, into
+``infos[agent]`` after each ``step``:
+
+* ``"joint_action"`` -- tuple of the executed actions of all ``possible_agents`` (in that order),
+  where the env has a joint action worth reporting.
+* ``"cooperated"`` -- ``True`` / ``False`` where the env defines a cooperative action for that agent at
+  that step (it is absent where cooperation is undefined, e.g. matching pennies).
+* ``"extrinsic_reward"`` -- added by the reward-changing wrappers (incentives, designer) so that
+  social welfare is always measured on the environment's own rewards.
+"""
+from __future__ import annotations
+
+import abc
+import numbers
+from typing import Any, Iterable, Optional
+
+import numpy as np
+from pettingzoo import ParallelEnv
+
+
+# --------------------------------------------------------------------------------------------
+# Validation helpers: every bad keyword value raises ValueError naming the key and the range.
+# --------------------------------------------------------------------------------------------
+def check_int(name: str, value: Any, low: Optional[int] = None, high: Optional[int] = None) -> int:
+    """Return ``value`` as int if it is an integer within ``[low, high]``; else raise ValueError."""
+    rng = _range_text(low, high)
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ValueError(f"{name} must be an integer {rng}, got {value!r}")
+    value = int(value)
+    if (low is not None and value < low) or (high is not None and value > high):
+        raise ValueError(f"{name} must be an integer {rng}, got {value}")
+    return value
+
+
+def check_float(
+    name: str,
+    value: Any,
+    low: Optional[float] = None,
+    high: Optional[float] = None,
+    low_open: bool = False,
+    high_open: bool = False,
+) -> float:
+    """Return ``value`` as float if it is a finite real in the given (optionally open) range."""
+    lo_b = "(" if low_open else "["
+    hi_b = ")" if high_open else "]"
+    rng = f"in {lo_b}{'-inf' if low is None else low}, {'inf' if high is None else high}{hi_b}"
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value):
+        raise ValueError(f"{name} must be a finite number {rng}, got {value!r}")
+    value = float(value)
+    if low is not None and (value < low or (low_open and value == low)):
+        raise ValueError(f"{name} must be a number {rng}, got {value}")
+    if high is not None and (value > high or (high_open and value == high)):
+        raise ValueError(f"{name} must be a number {rng}, got {value}")
+    return value
+
+
+def check_choice(name: str, value: Any, choices: Iterable[Any]) -> Any:
+    choices = list(choices)
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {choices}, got {value!r}")
+    return value
+
+
+def check_bool(name: str, value: Any) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name} must be true or false, got {value!r}")
+    return bool(value)
+
+
+def _range_text(low, high) -> str:
+    if low is not None and high is not None:
+        return f"in [{low}, {high}]"
+    if low is not None:
+        return f">= {low}"
+    if high is not None:
+        return f"<= {high}"
+    return ""
+
+
+class CoopParallelEnv(ParallelEnv, abc.ABC):
+    """Base class: per-agent space dicts, seeding, ``render_mode="ansi"``.
+
+    Subclasses set ``self.possible_agents``, ``self.observation_spaces`` and
+    ``self.action_spaces`` in ``__init__`` and implement ``_reset`` / ``step`` / ``_render_text``.
+    ``self.np_random`` is a ``numpy.random.Generator`` re-created by ``reset(seed=...)``.
+    """
+
+    metadata = {"render_modes": ["ansi"], "name": "coop_env", "is_parallelizable": True}
+
+    def __init__(self, render_mode: Optional[str] = None):
+        if render_mode is not None:
+            check_choice("render_mode", render_mode, self.metadata["render_modes"])
+        self.render_mode = render_mode
+        self.np_random = np.random.default_rng()
+        self.agents: list = []
+
+    # PettingZoo accessors (cached spaces: the same object each call).
+    def observation_space(self, agent):
+        return self.observation_spaces[agent]
+
+    def action_space(self, agent):
+        return self.action_spaces[agent]
+
+    def reset(self, seed: Optional[int] = None, options: Optional[dict] = None):
+        if seed is not None:
+            self.np_random = np.random.default_rng(seed)
+            for i, agent in enumerate(self.possible_agents):
+                self.action_spaces[agent].seed(seed + 1 + i)
+                self.observation_spaces[agent].seed(seed + 101 + i)
+        self.agents = list(self.possible_agents)
+        return self._reset(options or {})
+
+    @abc.abstractmethod
+    def _reset(self, options: dict):
+        """Start a new episode (``self.agents`` is already reset); return ``(obs, infos)``."""
+
+    def render(self):
+        if self.render_mode is None:
+            return None
+        return self._render_text()
+
+    def _render_text(self) -> str:
+        return repr(self)
+
+    def close(self):
+        pass
+
+    @property
+    def n_agents(self) -> int:
+        return len(self.possible_agents)

@@ -1,0 +1,92 @@
+"""Name -> environment factory. ``make(name, **kwargs)`` returns the bare PettingZoo env.
+
+Entries are ``"module:attribute"`` strings imported on first use, so listing names is cheap and
+an environment's dependencies load only when it is made. Users add their own with ``register``.
+"""
+from __future__ import annotations
+
+import difflib
+import importlib
+import inspect
+from typing import Callable, Dict, List, Tuple, Union
+
+Factory = Union[str, Callable]
+
+_REGISTRY: Dict[str, Tuple[Factory, str]] = {
+    "prisoners_dilemma": ("rllib_coopai.envs.matrix_games:prisoners_dilemma",
+                          "2-player PD (dcl.md Table 1); horizon=1 one-shot, horizon=H repeated (LIO's IPD: 5)"),
+    "stag_hunt": ("rllib_coopai.envs.matrix_games:stag_hunt", "Stag Hunt, AMD Table 4.1 (greed -1, fear 1)"),
+    "chicken": ("rllib_coopai.envs.matrix_games:chicken", "Chicken, AMD Table 4.1 (greed 0.5, fear -1)"),
+    "greed_fear": ("rllib_coopai.envs.matrix_games:greed_fear",
+                   "AMD 2x2 dilemma family R=3, P=1, T=3+greed, S=1-fear"),
+    "bach_or_stravinsky": ("rllib_coopai.envs.matrix_games:bach_or_stravinsky",
+                           "Bach or Stravinsky (3,2)/(2,3); asymmetric=True for (4,1)/(2,2)"),
+    "asymmetric_bach_or_stravinsky": ("rllib_coopai.envs.matrix_games:asymmetric_bach_or_stravinsky",
+                                      "Asymmetric BoS (4,1)/(2,2), normative disagreement (amd_norms.md B.5)"),
+    "purely_conflicting": ("rllib_coopai.envs.matrix_games:purely_conflicting",
+                           "Repeated Purely Conflicting game, horizon 16 (dcl.md Table 2)"),
+    "matching_pennies": ("rllib_coopai.envs.matrix_games:matching_pennies", "Zero-sum matching pennies"),
+    "matrix_game": ("rllib_coopai.envs.matrix_games:matrix_game", "Any N-player normal-form game from a payoff table"),
+    "public_goods": ("rllib_coopai.envs.public_goods:PublicGoodsEnv",
+                     "N-player public goods, factor 1.5, per-capita form (dcl.md §3.4)"),
+    "grid_game": ("rllib_coopai.envs.grid_game:GridGameEnv",
+                  "2-player line-grid social dilemma, 4 cells, horizon 16 (dcl.md §3.2)"),
+    "escape_room": ("rllib_coopai.envs.escape_room:EscapeRoomEnv",
+                    "Escape Room ER(N, M): M agents must pull the lever for others to exit (lio_id.md §3.2)"),
+    "cleanup": ("rllib_coopai.envs.cleanup:CleanupEnv",
+                "Cleanup SSD, 7x7 / 10x10 maps, partial views, cleaning beam (lio_id.md §3.3)"),
+    "coin_game": ("rllib_coopai.envs.coin_game:CoinGameEnv", "2-player 3x3 coin game (Lerer & Peysakhovich)"),
+    "asymmetric_coin_game": ("rllib_coopai.envs.coin_game:AsymmetricBargainingCoinGameEnv",
+                             "Asymmetric bargaining coin game ABCG (amd_norms.md B.5)"),
+}
+
+
+def names() -> List[str]:
+    """Sorted list of every registered environment name."""
+    return sorted(_REGISTRY)
+
+
+def describe(name: str) -> str:
+    return _REGISTRY[_check_name(name)][1]
+
+
+def register(name: str, factory: Factory, description: str = "") -> None:
+    """Add (or replace) an environment: ``factory(**kwargs)`` must return a ParallelEnv."""
+    _REGISTRY[name] = (factory, description)
+
+
+def get_factory(name: str) -> Callable:
+    factory = _REGISTRY[_check_name(name)][0]
+    if isinstance(factory, str):
+        module, attr = factory.split(":")
+        factory = getattr(importlib.import_module(module), attr)
+    return factory
+
+
+def make(name: str, **kwargs):
+    """Make environment ``name`` with keyword configuration ``kwargs`` (the paper's defaults)."""
+    factory = get_factory(name)
+    try:
+        sig = inspect.signature(factory)
+        accepts_any = any(p.kind == p.VAR_KEYWORD for p in sig.parameters.values())
+        known = [p for p in sig.parameters if p not in ("self", "kw", "kwargs")]
+    except (TypeError, ValueError):
+        accepts_any, known = True, []
+    if not accepts_any:
+        for key in kwargs:
+            if key not in sig.parameters:
+                hint = difflib.get_close_matches(key, known, n=1)
+                extra = f" Did you mean {hint[0]!r}?" if hint else ""
+                raise ValueError(
+                    f"unknown option {key!r} for environment {name!r}; "
+                    f"valid options: {sorted(known)}.{extra}"
+                )
+    return factory(**kwargs)
+
+
+def _check_name(name: str) -> str:
+    if name not in _REGISTRY:
+        hint = difflib.get_close_matches(str(name), list(_REGISTRY), n=1)
+        extra = f" Did you mean {hint[0]!r}?" if hint else ""
+        raise ValueError(f"unknown environment {name!r}. Known environments: {', '.join(names())}.{extra}")
+    return name

@@ -1,0 +1,1 @@
+"""PettingZoo-level mechanisms (commitment, incentive channels, designer seat) and the RLlib adapter."""
