@@ -154,60 +154,61 @@ class MatrixGameEnv(CoopParallelEnv):
 _CD = ["C", "D"]
 
 
-def prisoners_dilemma(horizon: int = 1, **kw) -> MatrixGameEnv:
+def prisoners_dilemma(horizon: int = 1, render_mode: Optional[str] = None) -> MatrixGameEnv:
     """dcl.md Table 1 (also LIO's IPD, lio_id.md §3.1, with ``horizon=5``). C=0, D=1."""
-    return MatrixGameEnv(PD_PAYOFFS, horizon, (0, 0), _CD, name="prisoners_dilemma", **kw)
+    return MatrixGameEnv(PD_PAYOFFS, horizon, (0, 0), _CD, name="prisoners_dilemma", render_mode=render_mode)
 
 
-def greed_fear(greed: float = 1.0, fear: float = 1.0, horizon: int = 1, **kw) -> MatrixGameEnv:
+def greed_fear(greed: float = 1.0, fear: float = 1.0, horizon: int = 1, render_mode: Optional[str] = None) -> MatrixGameEnv:
     """The AMD family (amd_norms.md A.8): R=3, P=1, T=3+greed, S=1-fear. C=0, D=1."""
     greed = check_float("greed", greed)
     fear = check_float("fear", fear)
     return MatrixGameEnv(
-        greed_fear_payoffs(greed, fear), horizon, (0, 0), _CD, name="greed_fear", **kw
+        greed_fear_payoffs(greed, fear), horizon, (0, 0), _CD, name="greed_fear", render_mode=render_mode
     )
 
 
-def stag_hunt(horizon: int = 1, **kw) -> MatrixGameEnv:
+def stag_hunt(horizon: int = 1, render_mode: Optional[str] = None) -> MatrixGameEnv:
     """amd_norms.md Table 4.1: greed=-1, fear=1 -> (3,3);(0,2);(2,0);(1,1). Stag (C)=0."""
-    env = greed_fear(-1.0, 1.0, horizon, **kw)
+    env = greed_fear(-1.0, 1.0, horizon, render_mode=render_mode)
     env.metadata = dict(env.metadata, name="stag_hunt")
     return env
 
 
-def chicken(horizon: int = 1, **kw) -> MatrixGameEnv:
+def chicken(horizon: int = 1, render_mode: Optional[str] = None) -> MatrixGameEnv:
     """amd_norms.md Table 4.1: greed=0.5, fear=-1 -> (3,3);(2,3.5);(3.5,2);(1,1). Swerve (C)=0."""
-    env = greed_fear(0.5, -1.0, horizon, **kw)
+    env = greed_fear(0.5, -1.0, horizon, render_mode=render_mode)
     env.metadata = dict(env.metadata, name="chicken")
     return env
 
 
-def bach_or_stravinsky(horizon: int = 1, asymmetric: bool = False, **kw) -> MatrixGameEnv:
+def bach_or_stravinsky(horizon: int = 1, asymmetric: bool = False, render_mode: Optional[str] = None) -> MatrixGameEnv:
     """amd_norms.md B.5 Fig. 2: BoS (3,2)/(2,3); ``asymmetric=True``: (4,1)/(2,2). B=0, S=1."""
     table = ASYM_BOS_PAYOFFS if check_bool("asymmetric", asymmetric) else BOS_PAYOFFS
-    return MatrixGameEnv(table, horizon, None, ["B", "S"], name="bach_or_stravinsky", **kw)
+    return MatrixGameEnv(table, horizon, None, ["B", "S"], name="bach_or_stravinsky", render_mode=render_mode)
 
 
-def asymmetric_bach_or_stravinsky(horizon: int = 1, **kw) -> MatrixGameEnv:
+def asymmetric_bach_or_stravinsky(horizon: int = 1, render_mode: Optional[str] = None) -> MatrixGameEnv:
     """amd_norms.md B.5: asymmetric BoS (B,B)=(4,1), (S,S)=(2,2), else (0,0)."""
-    env = bach_or_stravinsky(horizon, asymmetric=True, **kw)
+    env = bach_or_stravinsky(horizon, asymmetric=True, render_mode=render_mode)
     env.metadata = dict(env.metadata, name="asymmetric_bach_or_stravinsky")
     return env
 
 
-def purely_conflicting(horizon: int = 16, **kw) -> MatrixGameEnv:
+def purely_conflicting(horizon: int = 16, render_mode: Optional[str] = None) -> MatrixGameEnv:
     """dcl.md Table 2, the Repeated Purely Conflicting game (A1=0, A2=1), horizon 16."""
-    return MatrixGameEnv(RPC_PAYOFFS, horizon, None, ["A1", "A2"], name="purely_conflicting", **kw)
+    return MatrixGameEnv(RPC_PAYOFFS, horizon, None, ["A1", "A2"], name="purely_conflicting", render_mode=render_mode)
 
 
-def matching_pennies(horizon: int = 1, **kw) -> MatrixGameEnv:
+def matching_pennies(horizon: int = 1, render_mode: Optional[str] = None) -> MatrixGameEnv:
     """Zero-sum: player 0 wins on a match (H=0, T=1)."""
-    return MatrixGameEnv(MATCHING_PENNIES_PAYOFFS, horizon, None, ["H", "T"], name="matching_pennies", **kw)
+    return MatrixGameEnv(MATCHING_PENNIES_PAYOFFS, horizon, None, ["H", "T"], name="matching_pennies", render_mode=render_mode)
 
 
-def matrix_game(payoffs: Sequence, horizon: int = 1, cooperative_actions=None, action_names=None, **kw):
+def matrix_game(payoffs: Sequence, horizon: int = 1, cooperative_actions=None, action_names=None,
+                render_mode: Optional[str] = None):
     """Any normal-form game: ``payoffs`` of shape (|A_1|, ..., |A_N|, N)."""
-    return MatrixGameEnv(payoffs, horizon, cooperative_actions, action_names, **kw)
+    return MatrixGameEnv(payoffs, horizon, cooperative_actions, action_names, render_mode=render_mode)
 
 
 PRESETS = {

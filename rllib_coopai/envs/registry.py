@@ -81,7 +81,12 @@ def make(name: str, **kwargs):
                     f"unknown option {key!r} for environment {name!r}; "
                     f"valid options: {sorted(known)}.{extra}"
                 )
-    return factory(**kwargs)
+    try:
+        return factory(**kwargs)
+    except TypeError as err:
+        if "unexpected keyword argument" not in str(err):
+            raise
+        raise ValueError(f"environment {name!r}: {err}; valid options: {sorted(known)}") from None
 
 
 def _check_name(name: str) -> str:

@@ -1,0 +1,1 @@
+"""RLModules (torch) and the functional helpers for differentiable inner updates."""

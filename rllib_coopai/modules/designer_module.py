@@ -1,0 +1,108 @@
+"""RLModules for the incentive designer (MetaGrad), AMD's planner, and their learners.
+
+* ``CategoricalPolicyModule``: a small categorical policy (MLP, or linear/tabular with
+  ``hidden=[]``). ``binary_logit=True`` (2 actions) uses the scalar parameterisation of
+  amd_norms.md A.9: one logit ``theta(o)`` for action 0 (C) and a fixed 0 for action 1 (D), so
+  ``P(C) = sigmoid(theta)``; ``init_prob`` sets the initial ``P(action 0)`` through the output
+  bias (AMD: 0.25, ``theta_0 = ln(1/3)``).
+* ``IncentiveModule``: the designer / planner ``mu_eta(s, a)``: an MLP over the designer
+  observation (state + one-hot joint action) with a bounded output
+  ``low + (high - low) * sigmoid(x)`` (lio_id.md §2.4: ``(0, 2)`` sigmoid in ER;
+  amd_norms.md A.4: ``2c(sigmoid - 0.5) = c * tanh(x / 2)`` for ``low=-c, high=c``). It acts
+  deterministically (its action *is* the incentive vector). The buffer ``payment_scale``
+  (1 or 0) turns the payments off (AMD's "turning the planner off", A.6) and travels with the
+  weights to the EnvRunners.
+"""
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import torch
+from torch import nn
+
+from ray.rllib.core.columns import Columns
+from ray.rllib.core.rl_module.torch import TorchRLModule
+
+
+def mlp(in_dim: int, hidden: Sequence[int], out_dim: int, activation: str = "relu") -> nn.Sequential:
+    act = {"relu": nn.ReLU, "tanh": nn.Tanh}[activation]
+    layers, d = [], in_dim
+    for h in hidden:
+        layers += [nn.Linear(d, int(h)), act()]
+        d = int(h)
+    layers.append(nn.Linear(d, out_dim))
+    return nn.Sequential(*layers)
+
+
+class CategoricalPolicyModule(TorchRLModule):
+    """Categorical policy ``pi_theta(a | o)`` for Discrete actions.
+
+    ``model_config``: ``hidden`` (list, default ``[64, 32]``), ``activation`` (``relu``/``tanh``),
+    ``binary_logit`` (bool), ``init_prob`` (initial P(action 0) or None).
+    """
+
+    def setup(self):
+        cfg = dict(self.model_config or {})
+        self.n_actions = int(self.action_space.n)
+        in_dim = int(math.prod(self.observation_space.shape))
+        self.binary = bool(cfg.get("binary_logit", False)) and self.n_actions == 2
+        out = 1 if self.binary else self.n_actions
+        self.net = mlp(in_dim, cfg.get("hidden", [64, 32]), out, cfg.get("activation", "relu"))
+        p0 = cfg.get("init_prob")
+        last = self.net[-1]
+        if p0 is not None:
+            with torch.no_grad():
+                last.weight.zero_()
+                last.bias.zero_()
+                if self.binary:
+                    last.bias[0] = math.log(p0 / (1.0 - p0))
+                else:  # softmax with P(action 0) = p0, the rest uniform
+                    rest = (1.0 - p0) / (self.n_actions - 1)
+                    last.bias[0] = math.log(p0 / rest)
+
+    def logits(self, obs: torch.Tensor) -> torch.Tensor:
+        x = self.net(obs.float().reshape(obs.shape[0], -1))
+        if self.binary:
+            x = torch.cat([x, torch.zeros_like(x)], -1)
+        return x
+
+    def _forward(self, batch, **kwargs):
+        return {Columns.ACTION_DIST_INPUTS: self.logits(batch[Columns.OBS])}
+
+
+class IncentiveModule(TorchRLModule):
+    """Deterministic bounded incentive function ``mu_eta(designer_obs)``.
+
+    ``model_config``: ``hidden`` (list; ``[]`` = single linear layer, amd_norms.md A.9),
+    ``low``/``high`` (output bounds), ``init`` (``"normal"``: N(0, ``init_std``) weights and biases
+    as AMD's code, ``"zeros"``: amd_norms.md C.3's zero init, ``"default"``: torch's).
+    """
+
+    def setup(self):
+        cfg = dict(self.model_config or {})
+        in_dim = int(math.prod(self.observation_space.shape))
+        self.n_out = int(self.action_space.shape[0]) if hasattr(self.action_space, "shape") \
+            and self.action_space.shape else int(cfg["n_outputs"])
+        self.low = float(cfg.get("low", 0.0))
+        self.high = float(cfg.get("high", 2.0))
+        self.net = mlp(in_dim, cfg.get("hidden", [64, 32]), self.n_out, cfg.get("activation", "relu"))
+        init = cfg.get("init", "default")
+        if init in ("normal", "zeros"):
+            with torch.no_grad():
+                for p in self.net.parameters():
+                    if init == "zeros":
+                        p.zero_()
+                    else:
+                        p.normal_(0.0, float(cfg.get("init_std", 0.1)))
+        self.register_buffer("payment_scale", torch.ones(()))
+
+    def squashed(self, obs: torch.Tensor) -> torch.Tensor:
+        """``sigmoid(x)`` in (0, 1), before scaling (the ER cost is charged on this, lio_id.md §2.4)."""
+        return torch.sigmoid(self.net(obs.float().reshape(obs.shape[0], -1)))
+
+    def incentives(self, obs: torch.Tensor) -> torch.Tensor:
+        return self.payment_scale * (self.low + (self.high - self.low) * self.squashed(obs))
+
+    def _forward(self, batch, **kwargs):
+        return {Columns.ACTIONS: self.incentives(batch[Columns.OBS])}

@@ -1,0 +1,166 @@
+"""The RLModule of one LIO agent: a policy, an incentive head and (optionally) a critic.
+
+lio_id.md §1.1 / §1.4 / §1.5 / §4:
+
+* ``pi_net``: the policy ``pi_theta(a | o)`` (MLP; a small conv encoder first for image
+  observations, Cleanup's "conv 6 filters 3x3 -> FC -> FC").
+* ``inc_net``: the incentive function ``r_eta(o^i, a^{-i})``. Its input is the giver's own
+  observation concatenated with the one-hot actions of every other agent (agent order, self
+  skipped); its output layer has ``N`` nodes, **no bias** ([CODE] networks.py), a sigmoid, and is
+  scaled by ``R_max`` so every payment is in ``[0, R_max]``; the node for the giver itself is
+  zeroed (an agent never pays itself).
+* ``vf_net`` / ``vf_target``: main and target critic for actor-critic LIO (Cleanup, eqs B.9-B.10).
+* ``epsilon`` buffer: the exploration floor ``(1 - eps) pi + eps / |A|`` of the behaviour policy
+  (§1.5). It is a buffer so the learner's schedule reaches the EnvRunners with the weights.
+
+Exploration forward passes (sampling) use the mixed policy; inference (evaluation) uses the plain
+softmax (the reference code evaluates with eps = 0).
+"""
+from __future__ import annotations
+
+import copy
+from typing import Any, Dict, List, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from ray.rllib.core.columns import Columns
+from ray.rllib.core.rl_module.apis import ValueFunctionAPI
+from ray.rllib.core.rl_module.torch.torch_rl_module import TorchRLModule
+
+#: Defaults of the module's ``model_config`` (the config class fills the per-agent keys).
+DEFAULT_MODEL_CONFIG: Dict[str, Any] = {
+    "agent_index": 0,  # this agent's position in possible_agents
+    "n_agents": 2,
+    "other_action_dims": [2],  # |A^k| of every other agent, agent order, self skipped
+    "gives_incentives": True,  # False: a plain PG / AC agent (LIO-asym partner, baseline)
+    "r_max": 2.0,
+    "policy_hiddens": [64, 32],
+    "incentive_hiddens": [64, 16],
+    "use_critic": False,
+    "critic_hiddens": [64, 64],
+    "conv_filters": 6,  # image observations only: one conv layer, 3x3, stride 1
+    "epsilon_start": 0.5,
+}
+
+
+def _mlp(sizes: Sequence[int], out: int, bias_out: bool = True) -> nn.Sequential:
+    layers: List[nn.Module] = []
+    for a, b in zip(sizes[:-1], sizes[1:]):
+        layers += [nn.Linear(a, b), nn.ReLU()]
+    layers.append(nn.Linear(sizes[-1], out, bias=bias_out))
+    return nn.Sequential(*layers)
+
+
+class _Encoder(nn.Module):
+    """Flatten vector observations; conv(6, 3x3) + ReLU + flatten for HWC images."""
+
+    def __init__(self, obs_shape, filters: int):
+        super().__init__()
+        self.image = len(obs_shape) == 3
+        self.obs_ndim = len(obs_shape)
+        if self.image:
+            h, w, c = obs_shape
+            self.conv = nn.Sequential(nn.Conv2d(c, filters, 3, 1), nn.ReLU(), nn.Flatten())
+            self.out_dim = filters * (h - 2) * (w - 2)
+        else:
+            self.out_dim = int(np.prod(obs_shape))
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        if self.image:
+            lead = obs.shape[:-3]
+            x = obs.reshape(-1, *obs.shape[-3:]).permute(0, 3, 1, 2).float()
+            return self.conv(x).reshape(*lead, -1)
+        lead = obs.shape[: obs.dim() - self.obs_ndim]
+        return obs.reshape(*lead, -1).float()
+
+
+class LIOTorchRLModule(TorchRLModule, ValueFunctionAPI):
+    """One LIO agent (policy + incentive head + optional critic); see the module docstring."""
+
+    def setup(self):
+        cfg = dict(DEFAULT_MODEL_CONFIG)
+        cfg.update(self.model_config or {})
+        self.cfg = cfg
+        obs_shape = tuple(self.observation_space.shape)
+        self.n_actions = int(self.action_space.n)
+        self.n_agents = int(cfg["n_agents"])
+        self.agent_index = int(cfg["agent_index"])
+        self.other_action_dims = [int(d) for d in cfg["other_action_dims"]]
+        self.r_max = float(cfg["r_max"])
+        self.gives_incentives = bool(cfg["gives_incentives"])
+        self.use_critic = bool(cfg["use_critic"])
+
+        self.pi_enc = _Encoder(obs_shape, cfg["conv_filters"])
+        self.pi_net = _mlp([self.pi_enc.out_dim] + list(cfg["policy_hiddens"]), self.n_actions)
+        if self.gives_incentives:
+            self.inc_enc = _Encoder(obs_shape, cfg["conv_filters"])
+            inc_in = self.inc_enc.out_dim + sum(self.other_action_dims)
+            # Output layer without bias ([CODE] networks.py), one node per agent (lio_id.md §1.4).
+            self.inc_net = _mlp([inc_in] + list(cfg["incentive_hiddens"]), self.n_agents, bias_out=False)
+            mask = torch.ones(self.n_agents)
+            mask[self.agent_index] = 0.0  # never pay yourself
+            self.register_buffer("self_mask", mask)
+        if self.use_critic:
+            self.vf_enc = _Encoder(obs_shape, cfg["conv_filters"])
+            self.vf_net = _mlp([self.vf_enc.out_dim] + list(cfg["critic_hiddens"]), 1)
+            self.vf_target = copy.deepcopy(nn.ModuleDict({"enc": self.vf_enc, "net": self.vf_net}))
+            for p in self.vf_target.parameters():
+                p.requires_grad_(False)
+        self.register_buffer("epsilon", torch.tensor(float(cfg["epsilon_start"])))
+
+    # ------------------------------------------------------------------ parameter groups
+    def policy_param_names(self) -> List[str]:
+        return [k for k, p in self.named_parameters() if k.startswith(("pi_enc.", "pi_net.")) and p.requires_grad]
+
+    def incentive_param_names(self) -> List[str]:
+        return [k for k, p in self.named_parameters() if k.startswith(("inc_enc.", "inc_net."))]
+
+    def critic_param_names(self) -> List[str]:
+        return [k for k, p in self.named_parameters() if k.startswith(("vf_enc.", "vf_net."))]
+
+    # ------------------------------------------------------------------ heads
+    def policy_logits(self, obs: torch.Tensor) -> torch.Tensor:
+        """Unnormalised logits of ``pi_theta(. | o)``."""
+        return self.pi_net(self.pi_enc(obs))
+
+    def policy_logp(self, obs: torch.Tensor) -> torch.Tensor:
+        """Log-probabilities of the plain softmax policy (used in the outer loss, eq. 5.10)."""
+        return torch.log_softmax(self.policy_logits(obs), -1)
+
+    def mixed_logp(self, obs: torch.Tensor) -> torch.Tensor:
+        """Log-probabilities of the behaviour policy ``(1 - eps) pi + eps/|A|`` (§1.5)."""
+        probs = torch.softmax(self.policy_logits(obs), -1)
+        eps = self.epsilon
+        return torch.log((1.0 - eps) * probs + eps / self.n_actions)
+
+    def incentive_sigmoid(self, obs: torch.Tensor, others_onehot: torch.Tensor) -> torch.Tensor:
+        """Unscaled incentive outputs in (0, 1), self node zeroed; shape ``[..., N]``."""
+        x = torch.cat([self.inc_enc(obs), others_onehot.float()], -1)
+        return torch.sigmoid(self.inc_net(x)) * self.self_mask
+
+    def incentives(self, obs: torch.Tensor, others_onehot: torch.Tensor) -> torch.Tensor:
+        """Payments ``r_eta(o, a^{-i})`` to every agent, each in ``[0, R_max]``, self entry 0."""
+        return self.r_max * self.incentive_sigmoid(obs, others_onehot)
+
+    def value(self, obs: torch.Tensor) -> torch.Tensor:
+        return self.vf_net(self.vf_enc(obs)).squeeze(-1)
+
+    def target_value(self, obs: torch.Tensor) -> torch.Tensor:
+        return self.vf_target["net"](self.vf_target["enc"](obs)).squeeze(-1)
+
+    # ------------------------------------------------------------------ RLModule API
+    def _forward_inference(self, batch: Dict[str, Any], **kwargs) -> Dict[str, Any]:
+        return {Columns.ACTION_DIST_INPUTS: self.policy_logits(batch[Columns.OBS])}
+
+    def _forward_exploration(self, batch: Dict[str, Any], **kwargs) -> Dict[str, Any]:
+        return {Columns.ACTION_DIST_INPUTS: self.mixed_logp(batch[Columns.OBS])}
+
+    def _forward_train(self, batch: Dict[str, Any], **kwargs) -> Dict[str, Any]:
+        return self._forward_exploration(batch)
+
+    def compute_values(self, batch: Dict[str, Any], embeddings=None) -> torch.Tensor:
+        if not self.use_critic:
+            return torch.zeros(batch[Columns.OBS].shape[0])
+        return self.value(batch[Columns.OBS])
