@@ -1,0 +1,250 @@
+"""``LIOConfig``: Learning to Incentivize Others (lio_id.md §1, thesis Ch. 5 / App. B).
+
+``LIOConfig().environment("escape_room", env_config={"n_agents": 2, "min_at_lever": 1})`` builds
+as is: one LIO module per agent (no parameter sharing, §1.1), read from the env.
+
+Training keys (``.training(...)``), thesis symbols in brackets (§4):
+
+* ``incentives`` (True): False gives the **independent policy-gradient baseline** (no incentive
+  heads, no outer step; also available as :func:`independent_pg_config`).
+* ``lio_agents`` (None = all agents): the agents that own an incentive head; the others are plain
+  PG/AC learners (LIO-asym, §1.8: ``lio_agents=["player_0"]`` in the asymmetric Escape Room).
+* ``schedule`` ("two_rollouts"): the thesis's Algorithm 2, two env rollouts per iteration
+  (``tau`` with ``theta``; ``tau_hat`` with ``theta_hat``). "one_rollout": ``tau_hat`` of iteration k
+  is reused as ``tau`` of iteration k+1 (the pipelining of the incentive designer, §2.5): one
+  rollout per iteration, the incentive step lags one batch behind.
+* ``policy_learner`` ("pg"): "pg" = REINFORCE recipients (eq. 5.4, IPD / Escape Room);
+  "ac" = actor-critic recipients with TD(0) critic and target critic (eqs B.9-B.10, Cleanup).
+* ``policy_lr`` [alpha_theta, plain SGD], ``incentive_lr`` [alpha_eta, Adam], ``cost_coeff``
+  [alpha], ``separate_cost_optimizer`` + ``cost_lr`` [alpha_cost: a second Adam on the cost term
+  alone, the thesis's Escape Room setting; the cost gradient is still scaled by ``cost_coeff``,
+  which is 1.0 there], ``cost_on_scaled_incentives`` (False: the l1 cost of eq. 5.6 is taken on the
+  sigmoid outputs before ``R_max``, as the reference code does; True: on the payments),
+  ``critic_lr`` [alpha_phi], ``target_update_tau`` (0.01), ``r_max`` [R_max], ``entropy_coeff``
+  [beta, policy entropy], ``epsilon_start`` / ``epsilon_end`` / ``epsilon_div`` (exploration floor,
+  linear decay over ``epsilon_div`` *policy updates*; the thesis counts episodes with one episode
+  per update), ``episodes_per_iteration`` (episodes per rollout; the thesis uses 1),
+  ``policy_hiddens`` / ``incentive_hiddens`` / ``critic_hiddens``.
+* ``gamma`` is RLlib's own key (thesis: 0.99).
+
+Losses are sums over an episode's steps averaged over the rollout's episodes, so with
+``episodes_per_iteration=1`` they are the thesis's per-episode sums.
+"""
+from __future__ import annotations
+
+from typing import List, Optional
+
+from ray.rllib.algorithms.algorithm_config import AlgorithmConfig, NotProvided
+from ray.rllib.core.rl_module.multi_rl_module import MultiRLModuleSpec
+from ray.rllib.core.rl_module.rl_module import RLModuleSpec
+
+from rllib_coopai.algorithms.common import CoopConfigMixin, probe_env
+
+SCHEDULES = ("two_rollouts", "one_rollout")
+POLICY_LEARNERS = ("pg", "ac")
+
+
+def lio_learner_connector(input_observation_space=None, input_action_space=None):
+    """LIO's learner pipeline: only the aligned-batch builder (see connectors.py)."""
+    from rllib_coopai.algorithms.lio.connectors import LIOEpisodesToBatch
+
+    return LIOEpisodesToBatch(input_observation_space, input_action_space)
+
+
+class LIOConfig(CoopConfigMixin, AlgorithmConfig):
+    """Config of :class:`LIO` (see the module docstring for every training key)."""
+
+    def __init__(self, algo_class=None):
+        from rllib_coopai.algorithms.lio.lio import LIO
+
+        super().__init__(algo_class=algo_class or LIO)
+        self._init_coop()
+        # Thesis Escape Room N=2 defaults (Table B.4 + text).
+        self.incentives: bool = True
+        self.lio_agents: Optional[List[str]] = None
+        self.schedule: str = "two_rollouts"
+        self.policy_learner: str = "pg"
+        self.policy_lr: float = 1e-4
+        self.incentive_lr: float = 1e-3
+        self.cost_coeff: float = 1.0
+        self.separate_cost_optimizer: bool = True
+        self.cost_lr: float = 1e-4
+        self.cost_on_scaled_incentives: bool = False
+        self.critic_lr: float = 1e-3
+        self.target_update_tau: float = 0.01
+        self.r_max: float = 2.0
+        self.entropy_coeff: float = 0.01
+        self.epsilon_start: float = 0.5
+        self.epsilon_end: float = 0.1
+        self.epsilon_div: int = 1000
+        self.episodes_per_iteration: int = 1
+        self.policy_hiddens: List[int] = [64, 32]
+        self.incentive_hiddens: List[int] = [64, 16]
+        self.critic_hiddens: List[int] = [64, 64]
+        self.gamma = 0.99
+        self.batch_mode = "complete_episodes"
+        self._learner_connector = lio_learner_connector
+        self.add_default_connectors_to_learner_pipeline = False
+
+    def training(
+        self,
+        *,
+        incentives=NotProvided,
+        lio_agents=NotProvided,
+        schedule=NotProvided,
+        policy_learner=NotProvided,
+        policy_lr=NotProvided,
+        incentive_lr=NotProvided,
+        cost_coeff=NotProvided,
+        separate_cost_optimizer=NotProvided,
+        cost_lr=NotProvided,
+        cost_on_scaled_incentives=NotProvided,
+        critic_lr=NotProvided,
+        target_update_tau=NotProvided,
+        r_max=NotProvided,
+        entropy_coeff=NotProvided,
+        epsilon_start=NotProvided,
+        epsilon_end=NotProvided,
+        epsilon_div=NotProvided,
+        episodes_per_iteration=NotProvided,
+        policy_hiddens=NotProvided,
+        incentive_hiddens=NotProvided,
+        critic_hiddens=NotProvided,
+        **kwargs,
+    ) -> "LIOConfig":
+        """Set LIO's training keys (module docstring) and any of RLlib's (e.g. ``gamma``)."""
+        super().training(**kwargs)
+        for name, value in dict(
+            incentives=incentives, lio_agents=lio_agents, schedule=schedule,
+            policy_learner=policy_learner, policy_lr=policy_lr, incentive_lr=incentive_lr,
+            cost_coeff=cost_coeff, separate_cost_optimizer=separate_cost_optimizer, cost_lr=cost_lr,
+            cost_on_scaled_incentives=cost_on_scaled_incentives, critic_lr=critic_lr,
+            target_update_tau=target_update_tau, r_max=r_max, entropy_coeff=entropy_coeff,
+            epsilon_start=epsilon_start, epsilon_end=epsilon_end, epsilon_div=epsilon_div,
+            episodes_per_iteration=episodes_per_iteration, policy_hiddens=policy_hiddens,
+            incentive_hiddens=incentive_hiddens, critic_hiddens=critic_hiddens,
+        ).items():
+            if value is not NotProvided:
+                setattr(self, name, value)
+        return self
+
+    # ------------------------------------------------------------------ defaults
+    def get_default_rl_module_spec(self) -> RLModuleSpec:
+        from rllib_coopai.modules.lio_module import LIOTorchRLModule
+
+        return RLModuleSpec(module_class=LIOTorchRLModule)
+
+    def get_default_learner_class(self):
+        from rllib_coopai.algorithms.lio.learner import LIOTorchLearner
+
+        return LIOTorchLearner
+
+    # ------------------------------------------------------------------ validation
+    def _check(self):
+        def num(name, low=None, high=None, low_open=False):
+            v = getattr(self, name)
+            ok = isinstance(v, (int, float)) and not isinstance(v, bool)
+            if ok and low is not None:
+                ok = v > low if low_open else v >= low
+            if ok and high is not None:
+                ok = v <= high
+            if not ok:
+                lo = "(" if low_open else "["
+                raise ValueError(
+                    f"LIOConfig.{name} must be a number in {lo}{low if low is not None else '-inf'}, "
+                    f"{high if high is not None else 'inf'}], got {v!r}"
+                )
+
+        for name in ("policy_lr", "cost_coeff", "entropy_coeff"):
+            num(name, 0.0)
+        for name in ("incentive_lr", "cost_lr", "critic_lr", "r_max"):
+            num(name, 0.0, low_open=True)
+        num("target_update_tau", 0.0, 1.0, low_open=True)
+        num("epsilon_start", 0.0, 1.0)
+        num("epsilon_end", 0.0, 1.0)
+        if self.epsilon_end > self.epsilon_start:
+            raise ValueError(
+                f"LIOConfig.epsilon_end ({self.epsilon_end}) must be <= epsilon_start ({self.epsilon_start})"
+            )
+        for name in ("epsilon_div", "episodes_per_iteration"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ValueError(f"LIOConfig.{name} must be an integer >= 1, got {v!r}")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"LIOConfig.schedule must be one of {list(SCHEDULES)}, got {self.schedule!r}")
+        if self.policy_learner not in POLICY_LEARNERS:
+            raise ValueError(
+                f"LIOConfig.policy_learner must be one of {list(POLICY_LEARNERS)}, got {self.policy_learner!r}"
+            )
+        for name in ("incentives", "separate_cost_optimizer", "cost_on_scaled_incentives"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"LIOConfig.{name} must be true or false, got {getattr(self, name)!r}")
+        for name in ("policy_hiddens", "incentive_hiddens", "critic_hiddens"):
+            v = getattr(self, name)
+            if not isinstance(v, (list, tuple)) or not v or not all(isinstance(h, int) and h > 0 for h in v):
+                raise ValueError(f"LIOConfig.{name} must be a non-empty list of positive integers, got {v!r}")
+        if self.share_policy:
+            raise ValueError("LIOConfig: share_policy=True is not supported; LIO agents never share parameters")
+        n_learners = max(int(self.num_learners or 0), 1)
+        if self.episodes_per_iteration < n_learners:
+            raise ValueError(
+                f"LIOConfig.episodes_per_iteration ({self.episodes_per_iteration}) must be >= num_learners "
+                f"({n_learners}): every learner needs whole episodes"
+            )
+
+    def validate(self) -> None:
+        self._check()
+        agents = self.setup_agents()
+        if set(self.policies) != set(agents):
+            raise ValueError(
+                f"LIO needs one module per agent with module id = agent id; got policies "
+                f"{sorted(self.policies)} for agents {agents}"
+            )
+        env = probe_env(self)
+        try:
+            obs_spaces = {a: env.observation_spaces[a] for a in agents}
+            act_spaces = {a: env.action_spaces[a] for a in agents}
+        finally:
+            env.close()
+        for a, sp in act_spaces.items():
+            if not hasattr(sp, "n"):
+                raise ValueError(f"LIO needs discrete actions; agent {a!r} has action space {sp}")
+        givers = list(agents) if self.lio_agents is None else list(self.lio_agents)
+        unknown = [g for g in givers if g not in agents]
+        if unknown:
+            raise ValueError(f"LIOConfig.lio_agents has unknown agents {unknown}; known agents: {agents}")
+        if not self.incentives:
+            givers = []
+        specs = {}
+        from rllib_coopai.modules.lio_module import LIOTorchRLModule
+
+        for idx, a in enumerate(agents):
+            specs[a] = RLModuleSpec(
+                module_class=LIOTorchRLModule,
+                observation_space=obs_spaces[a],
+                action_space=act_spaces[a],
+                model_config={
+                    "agent_index": idx,
+                    "n_agents": len(agents),
+                    "other_action_dims": [int(act_spaces[b].n) for b in agents if b != a],
+                    "gives_incentives": a in givers,
+                    "r_max": float(self.r_max),
+                    "policy_hiddens": list(self.policy_hiddens),
+                    "incentive_hiddens": list(self.incentive_hiddens),
+                    "use_critic": self.policy_learner == "ac",
+                    "critic_hiddens": list(self.critic_hiddens),
+                    "epsilon_start": float(self.epsilon_start),
+                },
+            )
+        self._rl_module_spec = MultiRLModuleSpec(rl_module_specs=specs)
+        super().validate()
+
+    @property
+    def gives_incentives(self) -> bool:
+        """Whether any agent owns an incentive head (else the run is independent PG/AC)."""
+        return bool(self.incentives) and (self.lio_agents is None or len(self.lio_agents) > 0)
+
+
+def independent_pg_config() -> LIOConfig:
+    """The independent policy-gradient baseline: LIO's recipients with no incentives at all."""
+    return LIOConfig().training(incentives=False)

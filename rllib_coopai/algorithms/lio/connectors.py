@@ -1,0 +1,93 @@
+"""Learner connector of LIO: whole multi-agent episodes -> aligned per-agent tensors.
+
+LIO's losses are cross-agent (giver ``i``'s incentive reads the others' actions of the same step
+and lands in recipient ``j``'s return), so rows of different agents must line up by env step.
+This connector (the only piece of LIO's learner pipeline) writes, for every agent/module, the
+columns below on a common ``[E episodes x T steps]`` grid flattened to ``E*T`` rows (shorter
+episodes zero-padded, ``mask`` = 0 on padding):
+
+``obs``, ``next_obs``, ``actions`` (int64), ``rewards`` (env rewards), ``mask``, ``t`` (step
+index), ``terminal`` (1 on the last step of a *terminated* episode), ``action_type`` (index into
+``self.action_types`` of ``infos[agent]["action_type"]``, -1 where the env reports none).
+
+All LIO envs are simultaneous-move: every agent acts at every step. Episodes in which that is
+not so are rejected with a ValueError.
+"""
+from __future__ import annotations
+
+from typing import Any, Dict, List
+
+import numpy as np
+import torch
+
+from ray.rllib.connectors.connector_v2 import ConnectorV2
+
+
+class LIOEpisodesToBatch(ConnectorV2):
+    """Build LIO's aligned train batch (see the module docstring)."""
+
+    def __init__(self, input_observation_space=None, input_action_space=None, **kwargs):
+        super().__init__(input_observation_space, input_action_space, **kwargs)
+        self.action_types: List[str] = []
+
+    def _type_index(self, name) -> int:
+        if name is None:
+            return -1
+        if name not in self.action_types:
+            self.action_types.append(str(name))
+        return self.action_types.index(name)
+
+    def __call__(self, *, rl_module, batch, episodes, explore=None, shared_data=None, metrics=None, **kwargs) -> Any:
+        module_ids = list(rl_module.keys())
+        E = len(episodes)
+        T = max([len(ep) for ep in episodes] + [1])
+        try:
+            device = next(rl_module[module_ids[0]].parameters()).device
+        except StopIteration:  # pragma: no cover - modules always have parameters
+            device = torch.device("cpu")
+        out: Dict[str, Dict[str, torch.Tensor]] = {}
+        for mid in module_ids:
+            obs_shape = rl_module[mid].observation_space.shape
+            obs = np.zeros((E, T + 1) + tuple(obs_shape), np.float32)
+            act = np.zeros((E, T), np.int64)
+            rew = np.zeros((E, T), np.float32)
+            mask = np.zeros((E, T), np.float32)
+            terminal = np.zeros((E, T), np.float32)
+            atype = np.full((E, T), -1, np.int64)
+            for e, ep in enumerate(episodes):
+                sa = ep.agent_episodes.get(mid)
+                L = len(ep)
+                if L == 0:
+                    continue
+                if sa is None or len(sa) != L:
+                    raise ValueError(
+                        f"LIO needs simultaneous-move envs (every agent acts at every step); "
+                        f"agent {mid!r} acted {0 if sa is None else len(sa)} of {L} steps"
+                    )
+                obs[e, : L + 1] = np.asarray(sa.get_observations(slice(0, L + 1)), np.float32).reshape(
+                    (L + 1,) + tuple(obs_shape)
+                )
+                act[e, :L] = np.asarray(sa.get_actions(slice(0, L))).reshape(L)
+                rew[e, :L] = np.asarray(sa.get_rewards(slice(0, L)), np.float32).reshape(L)
+                mask[e, :L] = 1.0
+                if sa.is_terminated:
+                    terminal[e, L - 1] = 1.0
+                infos = sa.get_infos(slice(1, L + 1))
+                atype[e, :L] = [self._type_index((i or {}).get("action_type")) for i in infos]
+            t_idx = np.broadcast_to(np.arange(T), (E, T))
+
+            def flat(x, dtype=None):
+                x = np.ascontiguousarray(x).reshape((E * T,) + x.shape[2:])
+                return torch.as_tensor(x, device=device)
+
+            out[mid] = {
+                "obs": flat(obs[:, :T]),
+                "next_obs": flat(obs[:, 1:]),
+                "actions": flat(act),
+                "rewards": flat(rew),
+                "mask": flat(mask),
+                "terminal": flat(terminal),
+                "t": flat(t_idx.astype(np.int64)),
+                "action_type": flat(atype),
+            }
+        return out

@@ -1,0 +1,360 @@
+"""LIO's TorchLearner: recipients' differentiable policy step and givers' incentive step.
+
+One ``update()`` call runs one *phase* (set by the algorithm before the call, see ``lio.py``):
+
+* ``"inner"`` (eqs 5.1-5.4, B.9-B.10): on trajectory ``tau`` every agent ``j`` takes one plain SGD
+  step on its policy with rewards that include the incentives the others pay it
+  (``r^j = r^{j,env} + sum_{i != j} r^j_{eta^i}``, eq. 5.1). The incentives are recomputed from the
+  stored observations/actions by the givers' incentive heads (in the graph of ``eta``). The
+  updated ``theta_hat`` is committed to the module (``functional.assign_``); ``theta`` and ``tau``
+  are kept for the outer phase. Actor-critic agents also fit their critic (Adam, eq. B.10) and
+  soft-update the target critic.
+* ``"outer"`` (eqs 5.5-5.10): on the new trajectory ``tau_hat`` (sampled with ``theta_hat``) every
+  giver ``i`` rebuilds ``theta_hat^j(eta)`` from the kept ``theta``/``tau`` with the *same* code
+  (so the graph's values equal the committed parameters; ``theta_hat_mismatch`` logs the
+  difference), differentiates its loss (5.10) through it and adds the giving cost (5.6) on ``tau``.
+* ``"both"``: ``"outer"`` (if a previous ``tau`` is kept) then ``"inner"`` on the same batch -- the
+  one-rollout schedule where ``tau_hat`` of iteration k is ``tau`` of iteration k+1.
+
+Policies use plain gradient descent (§1.6, no optimizer object); incentive heads Adam
+(``"incentive"``) plus, with ``separate_cost_optimizer``, a second Adam (``"cost"``) stepping on the
+cost gradient alone (the thesis's Escape Room setting); critics Adam (``"critic"``).
+
+Every learner holds whole episodes; all gradients are all-reduced across learners by hand
+(``update.py``), so the modules are not wrapped in DDP.
+"""
+from __future__ import annotations
+
+from typing import Any, Dict, List, Tuple
+
+import torch
+import torch.nn.functional as F
+
+from ray.rllib.core.learner.torch.torch_learner import TorchLearner
+
+from rllib_coopai.algorithms.lio.update import (
+    all_reduce_sum_,
+    discounted_returns,
+    discounts,
+    giver_meta_gradient,
+    plain_gradient,
+    recipient_step,
+)
+from rllib_coopai.modules.functional import assign_, call_with
+
+
+class LIOTorchLearner(TorchLearner):
+    def build(self) -> None:
+        super().build()
+        self._lio_phase = "both"
+        self._kept = None  # {"theta", "data", "n_eps", "committed"} of the last inner step
+
+    def _make_modules_ddp_if_necessary(self) -> None:
+        # LIO all-reduces its (second-order) gradients itself, see update.py.
+        return None
+
+    # ------------------------------------------------------------------ optimizers
+    def configure_optimizers_for_module(self, module_id, config=None) -> None:
+        cfg = config or self.config
+        module = self.module[module_id].unwrapped()
+        named = dict(module.named_parameters())
+        if module.gives_incentives:
+            params = [named[k] for k in module.incentive_param_names()]
+            self.register_optimizer(
+                module_id=module_id, optimizer_name="incentive",
+                optimizer=torch.optim.Adam(params, lr=cfg.incentive_lr), params=params,
+                lr_or_lr_schedule=cfg.incentive_lr,
+            )
+            if cfg.separate_cost_optimizer:
+                self.register_optimizer(
+                    module_id=module_id, optimizer_name="cost",
+                    optimizer=torch.optim.Adam(params, lr=cfg.cost_lr), params=params,
+                    lr_or_lr_schedule=cfg.cost_lr,
+                )
+        if module.use_critic:
+            params = [named[k] for k in module.critic_param_names()]
+            self.register_optimizer(
+                module_id=module_id, optimizer_name="critic",
+                optimizer=torch.optim.Adam(params, lr=cfg.critic_lr), params=params,
+                lr_or_lr_schedule=cfg.critic_lr,
+            )
+
+    def _step(self, module_id, name: str, module, grads: Dict[str, torch.Tensor]) -> None:
+        opt = self.get_optimizer(module_id, name)
+        named = dict(module.named_parameters())
+        opt.zero_grad(set_to_none=True)
+        for k, g in grads.items():
+            named[k].grad = g.clone()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+
+    # ------------------------------------------------------------------ data helpers
+    def _modules(self):
+        mods = {mid: self.module[mid].unwrapped() for mid in self.module.keys()}
+        order = sorted(mods, key=lambda m: mods[m].agent_index)
+        return mods, order
+
+    @staticmethod
+    def _grid(batch, order) -> Tuple[Dict[str, Dict[str, torch.Tensor]], int, int]:
+        """Reshape every column to ``[E, T, ...]``."""
+        first = batch[order[0]]
+        rows = int(first["t"].shape[0])
+        T = int(first["t"].max().item()) + 1 if rows else 1
+        E = rows // T
+        data = {
+            mid: {k: v.reshape((E, T) + tuple(v.shape[1:])) for k, v in dict(batch[mid]).items()}
+            for mid in order
+        }
+        return data, E, T
+
+    def _incentives(self, mods, order, data):
+        """Sigmoid outputs and payments of every giver on ``data``: ``{i: [E, T, N]}`` each."""
+        sig, paid = {}, {}
+        for i in order:
+            if not mods[i].gives_incentives:
+                continue
+            others = [k for k in order if k != i]
+            onehot = torch.cat(
+                [F.one_hot(data[k]["actions"], mods[k].n_actions).float() for k in others], -1
+            )
+            sig[i] = mods[i].incentive_sigmoid(data[i]["obs"], onehot)
+            paid[i] = mods[i].r_max * sig[i]
+        return sig, paid
+
+    def _received(self, mods, order, paid) -> Dict[Any, torch.Tensor]:
+        """``sum_{i != j} r^j_{eta^i}`` for every recipient j (eq. 5.1); ``[E, T]``."""
+        out = {}
+        for j in order:
+            idx = mods[j].agent_index
+            terms = [p[..., idx] for i, p in paid.items() if i != j]
+            out[j] = torch.stack(terms, 0).sum(0) if terms else None
+        return out
+
+    def _inner_loss(self, mod, theta, d, received, n_eps, gamma, ent_coef) -> torch.Tensor:
+        """``L^j = -J^policy`` for one recipient (PG eq. 5.4 or actor-critic eq. B.9)."""
+        mask = d["mask"]
+        reward = d["rewards"] if received is None else d["rewards"] + received  # eq. 5.1
+        logp_all = call_with(mod, theta, d["obs"], method="mixed_logp")
+        logp = logp_all.gather(-1, d["actions"].unsqueeze(-1)).squeeze(-1)
+        entropy = -(logp_all.exp() * logp_all).sum(-1)
+        if mod.use_critic:  # eq. B.9 with the main critic for V(s') and V(s) ([CODE] lio_ac.py)
+            with torch.no_grad():
+                v = mod.value(d["obs"])
+                v_next = mod.value(d["next_obs"]) * (1.0 - d["terminal"])
+            weight = reward + gamma * v_next - v
+        else:  # eq. 5.4: G^j_t(tau; eta^{-j})
+            weight = discounted_returns(reward, mask, gamma)
+        return -(mask * (logp * weight + ent_coef * entropy)).sum() / n_eps
+
+    def _recipient_steps(self, mods, order, data, n_eps, theta, create_graph):
+        """theta_hat^j for every agent (eq. 5.3) and the inner losses."""
+        cfg = self.config
+        sig, paid = self._incentives(mods, order, data)
+        received = self._received(mods, order, paid)
+        theta_hat, losses = {}, {}
+        for j in order:
+            loss = self._inner_loss(mods[j], theta[j], data[j], received[j], n_eps, cfg.gamma, cfg.entropy_coeff)
+            theta_hat[j] = recipient_step(theta[j], loss, cfg.policy_lr, create_graph=create_graph)
+            losses[j] = loss
+        return theta_hat, losses, sig, paid, received
+
+    def compute_losses(self, *, fwd_out=None, batch=None, **kwargs) -> Dict[Any, torch.Tensor]:
+        """The recipients' policy losses ``-J^policy`` (eqs 5.1-5.4 / B.9) at the current parameters.
+
+        Cross-agent: recipient j's return includes every other agent's incentive head output.
+        ``_update`` uses the same function (``_inner_loss``) with substituted parameters.
+        """
+        mods, order = self._modules()
+        data, E, T = self._grid(batch, order)
+        n_eps = max(self._global_count(E), 1.0)
+        _, paid = self._incentives(mods, order, data)
+        received = self._received(mods, order, paid)
+        theta = {j: {k: p for k, p in mods[j].named_parameters() if k in set(mods[j].policy_param_names())} for j in order}
+        return {
+            j: self._inner_loss(mods[j], theta[j], data[j], received[j], n_eps, self.config.gamma, self.config.entropy_coeff)
+            for j in order
+        }
+
+    def compute_loss_for_module(self, *, module_id, config=None, batch=None, fwd_out=None):
+        raise ValueError(
+            "LIO's losses are cross-agent; use LIOTorchLearner.compute_losses(batch=<multi-agent batch>)"
+        )
+
+    @staticmethod
+    def _global_count(x: float) -> float:
+        return float(all_reduce_sum_([torch.tensor([float(x)])])[0].item())
+
+    # ------------------------------------------------------------------ update
+    def _update(self, batch: Dict[str, Any], **kwargs):
+        mods, order = self._modules()
+        data, E, T = self._grid(batch, order)
+        n_eps = max(self._global_count(E), 1.0)
+        losses: Dict[Any, torch.Tensor] = {}
+        phase = self._lio_phase
+        if phase not in ("inner", "outer", "both"):
+            raise ValueError(f"unknown LIO learner phase {phase!r}")
+        if phase in ("outer", "both") and self._kept is not None and any(m.gives_incentives for m in mods.values()):
+            self._outer(mods, order, data, n_eps)
+        if phase in ("inner", "both"):
+            losses = self._inner(mods, order, data, n_eps)
+        if phase != "inner" or not any(m.gives_incentives for m in mods.values()):
+            self._decay_epsilon(mods)  # once per iteration, after both rollouts of Algorithm 2
+        if not losses:
+            losses = {mid: torch.tensor(0.0) for mid in order}
+        return {}, losses, {}
+
+    def _inner(self, mods, order, data, n_eps):
+        cfg = self.config
+        theta = {
+            j: {k: p.detach().clone().requires_grad_(True) for k, p in mods[j].named_parameters()
+                if k in set(mods[j].policy_param_names())}
+            for j in order
+        }
+        theta_hat, losses, sig, paid, received = self._recipient_steps(
+            mods, order, data, n_eps, theta, create_graph=True
+        )
+        for j in order:
+            assign_(mods[j], theta_hat[j])  # commit theta <- theta_hat
+        self._kept = {
+            "theta": {j: {k: v.detach() for k, v in theta[j].items()} for j in order},
+            "committed": {j: {k: v.detach().clone() for k, v in theta_hat[j].items()} for j in order},
+            "data": data,
+            "n_eps": n_eps,
+            "epsilon": {j: mods[j].epsilon.detach().clone() for j in order},
+        }
+        self._fit_critics(mods, order, data, received)
+        self._log_incentives(mods, order, data, paid, received)
+        return {j: l.detach() for j, l in losses.items()}
+
+    def _outer(self, mods, order, data_hat, n_eps_hat):
+        cfg = self.config
+        kept = self._kept
+        theta = {j: {k: v.clone().requires_grad_(True) for k, v in kept["theta"][j].items()} for j in order}
+        # The recipients' step again, now kept in the graph of every eta (eq. 5.3 as a function of eta),
+        # with the exploration floor that tau was sampled (and the committed step taken) with.
+        current_eps = {j: mods[j].epsilon.detach().clone() for j in order}
+        with torch.no_grad():
+            for j in order:
+                mods[j].epsilon.copy_(kept["epsilon"][j])
+        try:
+            theta_hat, _, sig, _, _ = self._recipient_steps(
+                mods, order, kept["data"], kept["n_eps"], theta, create_graph=True
+            )
+        finally:
+            with torch.no_grad():
+                for j in order:
+                    mods[j].epsilon.copy_(current_eps[j])
+        mismatch = max(
+            (theta_hat[j][k] - kept["committed"][j][k]).abs().max().item()
+            for j in order for k in theta_hat[j]
+        )
+        self.metrics.log_value("theta_hat_mismatch", mismatch, window=1)
+        T = kept["data"][order[0]]["mask"].shape[1]
+        disc = discounts(T, cfg.gamma)
+        for i in order:
+            mod_i = mods[i]
+            if not mod_i.gives_incentives:
+                continue
+            d_i = data_hat[i]
+            if mod_i.use_critic:  # giver's one-step extrinsic TD error on tau_hat ([CODE] lio_ac.py)
+                with torch.no_grad():
+                    weight = d_i["rewards"] + cfg.gamma * mod_i.value(d_i["next_obs"]) * (1.0 - d_i["terminal"]) - mod_i.value(d_i["obs"])
+            else:  # giver's extrinsic return on tau_hat (eq. 5.10)
+                weight = discounted_returns(d_i["rewards"], d_i["mask"], cfg.gamma)
+            outer = 0.0
+            recipients = [j for j in order if j != i]
+            for j in recipients:  # eq. 5.10: -sum_{j != i} sum_t log pi_{theta_hat^j}(a_hat^j | o_hat^j) G_hat^i_t
+                d_j = data_hat[j]
+                logp = call_with(mods[j], theta_hat[j], d_j["obs"], method="policy_logp")
+                logp = logp.gather(-1, d_j["actions"].unsqueeze(-1)).squeeze(-1)
+                outer = outer - (d_j["mask"] * logp * weight).sum() / n_eps_hat
+            eta = {k: p for k, p in mod_i.named_parameters() if k in set(mod_i.incentive_param_names())}
+            meta = giver_meta_gradient({j: theta_hat[j] for j in recipients}, outer, eta)
+            # eq. 5.6: L(eta^i, tau) = sum_t gamma^t ||r_eta^i(o_t, a^{-i}_t)||_1 on the FIRST trajectory
+            # ([CODE] on the sigmoid outputs before R_max unless cost_on_scaled_incentives).
+            out = sig[i] * (mod_i.r_max if cfg.cost_on_scaled_incentives else 1.0)
+            mask = kept["data"][i]["mask"]
+            cost = (mask * disc * out.sum(-1)).sum() / kept["n_eps"]
+            cost_grad = plain_gradient(cost_coeff_scale(cfg) * cost, eta)
+            if cfg.separate_cost_optimizer:
+                self._step(i, "incentive", mod_i, meta)
+                self._step(i, "cost", mod_i, cost_grad)
+            else:
+                self._step(i, "incentive", mod_i, {k: meta[k] + cost_grad[k] for k in meta})
+            self.metrics.log_value((i, "meta_grad_norm"), _norm(meta), window=1)
+            self.metrics.log_value((i, "cost_grad_norm"), _norm(cost_grad), window=1)
+            self.metrics.log_value((i, "incentive_loss"), float(outer.item()), window=1)
+            self.metrics.log_value((i, "incentive_cost"), float(cost.item()), window=1)
+        self._kept = None
+
+    def _fit_critics(self, mods, order, data, received):
+        cfg = self.config
+        for j in order:
+            mod = mods[j]
+            if not mod.use_critic:
+                continue
+            d = data[j]
+            reward = d["rewards"] if received[j] is None else d["rewards"] + received[j].detach()
+            with torch.no_grad():
+                target = reward + cfg.gamma * mod.target_value(d["next_obs"]) * (1.0 - d["terminal"])
+            n_steps = max(self._global_count(d["mask"].sum().item()), 1.0)
+            loss = (d["mask"] * (target - mod.value(d["obs"])) ** 2).sum() / n_steps  # eq. B.10
+            crit = {k: p for k, p in mod.named_parameters() if k in set(mod.critic_param_names())}
+            self._step(j, "critic", mod, plain_gradient(loss, crit))
+            with torch.no_grad():  # tilde-phi <- tau phi + (1 - tau) tilde-phi
+                main = list(mod.vf_enc.parameters()) + list(mod.vf_net.parameters())
+                targ = list(mod.vf_target["enc"].parameters()) + list(mod.vf_target["net"].parameters())
+                for p, tp in zip(main, targ):
+                    tp.mul_(1.0 - cfg.target_update_tau).add_(cfg.target_update_tau * p)
+            self.metrics.log_value((j, "critic_loss"), float(loss.item()), window=1)
+
+    def _decay_epsilon(self, mods):
+        cfg = self.config
+        step = (cfg.epsilon_start - cfg.epsilon_end) / max(cfg.epsilon_div, 1)
+        for mod in mods.values():
+            with torch.no_grad():
+                mod.epsilon.copy_(torch.clamp(mod.epsilon - step, min=cfg.epsilon_end))
+            self.metrics.log_value("epsilon", float(mod.epsilon.item()), window=1)
+
+    @torch.no_grad()
+    def _log_incentives(self, mods, order, data, paid, received):
+        """Per-episode incentives given / received, also per recipient action type."""
+        E = max(data[order[0]]["mask"].shape[0], 1)
+        types = self._action_types()
+        given_by_type: Dict[Any, Dict[str, float]] = {i: {} for i in paid}
+        for j in order:
+            mask = data[j]["mask"]
+            if j in paid:
+                self.metrics.log_value((j, "incentives_given"), float((paid[j].sum(-1) * mask).sum() / E), window=1)
+            if received[j] is None:
+                continue
+            rec = received[j] * mask
+            self.metrics.log_value((j, "incentives_received"), float(rec.sum() / E), window=1)
+            atype = data[j]["action_type"]
+            for t_idx, name in enumerate(types):
+                sel = (atype == t_idx).float()
+                self.metrics.log_value((j, f"incentives_received_{name}"), float((rec * sel).sum() / E), window=1)
+                for i in paid:  # what giver i paid recipient j for action type `name`
+                    if i != j:
+                        given = (paid[i][..., mods[j].agent_index] * mask * sel).sum() / E
+                        given_by_type[i][name] = given_by_type[i].get(name, 0.0) + float(given)
+        for i, per_type in given_by_type.items():
+            for name, value in per_type.items():
+                self.metrics.log_value((i, f"incentives_given_{name}"), value, window=1)
+
+    def _action_types(self) -> List[str]:
+        from rllib_coopai.algorithms.lio.connectors import LIOEpisodesToBatch
+
+        pipe = self._learner_connector
+        for piece in getattr(pipe, "connectors", []) if pipe is not None else []:
+            if isinstance(piece, LIOEpisodesToBatch):
+                return list(piece.action_types)
+        return []
+
+
+def cost_coeff_scale(cfg) -> float:
+    return float(cfg.cost_coeff)
+
+
+def _norm(grads: Dict[str, torch.Tensor]) -> float:
+    return float(torch.sqrt(sum((g.double() ** 2).sum() for g in grads.values())).item()) if grads else 0.0

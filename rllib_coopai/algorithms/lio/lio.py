@@ -1,0 +1,111 @@
+"""``LIO``: the algorithm (custom ``training_step`` with explicit weight syncs).
+
+Two schedules (``LIOConfig.training(schedule=...)``):
+
+``"two_rollouts"`` -- the thesis's Algorithm 2 (lio_id.md §1.7), per iteration::
+
+    tau     = sample(theta, eta)           # EnvRunners hold theta, eta
+    learners: inner phase on tau           # theta_hat^j = theta^j + beta f(tau, theta^j, eta)  (5.3); commit
+    sync weights -> EnvRunners             # now they hold theta_hat
+    tau_hat = sample(theta_hat, eta)
+    learners: outer phase on tau_hat       # eta^i <- Adam on (5.10) through theta_hat(eta) + cost (5.6)
+    sync weights -> EnvRunners             # eta_hat
+
+``"one_rollout"`` -- pipelined like the incentive designer (§2.5): one rollout per iteration, whose
+batch is ``tau_hat`` for the previous iteration's incentive step and then ``tau`` for this one's
+policy step::
+
+    batch = sample(theta_k, eta_k)
+    learners: outer phase (kept theta_{k-1}, tau_{k-1}; tau_hat = batch) -> eta_{k+1}
+              inner phase on batch with eta_{k+1} -> theta_{k+1}
+    sync weights -> EnvRunners
+
+With ``incentives=False`` (independent PG baseline) every iteration is one rollout + one inner
+step. Every learner gets whole episodes (``episodes[rank::num_learners]``), so each shard holds
+all agents' rows of the same env steps and all modules take part in every update.
+
+Not checkpointed: the kept ``(theta, tau)`` of the one-rollout schedule; after a restore its first
+iteration is a policy step only.
+"""
+from __future__ import annotations
+
+import math
+
+from ray.rllib.algorithms.algorithm import Algorithm
+from ray.rllib.utils.metrics import (
+    ENV_RUNNER_RESULTS,
+    ENV_RUNNER_SAMPLING_TIMER,
+    LEARNER_RESULTS,
+    LEARNER_UPDATE_TIMER,
+    NUM_ENV_STEPS_SAMPLED_LIFETIME,
+    SYNCH_WORKER_WEIGHTS_TIMER,
+    TIMERS,
+)
+
+from rllib_coopai.algorithms.lio.config import LIOConfig
+
+
+def _update_on_learner(learner, *, episodes, phase, timesteps):
+    """Run one LIO phase on this learner's shard of whole episodes."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        rank, world = dist.get_rank(), dist.get_world_size()
+    else:
+        rank, world = 0, 1
+    learner._lio_phase = phase
+    return learner.update(episodes=episodes[rank::world], timesteps=timesteps)
+
+
+class LIO(Algorithm):
+    """Learning to Incentivize Others (see the module docstring and ``LIOConfig``)."""
+
+    @classmethod
+    def get_default_config(cls) -> LIOConfig:
+        return LIOConfig()
+
+    def training_step(self) -> None:
+        cfg = self.config
+        if not cfg.gives_incentives:
+            self._learn(self._sample(), "inner")
+            self._sync()
+        elif cfg.schedule == "two_rollouts":
+            self._learn(self._sample(), "inner")
+            self._sync()
+            self._learn(self._sample(), "outer")
+            self._sync()
+        else:
+            self._learn(self._sample(), "both")
+            self._sync()
+
+    # ------------------------------------------------------------------ pieces
+    def _sample(self):
+        n = self.config.episodes_per_iteration
+        remote = self.env_runner_group.num_remote_workers()
+        per = n if remote <= 0 else math.ceil(n / remote)
+        with self.metrics.log_time((TIMERS, ENV_RUNNER_SAMPLING_TIMER)):
+            out = self.env_runner_group.foreach_env_runner(
+                lambda er: (er.sample(num_episodes=per, explore=True), er.get_metrics()),
+                local_env_runner=remote <= 0,
+            )
+        episodes = [e for eps, _ in out for e in eps]
+        self.metrics.aggregate([m for _, m in out], key=ENV_RUNNER_RESULTS)
+        return episodes
+
+    def _learn(self, episodes, phase: str) -> None:
+        timesteps = {
+            NUM_ENV_STEPS_SAMPLED_LIFETIME: self.metrics.peek(
+                (ENV_RUNNER_RESULTS, NUM_ENV_STEPS_SAMPLED_LIFETIME), default=0
+            )
+        }
+        with self.metrics.log_time((TIMERS, LEARNER_UPDATE_TIMER)):
+            results = self.learner_group.foreach_learner(
+                _update_on_learner, episodes=episodes, phase=phase, timesteps=timesteps
+            )
+        self.metrics.aggregate([r.get() for r in results], key=LEARNER_RESULTS)
+
+    def _sync(self) -> None:
+        with self.metrics.log_time((TIMERS, SYNCH_WORKER_WEIGHTS_TIMER)):
+            self.env_runner_group.sync_weights(
+                from_worker_or_learner_group=self.learner_group, inference_only=True
+            )
