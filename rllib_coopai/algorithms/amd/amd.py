@@ -1,0 +1,251 @@
+"""Adaptive Mechanism Design (AMD): a planner that pays/fines learners to raise welfare.
+
+amd_norms.md Part A (A.1-A.7). The env gets a designer seat (the planner, id ``"designer"``): it
+observes the state and the joint action and pays ``r^p_i in (-max_reward, max_reward)`` to each
+player (``IncentiveModule`` with ``low=-c, high=c``, i.e. ``2c(sigmoid - 0.5)``, A.4). Players are
+``CategoricalPolicyModule``s (tabular: ``learner_hidden=[]``; 2-action games use the scalar logit
+``P(C) = sigmoid(theta)`` with initial ``P(C) = init_prob = 0.25``, A.9).
+
+What is sampled and what is exact:
+
+* Every iteration the EnvRunners play ``episodes_per_iteration`` episodes of the designer-seat env
+  with the current players and planner: the sampled play gives the env-runner metrics
+  (``p_cooperate/<agent>``, ``p_all_cooperate``, payments per agent/type, ``social_welfare``).
+* ``gradient="exact"`` (one-shot matrix games only, A.5 "exact V", the C.3 AMD-EXACT procedure):
+  the learners' and the planner's gradients are exact expectations over the joint action
+  distribution (A.7, via autograd), not estimates from the samples. One iteration runs
+  ``updates_per_iteration`` (default 100) synchronous update steps (planner and learners from the
+  same pre-step state, Adam lr 0.01 each); so [A]'s 4000-step schedule is 40 iterations.
+  Exact metrics (``learners/exact/...``: P(C) per player, P(all C), expected welfare, AAR).
+* ``gradient="pg"`` (any env): the learners' REINFORCE step and the planner's eq 4.5 estimate use
+  the sampled batch; ``updates_per_iteration`` defaults to 1.
+
+``turn_off_after``: after that many training iterations the planner stops paying (its output is
+scaled by 0, in the Learner and on the EnvRunners) and stops learning; the players keep learning
+on the bare game (A.6). ``None`` keeps it on.
+"""
+from __future__ import annotations
+
+import numpy as np
+from ray.rllib.algorithms.algorithm import Algorithm
+from ray.rllib.algorithms.algorithm_config import AlgorithmConfig, NotProvided
+from ray.rllib.core.rl_module.multi_rl_module import MultiRLModuleSpec
+from ray.rllib.core.rl_module.rl_module import RLModuleSpec
+
+from rllib_coopai.algorithms.common import CoopConfigMixin
+from rllib_coopai.algorithms.incentive_designer.incentive_designer import (
+    DesignerSeatConfigMixin,
+    designer_training_step,
+)
+from rllib_coopai.algorithms.incentive_designer.shared import DesignerMetricsCallback
+from rllib_coopai.envs.base import check_choice, check_float, check_int
+from rllib_coopai.modules.designer_module import CategoricalPolicyModule, IncentiveModule
+from rllib_coopai.wrappers.designer import DESIGNER_ID
+
+GRADIENTS = ("exact", "pg")
+CONSTRAINTS = ("none", "revenue_neutral")
+COST_FORMS = ("squared_expected", "l2_realized")
+OPTIMIZERS = ("adam", "sgd")
+INITS = ("normal", "zeros", "default")
+
+
+class AMDConfig(DesignerSeatConfigMixin, CoopConfigMixin, AlgorithmConfig):
+    """Config of ``AMD``. ``training()`` keys (defaults: amd_norms.md A.9, matrix games):
+
+    gradient: ``"exact"`` (A.7 closed forms; one-shot matrix games) or ``"pg"`` (eq 4.5).
+    max_reward: c, payments in ``(-c, c)`` (3.0). constraint: ``"none"`` / ``"revenue_neutral"``.
+    cost_form: ``"squared_expected"`` (eq 4.7, [A]) / ``"l2_realized"`` (reference code, A-3).
+    cost_weight: alpha (0.0002). turn_off_after: iterations with the planner on (None = always).
+    planner_lr (0.01), planner_optimizer (``"adam"``, A-2), planner_hidden ([] = one linear
+    layer), planner_init (``"normal"``: N(0, 0.1) as the code; ``"zeros"`` as C.3).
+    learner_lr (eta_i, 0.01; also the lookahead step size), learner_optimizer (``"adam"``),
+    learner_hidden ([] = tabular), init_prob (initial P(C), 0.25).
+    updates_per_iteration (None: 100 exact / 1 pg), episodes_per_iteration (10).
+    """
+
+    def __init__(self, algo_class=None):
+        super().__init__(algo_class=algo_class or AMD)
+        self._init_coop()
+        self.callbacks_class = DesignerMetricsCallback
+        self.gradient = "exact"
+        self.max_reward = 3.0
+        self.constraint = "none"
+        self.cost_form = "squared_expected"
+        self.cost_weight = 0.0002
+        self.turn_off_after = None
+        self.planner_lr = 0.01
+        self.planner_optimizer = "adam"
+        self.planner_hidden = []
+        self.planner_init = "normal"
+        self.learner_lr = 0.01
+        self.learner_optimizer = "adam"
+        self.learner_hidden = []
+        self.init_prob = 0.25
+        self.updates_per_iteration = None
+        self.episodes_per_iteration = 10
+        self.gamma = 0.99
+        self.normalize_actions = False
+        self.clip_actions = False
+        self._amd_agents = []
+        self._amd_payoffs = None
+        self._amd_obs0 = None
+        self._amd_state0 = None
+        self._amd_coop = None
+
+    def training(
+        self,
+        *,
+        gradient=NotProvided,
+        max_reward=NotProvided,
+        constraint=NotProvided,
+        cost_form=NotProvided,
+        cost_weight=NotProvided,
+        turn_off_after=NotProvided,
+        planner_lr=NotProvided,
+        planner_optimizer=NotProvided,
+        planner_hidden=NotProvided,
+        planner_init=NotProvided,
+        learner_lr=NotProvided,
+        learner_optimizer=NotProvided,
+        learner_hidden=NotProvided,
+        init_prob=NotProvided,
+        updates_per_iteration=NotProvided,
+        episodes_per_iteration=NotProvided,
+        **kwargs,
+    ):
+        """See the class docstring; other keys go to ``AlgorithmConfig.training``."""
+        super().training(**kwargs)
+        for key, val in dict(
+            gradient=gradient, max_reward=max_reward, constraint=constraint, cost_form=cost_form,
+            cost_weight=cost_weight, turn_off_after=turn_off_after, planner_lr=planner_lr,
+            planner_optimizer=planner_optimizer, planner_hidden=planner_hidden,
+            planner_init=planner_init, learner_lr=learner_lr,
+            learner_optimizer=learner_optimizer, learner_hidden=learner_hidden,
+            init_prob=init_prob, updates_per_iteration=updates_per_iteration,
+            episodes_per_iteration=episodes_per_iteration,
+        ).items():
+            if val is not NotProvided:
+                setattr(self, key, val)
+        return self
+
+    @property
+    def num_updates(self) -> int:
+        if self.updates_per_iteration is None:
+            return 100 if self.gradient == "exact" else 1
+        return int(self.updates_per_iteration)
+
+    def _designer_seat_kwargs(self) -> dict:
+        return dict(output="per_agent", action="continuous", low=-float(self.max_reward),
+                    high=float(self.max_reward),
+                    revenue_neutral=self.constraint == "revenue_neutral",
+                    objective="sum", subtract_payments=False)
+
+    def _validate_keys(self) -> None:
+        check_choice("gradient", self.gradient, GRADIENTS)
+        check_float("max_reward", self.max_reward, 0.0, None, low_open=True)
+        check_choice("constraint", self.constraint, CONSTRAINTS)
+        check_choice("cost_form", self.cost_form, COST_FORMS)
+        check_float("cost_weight", self.cost_weight, 0.0, None)
+        if self.turn_off_after is not None:
+            check_int("turn_off_after", self.turn_off_after, 0, None)
+        check_float("planner_lr", self.planner_lr, 0.0, None)
+        check_choice("planner_optimizer", self.planner_optimizer, OPTIMIZERS)
+        check_choice("planner_init", self.planner_init, INITS)
+        check_float("learner_lr", self.learner_lr, 0.0, None)
+        check_choice("learner_optimizer", self.learner_optimizer, OPTIMIZERS)
+        check_float("init_prob", self.init_prob, 0.0, 1.0, low_open=True, high_open=True)
+        if self.updates_per_iteration is not None:
+            check_int("updates_per_iteration", self.updates_per_iteration, 1, None)
+        check_int("episodes_per_iteration", self.episodes_per_iteration, 1, None)
+        if self.episodes_per_iteration < max(1, self.num_learners):
+            raise ValueError(
+                f"episodes_per_iteration ({self.episodes_per_iteration}) must be >= num_learners "
+                f"({self.num_learners}): whole episodes are sharded across Learners"
+            )
+        for key in ("planner_hidden", "learner_hidden"):
+            val = getattr(self, key)
+            if not isinstance(val, (list, tuple)) or not all(
+                    isinstance(h, int) and h > 0 for h in val):
+                raise ValueError(f"{key} must be a list of positive layer sizes, got {val!r}")
+
+    def _probe_game(self) -> None:
+        """Facts the learner needs: agents, and for ``exact`` the payoff table and start state."""
+        from rllib_coopai.algorithms.incentive_designer.incentive_designer import _SUFFIX
+        from rllib_coopai.envs.matrix_games import MatrixGameEnv
+        from rllib_coopai.algorithms.common import probe_env
+
+        env = probe_env(self)
+        try:
+            seat = env.par_env
+            inner = seat.env
+            self._amd_agents = list(seat.env_agents)
+            coop = getattr(inner, "cooperative_actions", None)
+            self._amd_coop = list(coop) if coop is not None else None
+            if self.gradient == "exact":
+                if not isinstance(inner, MatrixGameEnv) or inner.horizon != 1:
+                    base = self.env[: -len(_SUFFIX)] if self.env.endswith(_SUFFIX) else self.env
+                    raise ValueError(
+                        "gradient='exact' needs a one-shot matrix game (a MatrixGameEnv with "
+                        f"horizon=1, e.g. 'greed_fear', 'stag_hunt'); {base!r} is not one. "
+                        "Use gradient='pg' for any other env."
+                    )
+                obs0, _ = seat.reset(seed=0)
+                self._amd_payoffs = np.asarray(inner.payoffs, np.float64).tolist()
+                self._amd_obs0 = {a: np.asarray(obs0[a]).tolist() for a in self._amd_agents}
+                self._amd_state0 = np.asarray(seat.state(), np.float32).tolist()
+        finally:
+            env.close()
+
+    def validate(self) -> None:
+        self._validate_keys()
+        self.setup_designer_seat()
+        agents = self.setup_agents()
+        self._probe_game()
+        spec = self._rl_module_spec
+        if spec is None or getattr(spec, "_coop_auto", False):
+            self.rl_module(rl_module_spec=self._module_spec(agents))
+        super().validate()
+
+    def _module_spec(self, agents) -> MultiRLModuleSpec:
+        specs = {
+            a: RLModuleSpec(module_class=CategoricalPolicyModule, model_config={
+                "hidden": list(self.learner_hidden), "binary_logit": True,
+                "init_prob": float(self.init_prob)})
+            for a in agents if a != DESIGNER_ID
+        }
+        specs[DESIGNER_ID] = RLModuleSpec(module_class=IncentiveModule, model_config={
+            "hidden": list(self.planner_hidden), "low": -float(self.max_reward),
+            "high": float(self.max_reward), "init": self.planner_init, "init_std": 0.1})
+        spec = MultiRLModuleSpec(rl_module_specs=specs)
+        spec._coop_auto = True
+        return spec
+
+    def get_default_learner_class(self):
+        from rllib_coopai.algorithms.amd.learner import AMDLearner
+
+        return AMDLearner
+
+    def get_default_rl_module_spec(self):
+        return RLModuleSpec(module_class=CategoricalPolicyModule)
+
+
+class AMD(Algorithm):
+    """Adaptive mechanism design (amd_norms.md A.6, Algorithm 1)."""
+
+    @classmethod
+    def get_default_config(cls) -> AMDConfig:
+        return AMDConfig()
+
+    def training_step(self) -> None:
+        cfg = self.config
+        off = cfg.turn_off_after is not None and self.iteration >= cfg.turn_off_after
+        if getattr(self, "_planner_off", None) != off:  # first call, restore, or switch-off
+            self.learner_group.foreach_learner(lambda learner: learner.set_planner_enabled(not off))
+            self.env_runner_group.sync_weights(
+                from_worker_or_learner_group=self.learner_group, inference_only=True)
+            self._planner_off = off
+        self.metrics.log_value("planner_on", 0.0 if off else 1.0, window=1)
+        designer_training_step(self, cfg.episodes_per_iteration, num_epochs=cfg.num_updates)
+
+
+__all__ = ["AMD", "AMDConfig"]

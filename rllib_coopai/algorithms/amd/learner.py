@@ -1,0 +1,260 @@
+"""AMD learner: a planner that looks ahead one step of the learners' gradient ascent.
+
+amd_norms.md A.2-A.7. The planner's objective is the welfare after the learners' update,
+``V(theta + dtheta)``; to first order (eq 4.3) its gradient is
+``sum_i eta_i (grad_p grad_i V_i^p)^T grad_i V``. We maximise the autodiff surrogate of A.2
+
+    J(theta_p) = sum_i eta_i * < grad_i V_i^p(theta; theta_p), stopgrad(grad_i V(theta)) >  - cost
+
+with the learners' ``theta`` held constant inside the planner's step (detached leaf copies).
+
+``gradient="exact"`` (one-shot matrix games): every value is an exact expectation over the joint
+action distribution ``P(a) = prod_i pi_i(a_i)`` (A.7's closed forms, for any N players / action
+counts, computed by autograd instead of written out); the planner's payment table ``r^p(a)`` is
+the planner module evaluated on the designer observation of every joint action. The learners
+ascend ``V_i + V_i^p`` exactly (eq 4.1). Nothing here uses the sampled batch except the
+``l2_realized`` cost, which in exact mode uses its expectation ``E_a ||r^p(a)||``.
+``gradient="pg"`` (any env): score-function estimates from the sampled batch (eqs 4.4-4.5):
+``grad_i V_i^p ~ E[sum_t grad log pi_i(a_t) G^p_{i,t}]`` (differentiable in the planner through
+``G^p``), ``grad_i V ~ E[sum_t grad log pi_i(a_t) (G^W_t - b)]``; learners do a REINFORCE step on
+``r_i + r^p_i`` with a mean baseline.
+
+Cost (eq 4.7 / A-3): ``cost_form="squared_expected"``: ``alpha * sum_i (V_i^p)^2``;
+``"l2_realized"``: ``alpha * ||r^p(a)||_2`` of realised transfers (reference code).
+"""
+from __future__ import annotations
+
+from typing import Dict, List
+
+import numpy as np
+import torch
+
+from ray.rllib.core.learner.torch.torch_learner import TorchLearner
+
+from rllib_coopai.algorithms.incentive_designer.shared import (
+    allreduce_mean_,
+    discounted_returns,
+    to_et,
+)
+from rllib_coopai.modules.functional import call_with, named_params
+from rllib_coopai.wrappers.designer import DESIGNER_ID, payments
+
+
+def joint_probs(probs: List[torch.Tensor]) -> torch.Tensor:
+    """``P[a_1, ..., a_N] = prod_i probs[i][a_i]`` (outer product over agents)."""
+    P = probs[0]
+    for p in probs[1:]:
+        P = P.unsqueeze(-1) * p
+    return P
+
+
+def exact_values(probs: List[torch.Tensor], table: torch.Tensor) -> torch.Tensor:
+    """``V_f,i = sum_a P(a) f(a)_i`` for a per-outcome table ``[A_1, ..., A_N, N]`` -> ``[N]``."""
+    P = joint_probs(probs)
+    return (P.unsqueeze(-1) * table).reshape(-1, table.shape[-1]).sum(0)
+
+
+def exact_planner_objective(
+    params: List[Dict[str, torch.Tensor]],
+    probs_fn,
+    payoffs: torch.Tensor,
+    rp: torch.Tensor,
+    lrs: List[float],
+    alpha: float,
+    cost_form: str = "squared_expected",
+) -> torch.Tensor:
+    """A.2/A.7 surrogate ``J`` for tabular learners (``params[i]``: leaf tensors of learner i).
+
+    ``probs_fn(i, params_i) -> [A_i]``; ``payoffs``, ``rp``: ``[A_1, ..., A_N, N]``.
+    Differentiable in ``rp`` (and whatever produced it), not in ``params``' sources.
+    """
+    n = len(params)
+    probs = [probs_fn(i, params[i]) for i in range(n)]
+    Vp = exact_values(probs, rp)                       # V_i^p
+    W = exact_values(probs, payoffs).sum()             # V = sum_i V_i (welfare, original rewards)
+    J = 0.0
+    for i in range(n):
+        ps = list(params[i].values())
+        g_vp = torch.autograd.grad(Vp[i], ps, create_graph=True, allow_unused=True)  # grad_i V_i^p
+        g_v = torch.autograd.grad(W, ps, retain_graph=True, allow_unused=True)       # grad_i V
+        for a, b in zip(g_vp, g_v):
+            if a is not None and b is not None:
+                J = J + lrs[i] * (a * b.detach()).sum()        # eq 4.3
+    if cost_form == "squared_expected":
+        J = J - alpha * (Vp ** 2).sum()                        # eq 4.7
+    else:
+        P = joint_probs(probs).reshape(-1)
+        J = J - alpha * (P * rp.reshape(-1, rp.shape[-1]).norm(dim=-1)).sum()  # A-3 (expected)
+    return J
+
+
+class AMDLearner(TorchLearner):
+    """TorchLearner of ``AMD``: learners ascend ``V_i + V_i^p``, the planner ascends ``J``."""
+
+    def build(self) -> None:
+        super().build()
+        cfg = self.config
+        self._agents = [a for a in cfg._amd_agents]
+        self._planner_on = True
+        if cfg.gradient == "exact":
+            self._payoffs = torch.tensor(np.asarray(cfg._amd_payoffs), dtype=torch.float32)
+            self._obs0 = {a: torch.tensor(np.asarray(o), dtype=torch.float32)[None]
+                          for a, o in cfg._amd_obs0.items()}
+            shape = self._payoffs.shape[:-1]
+            joint = np.array(list(np.ndindex(*shape)), np.int64)
+            self._joint = torch.tensor(joint)
+            sizes = list(shape)
+            onehots = []
+            for row in joint:
+                parts = [np.eye(n, dtype=np.float32)[k] for k, n in zip(row, sizes)]
+                onehots.append(np.concatenate([np.asarray(cfg._amd_state0, np.float32)] + parts))
+            self._dobs_all = torch.tensor(np.stack(onehots))
+
+    def _make_modules_ddp_if_necessary(self) -> None:
+        return  # gradients averaged explicitly (allreduce_mean_), see shared.py
+
+    def configure_optimizers_for_module(self, module_id, config=None) -> None:
+        module = self._module[module_id]
+        params = self.get_parameters(module)
+        if module_id == DESIGNER_ID:
+            kind, lr = self.config.planner_optimizer, self.config.planner_lr
+        else:
+            kind, lr = self.config.learner_optimizer, self.config.learner_lr
+        # amd_norms.md C.3 / A-2: Adam lr 0.01, betas (0.9, 0.999), eps 1e-8.
+        opt = torch.optim.Adam(params, lr=lr) if kind == "adam" else torch.optim.SGD(params, lr=lr)
+        self.register_optimizer(module_id=module_id, optimizer=opt, params=params,
+                                lr_or_lr_schedule=lr)
+
+    def set_planner_enabled(self, enabled: bool) -> None:
+        """Turn the planner's payments on/off ([A] "turning the planner off", A.6)."""
+        self._planner_on = bool(enabled)
+        with torch.no_grad():
+            self.module[DESIGNER_ID].payment_scale.fill_(1.0 if enabled else 0.0)
+
+    # ------------------------------------------------------------------------------------
+    def _probs(self, i: int, params) -> torch.Tensor:
+        aid = self._agents[i]
+        logits = call_with(self.module[aid], params, self._obs0[aid], method="logits")
+        return torch.softmax(logits, -1)[0]
+
+    def _rp_table(self, d_params=None) -> torch.Tensor:
+        planner = self.module[DESIGNER_ID]
+        d_params = named_params(planner) if d_params is None else d_params
+        u = call_with(planner, d_params, self._dobs_all, method="incentives")
+        rp = payments(u, self._joint, "per_agent", self.config.constraint == "revenue_neutral")
+        return rp.reshape(*self._payoffs.shape)
+
+    def _exact_losses(self):
+        cfg = self.config
+        n = len(self._agents)
+        own = [named_params(self.module[a]) for a in self._agents]
+        rp = self._rp_table()
+        # Learners (eq 4.1): ascend V_i + V_i^p, planner payments held fixed.
+        probs = [self._probs(i, own[i]) for i in range(n)]
+        total = self._payoffs + rp.detach()
+        losses = {}
+        for i, a in enumerate(self._agents):
+            # Learner i differentiates its own value w.r.t. its own theta only (eq 4.1):
+            # the other players' policies are constants in its loss.
+            mine = [p if j == i else p.detach() for j, p in enumerate(probs)]
+            losses[a] = -exact_values(mine, total)[i]
+        if self._planner_on:
+            leaf = [{k: v.detach().requires_grad_(True) for k, v in p.items()} for p in own]
+            J = exact_planner_objective(leaf, self._probs, self._payoffs, rp,
+                                        [cfg.learner_lr] * n, cfg.cost_weight, cfg.cost_form)
+            losses[DESIGNER_ID] = -J
+        with torch.no_grad():
+            P = [p.detach() for p in probs]
+            Vp = exact_values(P, rp.detach())
+            W = exact_values(P, self._payoffs).sum()
+            aar = (joint_probs(P).unsqueeze(-1) * rp.detach().abs()).reshape(-1, n).sum()
+            for i, a in enumerate(self._agents):
+                c = cfg._amd_coop[i] if cfg._amd_coop else 0
+                self.metrics.log_value(("exact", f"p_cooperate_{a}"), P[i][c].item(), window=1)
+                self.metrics.log_value(("exact", f"expected_payment_{a}"), Vp[i].item(), window=1)
+            if cfg._amd_coop:
+                pcc = float(np.prod([P[i][c].item() for i, c in enumerate(cfg._amd_coop)]))
+                self.metrics.log_value(("exact", "p_all_cooperate"), pcc, window=1)
+            self.metrics.log_value(("exact", "welfare"), W.item(), window=1)
+            self.metrics.log_value(("exact", "aar"), aar.item(), window=1)
+        return losses
+
+    def _pg_losses(self, batch):
+        cfg = self.config
+        n = len(self._agents)
+        d = batch[DESIGNER_ID]
+        planner = self.module[DESIGNER_ID]
+        u = call_with(planner, named_params(planner), d["obs"], method="incentives")
+        rp = payments(u, d["joint_actions"], "per_agent", cfg.constraint == "revenue_neutral")
+        rp = rp * d["mask"][:, None]
+        n_ep = to_et(d["mask"], d["t"]).shape[0]
+
+        def ret(x):
+            return discounted_returns(to_et(x, d["t"]), cfg.gamma).reshape(-1)
+
+        env_r = torch.stack([batch[a]["env_rewards"] for a in self._agents], -1)
+        G_w = ret(env_r.sum(-1) * d["mask"])
+        G_w = G_w - (G_w * d["mask"]).sum() / d["mask"].sum()   # baseline b (A.5 code: constant)
+        losses, g_v, g_vp = {}, [], []
+        for i, aid in enumerate(self._agents):
+            b = batch[aid]
+            params = named_params(self.module[aid])
+            G_i = ret((b["env_rewards"] + rp[:, i].detach()) * b["mask"])
+            G_i = G_i - (G_i * b["mask"]).sum() / b["mask"].sum()
+            logits = call_with(self.module[aid], params, b["obs"], method="logits")
+            logp = torch.log_softmax(logits, -1).gather(-1, b["actions"].long()[:, None])[:, 0]
+            losses[aid] = -(b["mask"] * logp * G_i).sum() / n_ep          # eq 4.4 on r + r^p
+            if self._planner_on:
+                leaf = {k: v.detach().requires_grad_(True) for k, v in params.items()}
+                lg = call_with(self.module[aid], leaf, b["obs"], method="logits")
+                lp = torch.log_softmax(lg, -1).gather(-1, b["actions"].long()[:, None])[:, 0]
+                G_p = ret(rp[:, i])
+                ps = list(leaf.values())
+                gv = torch.autograd.grad((b["mask"] * lp * G_w).sum() / n_ep, ps,
+                                         retain_graph=True, allow_unused=True)
+                gv = [torch.zeros_like(p) if x is None else x.detach() for x, p in zip(gv, ps)]
+                gvp = torch.autograd.grad((b["mask"] * lp * G_p).sum() / n_ep, ps,
+                                          create_graph=True, allow_unused=True)
+                g_v.append(gv)
+                g_vp.append(gvp)
+        if self._planner_on:
+            allreduce_mean_([x for gv in g_v for x in gv])  # E[.] over all shards (eq 4.5)
+            J = 0.0
+            for i in range(n):
+                for a, b in zip(g_vp[i], g_v[i]):
+                    if a is not None:
+                        J = J + cfg.learner_lr * (a * b).sum()           # eq 4.5
+            if cfg.cost_form == "squared_expected":
+                Vp = to_et(ret_all(rp, d["t"], cfg.gamma), d["t"])[:, 0, :].mean(0)  # V_i^p estimate
+                J = J - cfg.cost_weight * (Vp ** 2).sum()               # eq 4.7
+            else:
+                J = J - cfg.cost_weight * rp.norm(dim=-1).sum() / n_ep  # A-3, code's form
+            losses[DESIGNER_ID] = -J
+        with torch.no_grad():
+            self.metrics.log_value(("sampled", "aar"), (rp.abs().sum() / n_ep).item(), window=1)
+        return losses
+
+    def compute_losses(self, *, fwd_out, batch, **kwargs):
+        if self.config.gradient == "exact":
+            return self._exact_losses()
+        return self._pg_losses({m: dict(b) for m, b in batch.items()})
+
+    def compute_loss_for_module(self, *, module_id, config, batch, fwd_out):
+        """Per-module view. AMD's losses are cross-agent, so ``compute_losses`` computes them all;
+        in exact mode one module's loss needs no batch and is returned from there."""
+        if self.config.gradient != "exact":
+            raise ValueError("AMD(gradient='pg') losses need all agents' batches: use compute_losses")
+        return self._exact_losses().get(module_id, torch.zeros(()))
+
+    def compute_gradients(self, loss_per_module, **kwargs):
+        grads = super().compute_gradients(loss_per_module, **kwargs)
+        grads = {pid: g for pid, g in grads.items() if g is not None}
+        allreduce_mean_(list(grads.values()))
+        return grads
+
+
+def ret_all(rp: torch.Tensor, t_col: torch.Tensor, gamma: float) -> torch.Tensor:
+    """Per-agent discounted returns of ``rp`` ``[E*T, N]`` -> ``[E*T, N]``."""
+    x = to_et(rp, t_col)                                    # [E, T, N]
+    g = discounted_returns(x.transpose(1, 2), gamma)        # [E, N, T]
+    return g.transpose(1, 2).reshape(rp.shape)

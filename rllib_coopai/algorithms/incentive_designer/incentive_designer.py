@@ -1,0 +1,304 @@
+"""Centralized incentive designer: MetaGrad (meta-gradient) and the dual-RL baseline.
+
+lio_id.md §2 (thesis Ch. 6, App. C). The env gets a designer seat
+(``rllib_coopai.wrappers.designer.DesignerSeatWrapper``): the designer observes the state and the
+joint action and pays incentives that enter the agents' rewards.
+
+* ``designer="metagrad"``: agents are PG learners (``CategoricalPolicyModule``, plain SGD, lr
+  ``agent_lr``); the designer (``IncentiveModule``, sigmoid outputs in ``(incentive_low,
+  max_incentive)``) is trained by differentiating through the agents' one-step update (eqs
+  6.3-6.4, Algorithm 3 with pipelining; see ``learner.MetaGradLearner``), with an incentive cost
+  ``psi`` minimised by its own Adam (``cost_lr``; ER setting of lio_id.md §2.4) or weighted by
+  ``cost_coeff`` when ``cost_lr=None``. The designer is deterministic while sampling.
+* ``designer="rl"``: the dual-RL baseline / AI-Economist planner pattern: agents and designer
+  are ordinary PPO learners over the designer-seat env; the designer's action is a menu
+  assignment (dual-RL (d): ``len(incentive_menu) ** K`` discrete actions) and its reward is the
+  social objective minus its payments (``subtract_payments``).
+
+Build from just the env: ``IncentiveDesignerConfig().environment("escape_room",
+env_config={"n_agents": 5, "min_at_lever": 2, "obs_mode": "designer"}).build_algo()``.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+from ray.rllib.algorithms.algorithm_config import NotProvided
+from ray.rllib.algorithms.ppo import PPO, PPOConfig
+from ray.rllib.core.rl_module.multi_rl_module import MultiRLModuleSpec
+from ray.rllib.core.rl_module.rl_module import RLModuleSpec
+from ray.rllib.utils.metrics import (
+    ENV_RUNNER_RESULTS,
+    ENV_RUNNER_SAMPLING_TIMER,
+    LEARNER_RESULTS,
+    LEARNER_UPDATE_TIMER,
+    NUM_ENV_STEPS_SAMPLED_LIFETIME,
+    SYNCH_WORKER_WEIGHTS_TIMER,
+    TIMERS,
+)
+
+from rllib_coopai.algorithms.common import CoopConfigMixin
+from rllib_coopai.algorithms.incentive_designer.shared import (
+    DesignerMetricsCallback,
+    episodes_to_shards,
+)
+from rllib_coopai.envs.base import check_bool, check_choice, check_float, check_int
+from rllib_coopai.modules.designer_module import CategoricalPolicyModule, IncentiveModule
+from rllib_coopai.wrappers.designer import DESIGNER_ID, OBJECTIVES, OUTPUTS
+
+DESIGNERS = ("metagrad", "rl")
+_SUFFIX = "__designer_seat"
+
+
+def _seat_env_name(base: str, designer_kwargs: dict) -> str:
+    """Register (idempotently) ``<base>__designer_seat`` wrapping ``base`` with the designer seat."""
+    from ray.tune.registry import register_env
+
+    from rllib_coopai.algorithms.common import env_creator_for
+    from rllib_coopai.wrappers.rllib_env import RLlibParallelEnv
+
+    name = base + _SUFFIX
+    base_creator = env_creator_for(base)
+
+    def create(env_config=None):
+        from rllib_coopai.wrappers.designer import DesignerSeatWrapper
+
+        cfg = dict(env_config or {})
+        kw = cfg.pop("designer_seat", {})
+        inner = base_creator(cfg)
+        par = getattr(inner, "par_env", inner)
+        return RLlibParallelEnv(DesignerSeatWrapper(par, **kw))
+
+    register_env(name, create)
+    return name
+
+
+class DesignerSeatConfigMixin:
+    """Turns ``.environment(name)`` into the designer-seat version of ``name`` at validation."""
+
+    def _designer_seat_kwargs(self) -> dict:  # each config class gives its seat's keywords
+        return {}
+
+    def setup_designer_seat(self) -> None:
+        base = self.env
+        if not isinstance(base, str):
+            raise ValueError(
+                "environment must be a registered env name (rllib_coopai.envs.names()) so the "
+                f"designer seat can wrap it, got {base!r}"
+            )
+        if base.endswith(_SUFFIX):
+            base = base[: -len(_SUFFIX)]
+        from rllib_coopai.algorithms.common import env_creator_for
+
+        env_creator_for(base)  # unknown names -> ValueError listing the known ones
+        self.env_config = dict(self.env_config or {})
+        self.env_config["designer_seat"] = self._designer_seat_kwargs()
+        self.env = _seat_env_name(base, self.env_config["designer_seat"])
+
+
+class IncentiveDesignerConfig(DesignerSeatConfigMixin, CoopConfigMixin, PPOConfig):
+    """Config of ``IncentiveDesigner``. ``training()`` keys (defaults: lio_id.md Table C.1, ER(5,2)):
+
+    designer: ``"metagrad"`` (default) or ``"rl"`` (dual-RL baseline, PPO designer).
+    incentive_output: ``"per_action"`` (one incentive per action type, ER) or ``"per_agent"``.
+    incentive_low, max_incentive: incentive bounds (ER: ``(0, 2)``).
+    incentive_menu: dual-RL (d) incentive set (default ``(0, 1.1, 2.0)``).
+    social_objective: ``"sum"`` (sum of extrinsic rewards) or ``"productivity_x_equality"``.
+    subtract_payments: designer reward net of payments (default: False for metagrad, whose cost
+        enters via ``psi``; True for rl, dual-RL (c)).
+    revenue_neutral: payments minus their mean.
+    agent_lr (alpha_theta, 9.56e-5), agent_entropy_coeff (0.0166), designer_lr (alpha_ID, 7.93e-4),
+    cost_lr (alpha_cost, 6.03e-5; None -> ``cost_coeff`` in the designer's optimizer),
+    cost_coeff (1.0), agent_hidden ([64, 64]), designer_hidden ([64, 32]),
+    episodes_per_iteration (1: one episode per update as in the thesis).
+    """
+
+    def __init__(self, algo_class=None):
+        super().__init__(algo_class=algo_class or IncentiveDesigner)
+        self._init_coop()
+        self.callbacks_class = DesignerMetricsCallback
+        self.designer = "metagrad"
+        self.incentive_output = "per_action"
+        self.incentive_low = 0.0
+        self.max_incentive = 2.0
+        self.incentive_menu = (0.0, 1.1, 2.0)
+        self.social_objective = "sum"
+        self.subtract_payments = None
+        self.revenue_neutral = False
+        self.agent_lr = 9.56e-5
+        self.agent_entropy_coeff = 0.0166
+        self.designer_lr = 7.93e-4
+        self.cost_lr = 6.03e-5
+        self.cost_coeff = 1.0
+        self.agent_hidden = [64, 64]
+        self.designer_hidden = [64, 32]
+        self.episodes_per_iteration = 1
+        self.gamma = 0.99
+        # The designer acts with bounded incentives; the seat clips, RLlib must not rescale.
+        self.normalize_actions = False
+        self.clip_actions = False
+
+    def training(
+        self,
+        *,
+        designer=NotProvided,
+        incentive_output=NotProvided,
+        incentive_low=NotProvided,
+        max_incentive=NotProvided,
+        incentive_menu=NotProvided,
+        social_objective=NotProvided,
+        subtract_payments=NotProvided,
+        revenue_neutral=NotProvided,
+        agent_lr=NotProvided,
+        agent_entropy_coeff=NotProvided,
+        designer_lr=NotProvided,
+        cost_lr=NotProvided,
+        cost_coeff=NotProvided,
+        agent_hidden=NotProvided,
+        designer_hidden=NotProvided,
+        episodes_per_iteration=NotProvided,
+        share_policy=NotProvided,
+        **kwargs,
+    ):
+        """See the class docstring for the keys; other keys go to ``PPOConfig.training``."""
+        super().training(**kwargs)
+        self.coop_training_kwargs(share_policy=share_policy)
+        for key, val in dict(
+            designer=designer, incentive_output=incentive_output, incentive_low=incentive_low,
+            max_incentive=max_incentive, incentive_menu=incentive_menu,
+            social_objective=social_objective, subtract_payments=subtract_payments,
+            revenue_neutral=revenue_neutral, agent_lr=agent_lr,
+            agent_entropy_coeff=agent_entropy_coeff, designer_lr=designer_lr, cost_lr=cost_lr,
+            cost_coeff=cost_coeff, agent_hidden=agent_hidden, designer_hidden=designer_hidden,
+            episodes_per_iteration=episodes_per_iteration,
+        ).items():
+            if val is not NotProvided:
+                setattr(self, key, val)
+        return self
+
+    # ------------------------------------------------------------------------------------
+    def _subtract(self) -> bool:
+        if self.subtract_payments is None:
+            return self.designer == "rl"
+        return bool(self.subtract_payments)
+
+    def _designer_seat_kwargs(self) -> dict:
+        return dict(
+            output=self.incentive_output,
+            action="menu" if self.designer == "rl" else "continuous",
+            low=float(self.incentive_low), high=float(self.max_incentive),
+            menu=tuple(float(m) for m in self.incentive_menu),
+            revenue_neutral=bool(self.revenue_neutral), objective=self.social_objective,
+            subtract_payments=self._subtract(),
+        )
+
+    def _validate_keys(self) -> None:
+        check_choice("designer", self.designer, DESIGNERS)
+        check_choice("incentive_output", self.incentive_output, OUTPUTS)
+        check_choice("social_objective", self.social_objective, OBJECTIVES)
+        lo = check_float("incentive_low", self.incentive_low)
+        hi = check_float("max_incentive", self.max_incentive)
+        if hi <= lo:
+            raise ValueError(f"max_incentive must be > incentive_low ({lo}), got {hi}")
+        check_bool("revenue_neutral", self.revenue_neutral)
+        if self.subtract_payments is not None:
+            check_bool("subtract_payments", self.subtract_payments)
+        check_float("agent_lr", self.agent_lr, 0.0, None)
+        check_float("agent_entropy_coeff", self.agent_entropy_coeff, 0.0, None)
+        check_float("designer_lr", self.designer_lr, 0.0, None, low_open=True)
+        if self.cost_lr is not None:
+            check_float("cost_lr", self.cost_lr, 0.0, None, low_open=True)
+        check_float("cost_coeff", self.cost_coeff, 0.0, None)
+        check_int("episodes_per_iteration", self.episodes_per_iteration, 1, None)
+        if self.episodes_per_iteration < max(1, self.num_learners):
+            raise ValueError(
+                f"episodes_per_iteration ({self.episodes_per_iteration}) must be >= num_learners "
+                f"({self.num_learners}): whole episodes are sharded across Learners"
+            )
+        for key in ("agent_hidden", "designer_hidden"):
+            val = getattr(self, key)
+            if not isinstance(val, (list, tuple)) or not all(
+                    isinstance(h, int) and h > 0 for h in val):
+                raise ValueError(f"{key} must be a list of positive layer sizes, got {val!r}")
+        if len(self.incentive_menu) < 1:
+            raise ValueError("incentive_menu must hold at least one value")
+
+    def validate(self) -> None:
+        self._validate_keys()
+        self.setup_designer_seat()
+        agents = self.setup_agents()
+        if self.designer == "metagrad" and not self._user_set_modules():
+            self.rl_module(rl_module_spec=self._metagrad_module_spec(agents))
+        super().validate()
+
+    def _user_set_modules(self) -> bool:
+        spec = self._rl_module_spec
+        return spec is not None and spec is not NotProvided and not getattr(spec, "_coop_auto", False)
+
+    def _metagrad_module_spec(self, agents: Sequence[str]) -> MultiRLModuleSpec:
+        specs = {
+            a: RLModuleSpec(module_class=CategoricalPolicyModule,
+                            model_config={"hidden": list(self.agent_hidden)})
+            for a in agents if a != DESIGNER_ID
+        }
+        specs[DESIGNER_ID] = RLModuleSpec(
+            module_class=IncentiveModule,
+            model_config={"hidden": list(self.designer_hidden), "low": float(self.incentive_low),
+                          "high": float(self.max_incentive)},
+        )
+        spec = MultiRLModuleSpec(rl_module_specs=specs)
+        spec._coop_auto = True
+        return spec
+
+    def get_default_learner_class(self):
+        if self.designer == "metagrad":
+            from rllib_coopai.algorithms.incentive_designer.learner import MetaGradLearner
+
+            return MetaGradLearner
+        return super().get_default_learner_class()
+
+
+class IncentiveDesigner(PPO):
+    """MetaGrad (custom ``training_step``) or dual-RL (PPO's ``training_step``)."""
+
+    @classmethod
+    def get_default_config(cls) -> IncentiveDesignerConfig:
+        return IncentiveDesignerConfig()
+
+    def training_step(self) -> None:
+        if self.config.designer == "rl":
+            return super().training_step()
+        return designer_training_step(self, self.config.episodes_per_iteration)
+
+
+def designer_training_step(algo, num_episodes: int, num_epochs: int = 1) -> None:
+    """Sample whole episodes, shard them by episode, update all modules, sync weights."""
+    cfg = algo.config
+    with algo.metrics.log_time((TIMERS, ENV_RUNNER_SAMPLING_TIMER)):
+        n_runners = algo.env_runner_group.num_remote_workers()
+        per_runner = max(1, -(-num_episodes // max(n_runners, 1)))
+        sampled = algo.env_runner_group.foreach_env_runner(
+            lambda r: (r.sample(num_episodes=per_runner), r.get_metrics()),
+            local_env_runner=n_runners <= 0,
+        )
+    episodes = [ep for eps, _ in sampled for ep in eps]
+    algo.metrics.aggregate([m for _, m in sampled], key=ENV_RUNNER_RESULTS)
+    agents = [a for a in algo.config.policies if a != DESIGNER_ID]
+    n_learners = max(1, cfg.num_learners)
+    shards = episodes_to_shards(episodes, agents, n_learners)
+    timesteps = {NUM_ENV_STEPS_SAMPLED_LIFETIME: algo.metrics.peek(
+        (ENV_RUNNER_RESULTS, NUM_ENV_STEPS_SAMPLED_LIFETIME), default=0)}
+    with algo.metrics.log_time((TIMERS, LEARNER_UPDATE_TIMER)):
+        if cfg.num_learners == 0:
+            results = algo.learner_group.update(batch=shards[0], timesteps=timesteps,
+                                                num_epochs=num_epochs)
+        else:
+            results = algo.learner_group.update(batches=shards, timesteps=timesteps,
+                                                num_epochs=num_epochs)
+    algo.metrics.aggregate(results, key=LEARNER_RESULTS)
+    with algo.metrics.log_time((TIMERS, SYNCH_WORKER_WEIGHTS_TIMER)):
+        algo.env_runner_group.sync_weights(
+            from_worker_or_learner_group=algo.learner_group, inference_only=True
+        )
+
+
+__all__ = ["IncentiveDesigner", "IncentiveDesignerConfig", "designer_training_step"]

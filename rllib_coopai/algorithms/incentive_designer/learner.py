@@ -1,0 +1,222 @@
+"""MetaGrad learner: the designer differentiates through the agents' one-step PG update.
+
+lio_id.md §2.2-2.5 (thesis eqs 6.3-6.6, Algorithm 3 with pipelining, M = 1). Per ``update`` on
+batch ``B_k`` (sampled with ``theta_k``, ``eta_k``):
+
+1. Outer (designer) step, if the previous batch ``B_{k-1}`` and ``theta_{k-1}`` are stored:
+   ``theta_hat_i(eta) = theta_{k-1,i} - lr * grad L_i(theta_{k-1,i}, B_{k-1}, eta)`` (eq 6.3, kept in
+   the graph with ``functional.sgd_step``; numerically ``theta_hat = theta_k``), and
+   ``grad_eta J = sum_i (d theta_hat_i / d eta)^T grad_{theta_hat_i} J^ID(B_k)`` (eq 6.4), where
+   ``J^ID = E[sum_i sum_t log pi_{theta_hat_i}(a_t|o_t) * G^ID_t]`` on the validation batch ``B_k``
+   (PG outer loss of the ER code; equal to the proximal loss (6.5) since the ratio is 1 there,
+   eq 6.6). It is computed as ``grad_eta <theta_hat(eta), stopgrad(g)>`` with
+   ``g = grad_theta J^ID`` at ``theta_k``: the same number by the chain rule, and exact across
+   Learner shards after averaging ``g`` and the result (``allreduce_mean_``).
+   The incentive cost ``psi`` (sum over t of gamma^t * sum of the unscaled sigmoid outputs on
+   ``B_{k-1}``, lio_id.md §2.4) is minimised by its own Adam (``cost_lr``) or, with
+   ``cost_lr=None``, added with weight ``cost_coeff`` to the meta loss (eq 6.1's ``- psi``).
+2. Inner (agents) step on ``B_k`` with the updated ``eta``: plain SGD (lr ``agent_lr``) on the PG
+   loss (eq 5.4 / 6.3): ``L_i = -E[sum_t log pi(a_t|o_t) G^i_t(eta)] - c_H * E[sum_t H]`` with
+   ``G^i_t(eta)`` the return of ``r^env_i + pay_i(eta)`` (payments detached here).
+3. Store ``theta_k`` and ``B_k`` for the next outer step (pipelining: ``tau <- tau_hat``).
+"""
+from __future__ import annotations
+
+from typing import Dict
+
+import torch
+
+from ray.rllib.core.learner.torch.torch_learner import TorchLearner
+
+from rllib_coopai.algorithms.incentive_designer.shared import (
+    allreduce_mean_,
+    discounted_returns,
+    to_et,
+)
+from rllib_coopai.modules.functional import call_with, named_params, sgd_step
+from rllib_coopai.wrappers.designer import DESIGNER_ID, payments
+
+
+def pg_inner_loss(module, params, obs, actions, returns, mask, entropy_coeff: float,
+                  n_episodes: int = 1):
+    """Eq 5.4 / 6.3 policy-gradient loss with entropy bonus, ``obs`` ``[E*T, d]``, rest ``[E*T]``.
+
+    Sum over steps, mean over the ``n_episodes`` episodes of the batch.
+    """
+    logits = call_with(module, params, obs, method="logits")
+    logp_all = torch.log_softmax(logits, -1)
+    logp = logp_all.gather(-1, actions.long().unsqueeze(-1)).squeeze(-1)
+    ent = -(logp_all.exp() * logp_all).sum(-1)
+    n_ep = max(int(n_episodes), 1)
+    pg = -(mask * logp * returns).sum() / max(n_ep, 1)
+    return pg - entropy_coeff * (mask * ent).sum() / max(n_ep, 1)
+
+
+class MetaGradLearner(TorchLearner):
+    """TorchLearner of ``IncentiveDesigner(designer="metagrad")``."""
+
+    def build(self) -> None:
+        super().build()
+        self._prev = None  # (theta_{k-1} per agent, tensors of B_{k-1})
+
+    def _make_modules_ddp_if_necessary(self) -> None:
+        # Gradients are averaged explicitly (allreduce_mean_): the meta-gradient runs through
+        # functional calls on the plain modules, which DDP's hooks would not see.
+        return
+
+    def configure_optimizers_for_module(self, module_id, config=None) -> None:
+        module = self._module[module_id]
+        params = self.get_parameters(module)
+        if module_id == DESIGNER_ID:
+            opt = torch.optim.Adam(params, lr=self.config.designer_lr)
+            self.register_optimizer(module_id=module_id, optimizer=opt, params=params,
+                                    lr_or_lr_schedule=self.config.designer_lr)
+            self._cost_opt = (torch.optim.Adam(params, lr=self.config.cost_lr)
+                              if self.config.cost_lr else None)
+        else:  # agents: plain gradient descent (lio_id.md §4.4 "gradient descent for agents")
+            opt = torch.optim.SGD(params, lr=self.config.agent_lr)
+            self.register_optimizer(module_id=module_id, optimizer=opt, params=params,
+                                    lr_or_lr_schedule=self.config.agent_lr)
+
+    # ------------------------------------------------------------------------------------
+    def _agent_ids(self, batch):
+        return [m for m in batch if m != DESIGNER_ID]
+
+    def _returns(self, rewards_flat, t_col, mask_flat):
+        r = to_et(rewards_flat * mask_flat, t_col)
+        return discounted_returns(r, self.config.gamma).reshape(-1)
+
+    def _pay(self, d_params, data, agent_index):
+        d = data[DESIGNER_ID]
+        u = call_with(self.module[DESIGNER_ID], d_params, d["obs"], method="incentives")
+        pay = payments(u, d["joint_actions"], self.config.incentive_output,
+                       self.config.revenue_neutral)
+        return pay[:, agent_index] * d["mask"]
+
+    def inner_losses(self, agent_params: Dict, d_params, data) -> Dict[str, torch.Tensor]:
+        """Eq 6.3: each agent's PG loss with rewards ``r^env + pay(eta)`` (differentiable in eta)."""
+        losses = {}
+        for i, aid in enumerate(self._agent_ids(data)):
+            b = data[aid]
+            r = b["env_rewards"] + self._pay(d_params, data, i)
+            G = self._returns(r, b["t"], b["mask"])
+            n_ep = to_et(b["mask"], b["t"]).shape[0]
+            losses[aid] = pg_inner_loss(self.module[aid], agent_params[aid], b["obs"], b["actions"],
+                                        G, b["mask"], self.config.agent_entropy_coeff, n_ep)
+        return losses
+
+    def outer_objective(self, agent_params: Dict, data) -> torch.Tensor:
+        """``J^ID``: sum_i E[sum_t log pi_i(a_t|o_t) G^ID_t] on the validation batch (eq 6.4/6.5)."""
+        d = data[DESIGNER_ID]
+        G = self._returns(d["objective"], d["t"], d["mask"]).detach()
+        n_ep = to_et(d["mask"], d["t"]).shape[0]
+        total = 0.0
+        for aid in self._agent_ids(data):
+            b = data[aid]
+            logits = call_with(self.module[aid], agent_params[aid], b["obs"], method="logits")
+            logp = torch.log_softmax(logits, -1).gather(-1, b["actions"].long().unsqueeze(-1))
+            total = total + (b["mask"] * logp.squeeze(-1) * G).sum() / n_ep
+        return total
+
+    def incentive_cost(self, d_params, data) -> torch.Tensor:
+        """``psi``: sum_t gamma^t * sum_k sigmoid_k (unscaled outputs), mean over episodes."""
+        d = data[DESIGNER_ID]
+        sq = call_with(self.module[DESIGNER_ID], d_params, d["obs"], method="squashed").sum(-1)
+        disc = self.config.gamma ** d["t"]
+        n_ep = to_et(d["mask"], d["t"]).shape[0]
+        return (d["mask"] * disc * sq).sum() / n_ep
+
+    def meta_gradient(self, data_prev, theta_prev, data_cur):
+        """(grad of -J^ID w.r.t. eta through the inner step, grad of psi w.r.t. eta)."""
+        designer = self.module[DESIGNER_ID]
+        eta = {k: v.detach().requires_grad_(True) for k, v in named_params(designer).items()}
+        agents = self._agent_ids(data_cur)
+        # g_i = grad_{theta_hat_i} J^ID at the committed theta (= theta_hat(eta) numerically).
+        cur = {a: {k: v.detach().requires_grad_(True) for k, v in named_params(self.module[a]).items()}
+               for a in agents}
+        J = self.outer_objective(cur, data_cur)
+        flat = [p for a in agents for p in cur[a].values()]
+        g = list(torch.autograd.grad(J, flat, allow_unused=True))
+        g = [torch.zeros_like(p) if x is None else x for x, p in zip(g, flat)]
+        allreduce_mean_(g)
+        # theta_hat(eta): one differentiable SGD step from theta_{k-1} on B_{k-1} (eq 6.3).
+        prev = {a: {k: v.detach().requires_grad_(True) for k, v in theta_prev[a].items()}
+                for a in agents}
+        losses = self.inner_losses(prev, eta, data_prev)
+        surrogate = 0.0
+        it = iter(g)
+        for a in agents:
+            hat = sgd_step(prev[a], losses[a], self.config.agent_lr, create_graph=True)
+            for k in prev[a]:
+                surrogate = surrogate + (hat[k] * next(it)).sum()
+        keys = list(eta)
+        meta = torch.autograd.grad(-surrogate, [eta[k] for k in keys], allow_unused=True)
+        meta = [torch.zeros_like(eta[k]) if x is None else x for x, k in zip(meta, keys)]
+        cost = self.incentive_cost(eta, data_prev)
+        cost_g = torch.autograd.grad(cost, [eta[k] for k in keys], allow_unused=True)
+        cost_g = [torch.zeros_like(eta[k]) if x is None else x for x, k in zip(cost_g, keys)]
+        allreduce_mean_(meta + cost_g)
+        return dict(zip(keys, meta)), dict(zip(keys, cost_g)), J.detach(), cost.detach()
+
+    def _designer_step(self, meta, cost_g):
+        own = dict(self.module[DESIGNER_ID].named_parameters())
+        opt = self.get_optimizer(DESIGNER_ID)
+        coeff = 0.0 if self._cost_opt is not None else self.config.cost_coeff
+        opt.zero_grad(set_to_none=True)
+        for k, p in own.items():
+            p.grad = meta[k] + coeff * cost_g[k]
+        opt.step()
+        if self._cost_opt is not None:  # ER: a separate Adam on the cost alone (lio_id.md §1.6)
+            self._cost_opt.zero_grad(set_to_none=True)
+            for k, p in own.items():
+                p.grad = cost_g[k].clone()
+            self._cost_opt.step()
+        for p in own.values():
+            p.grad = None
+
+    def compute_losses(self, *, fwd_out, batch, **kwargs):
+        data = {m: dict(b) for m, b in batch.items()}
+        agents = self._agent_ids(data)
+        if self._prev is not None:
+            theta_prev, data_prev = self._prev
+            meta, cost_g, J, cost = self.meta_gradient(data_prev, theta_prev, data)
+            self._designer_step(meta, cost_g)
+            self.metrics.log_value((DESIGNER_ID, "outer_objective"), J.item(), window=1)
+            self.metrics.log_value((DESIGNER_ID, "incentive_cost"), cost.item(), window=1)
+            self.metrics.log_value(
+                (DESIGNER_ID, "meta_grad_norm"),
+                float(torch.sqrt(sum((v ** 2).sum() for v in meta.values()))), window=1)
+        # Inner step (committed by the registered SGD optimizers), payments with the new eta.
+        d_params = {k: v.detach() for k, v in named_params(self.module[DESIGNER_ID]).items()}
+        own = {a: named_params(self.module[a]) for a in agents}
+        losses = self.inner_losses(own, d_params, data)
+        self._prev = ({a: {k: v.detach().clone() for k, v in own[a].items()} for a in agents},
+                      {m: {k: v.detach() for k, v in b.items()} for m, b in data.items()})
+        with torch.no_grad():
+            u = self.module[DESIGNER_ID].incentives(data[DESIGNER_ID]["obs"])
+            m = data[DESIGNER_ID]["mask"]
+            mean_u = (u * m[:, None]).sum(0) / m.sum().clamp(min=1)
+        for k in range(mean_u.shape[0]):
+            self.metrics.log_value((DESIGNER_ID, f"mean_incentive_{k}"), mean_u[k].item(), window=1)
+        return losses
+
+    def compute_loss_for_module(self, *, module_id, config, batch, fwd_out):
+        """One agent's PG loss on its realised rewards (payments as paid while sampling).
+
+        ``compute_losses`` above does the MetaGrad update; this per-module view is what the loss
+        of an agent is when the designer is held fixed.
+        """
+        if module_id == DESIGNER_ID:
+            return torch.zeros((), requires_grad=False)
+        G = self._returns(batch["rewards"], batch["t"], batch["mask"])
+        n_ep = to_et(batch["mask"], batch["t"]).shape[0]
+        return pg_inner_loss(self.module[module_id], named_params(self.module[module_id]),
+                             batch["obs"], batch["actions"], G, batch["mask"],
+                             self.config.agent_entropy_coeff, n_ep)
+
+    def compute_gradients(self, loss_per_module, **kwargs):
+        grads = super().compute_gradients(loss_per_module, **kwargs)
+        grads = {pid: g for pid, g in grads.items() if g is not None}
+        allreduce_mean_(list(grads.values()))
+        return grads
+

@@ -1,0 +1,179 @@
+"""Pieces shared by the incentive designer (MetaGrad) and AMD.
+
+* ``DesignerMetricsCallback``: the package's metrics minus the designer seat's own reward, plus the
+  designer's ``social_objective``, P(C) per agent and P(all cooperate) (``p_cc`` for 2x2 games).
+* ``episodes_to_shards``: turns sampled ``MultiAgentEpisode``s of a designer-seat env into one
+  ``MultiAgentBatch`` per Learner, padded to ``[E, T]`` so every module has the SAME rows (one per
+  env step): the outer losses are cross-agent, so a Learner shard must hold all agents' rows of
+  the same env steps (whole episodes go to one shard).
+* ``discounted_returns``: returns-to-go for ``[E, T]`` tensors with one matmul (no step loops).
+* ``allreduce_mean_``: averages gradients across Learners (``num_learners > 1``): these learners
+  take their gradients by hand (through the inner update), so torch DDP is not used.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Dict, List, Sequence
+
+import numpy as np
+import torch
+
+from ray.rllib.policy.sample_batch import MultiAgentBatch, SampleBatch
+
+from rllib_coopai.metrics.callbacks import _KEY, CoopMetricsCallback
+from rllib_coopai.wrappers.designer import DESIGNER_ID
+
+
+class DesignerMetricsCallback(CoopMetricsCallback):
+    """``CoopMetricsCallback`` for designer-seat envs.
+
+    Extra episode metrics: ``social_objective`` (the designer's objective of the env rewards,
+    before payments), ``designer_return`` (its reward, net of payments where configured),
+    ``p_cooperate/<agent>`` (sampled P(C)) and ``p_all_cooperate`` (= P(CC) in 2-player games).
+    Payments per agent and per action type come from the ``totals`` info
+    (``designer_payment/<agent>``, ``designer_payment/<type>/<agent>``).
+    """
+
+    def on_episode_start(self, *, episode, **kwargs) -> None:
+        super().on_episode_start(episode=episode, **kwargs)
+        acc = episode.custom_data[_KEY]
+        acc["designer"] = [0.0, 0.0]
+        acc["coop"] = defaultdict(lambda: [0.0, 0])
+        acc["allcoop"] = [0.0, 0]
+
+    def on_episode_step(self, *, episode, **kwargs) -> None:
+        if _KEY not in episode.custom_data:
+            self.on_episode_start(episode=episode)
+        acc = episode.custom_data[_KEY]
+        infos = episode.get_infos(-1)
+        rewards = episode.get_rewards(-1)
+        step_obj = [i["social_objective"] for a, i in infos.items()
+                    if a != DESIGNER_ID and i and "social_objective" in i]
+        if step_obj:  # the same number in every agent's info: count it once per step
+            acc["designer"][0] += float(step_obj[0])
+        if DESIGNER_ID in rewards:
+            acc["designer"][1] += float(rewards[DESIGNER_ID])
+        coop = [bool(i["cooperated"]) for a, i in infos.items() if i and "cooperated" in i]
+        for a, i in infos.items():
+            if i and "cooperated" in i:
+                c = acc["coop"][a]
+                c[0] += float(i["cooperated"])
+                c[1] += 1
+        if coop:
+            acc["allcoop"][0] += float(all(coop))
+            acc["allcoop"][1] += 1
+        # The base class must not count the designer's reward as an agent return.
+        saved = acc["returns"].get(DESIGNER_ID)
+        super().on_episode_step(episode=episode, **kwargs)
+        if saved is None:
+            acc["returns"].pop(DESIGNER_ID, None)
+        else:
+            acc["returns"][DESIGNER_ID] = saved
+
+    def on_episode_end(self, *, episode, metrics_logger, **kwargs) -> None:
+        acc = episode.custom_data.get(_KEY)
+        if acc is None:
+            return
+        acc["returns"].pop(DESIGNER_ID, None)
+        super().on_episode_end(episode=episode, metrics_logger=metrics_logger, **kwargs)
+        metrics_logger.log_value("social_objective", acc["designer"][0], reduce="mean")
+        metrics_logger.log_value("designer_return", acc["designer"][1], reduce="mean")
+        for a, (s, n) in acc["coop"].items():
+            if n:
+                metrics_logger.log_value(("p_cooperate", str(a)), s / n, reduce="mean")
+        if acc["allcoop"][1]:
+            metrics_logger.log_value(
+                "p_all_cooperate", acc["allcoop"][0] / acc["allcoop"][1], reduce="mean"
+            )
+
+
+def _column(episode_values, t_max: int, dtype=np.float32) -> np.ndarray:
+    arr = np.asarray(episode_values, dtype=dtype)
+    pad = [(0, t_max - arr.shape[0])] + [(0, 0)] * (arr.ndim - 1)
+    return np.pad(arr, pad)
+
+
+def episodes_to_shards(
+    episodes: Sequence, agent_ids: Sequence[str], num_shards: int, designer_id: str = DESIGNER_ID
+) -> List[MultiAgentBatch]:
+    """One ``MultiAgentBatch`` per shard; whole episodes per shard, rows padded to ``[E, T]``.
+
+    Columns, every module: ``obs``, ``actions``, ``mask`` (1 = real step), ``t`` (step index).
+    Agents: ``env_rewards`` (the env's own reward), ``rewards`` (incl. payments).
+    Designer: ``joint_actions`` ``(N,)``, ``objective`` (its reward), ``rewards``.
+    """
+    num_shards = max(1, int(num_shards))
+    if len(episodes) < num_shards:
+        raise ValueError(f"need at least {num_shards} episodes for {num_shards} learners")
+    groups = [list(episodes[i::num_shards]) for i in range(num_shards)]
+    out = []
+    for group in groups:
+        t_max = max(len(ep.agent_episodes[designer_id]) for ep in group)
+        cols: Dict[str, Dict[str, list]] = {m: defaultdict(list) for m in list(agent_ids) + [designer_id]}
+        for ep in group:
+            d = ep.agent_episodes[designer_id]
+            T = len(d)
+            mask = _column(np.ones(T), t_max)
+            tt = np.arange(t_max, dtype=np.float32)
+            joint = []
+            for aid in agent_ids:
+                sa = ep.agent_episodes[aid]
+                n = len(sa)
+                acts = np.asarray(sa.get_actions(slice(0, n))).reshape(n)
+                infos = sa.get_infos(slice(1, n + 1))
+                rews = np.asarray(sa.get_rewards(slice(0, n)), np.float32)
+                env_r = np.array([float(i.get("extrinsic_reward", r)) for i, r in zip(infos, rews)])
+                c = cols[aid]
+                c["obs"].append(_column(sa.get_observations(slice(0, n)), t_max))
+                c["actions"].append(_column(acts, t_max, np.int64))
+                c["env_rewards"].append(_column(env_r, t_max))
+                c["rewards"].append(_column(rews, t_max))
+                c["mask"].append(_column(np.ones(n), t_max))
+                c["t"].append(tt)
+                joint.append(_column(acts, t_max, np.int64))
+            c = cols[designer_id]
+            c["obs"].append(_column(d.get_observations(slice(0, T)), t_max))
+            dacts = np.asarray(d.get_actions(slice(0, T)))
+            c["actions"].append(_column(dacts.reshape(T, -1).astype(np.float32), t_max))
+            first = ep.agent_episodes[agent_ids[0]]
+            objective = [float(i.get("social_objective", 0.0))
+                         for i in first.get_infos(slice(1, len(first) + 1))]
+            c["objective"].append(_column(objective, t_max))
+            c["rewards"].append(_column(d.get_rewards(slice(0, T)), t_max))
+            c["joint_actions"].append(np.stack(joint, -1))
+            c["mask"].append(mask)
+            c["t"].append(tt)
+        policy_batches = {
+            m: SampleBatch({k: np.concatenate(v, 0) for k, v in c.items()}) for m, c in cols.items()
+        }
+        out.append(MultiAgentBatch(policy_batches, env_steps=len(group) * t_max))
+    return out
+
+
+def to_et(x: torch.Tensor, t_col: torch.Tensor) -> torch.Tensor:
+    """Reshape a flat ``[E*T, ...]`` column to ``[E, T, ...]`` (T from the ``t`` column)."""
+    T = int(t_col.max().item()) + 1
+    return x.reshape(-1, T, *x.shape[1:])
+
+
+def discounted_returns(rewards: torch.Tensor, gamma: float) -> torch.Tensor:
+    """``G_t = sum_{l>=t} gamma^(l-t) r_l`` for ``rewards`` of shape ``[E, T]`` (differentiable)."""
+    T = rewards.shape[-1]
+    idx = torch.arange(T, dtype=rewards.dtype, device=rewards.device)
+    expo = idx[:, None] - idx[None, :]  # [l, t] = l - t
+    disc = torch.where(expo >= 0, gamma ** expo.clamp(min=0), torch.zeros_like(expo))
+    return rewards @ disc
+
+
+def allreduce_mean_(tensors: List[torch.Tensor]) -> None:
+    """In place: average over the Learner processes (no-op with one Learner)."""
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()):
+        return
+    world = dist.get_world_size()
+    if world <= 1:
+        return
+    for t in tensors:
+        dist.all_reduce(t)
+        t.div_(world)

@@ -1,0 +1,317 @@
+"""Designer seat: a PettingZoo-level wrapper that adds a central incentive designer to any env.
+
+Used by ``IncentiveDesigner`` (MetaGrad / dual-RL, lio_id.md §2) and ``AMD`` (amd_norms.md A.1-A.7).
+
+One environment step of the wrapped game takes two wrapper steps (turn-based, as in [A §4.1.1]
+"the planner's action is chosen *after* it observes the players' actions in the same step"):
+
+1. *act*: every live agent of the inner env acts; the inner env is stepped at once, but its rewards
+   are held back. Only the designer gets an observation: the state before the step plus the joint
+   action (``designer_obs = [state(s_t), onehot(a_1), ..., onehot(a_N)]``; in Escape Room the
+   ``3N`` one-hot positions plus the ``3N`` one-hot joint action, lio_id.md §3.2 / §7 item 8).
+2. *pay*: the designer acts (its action is the incentive vector ``u``) and every agent receives
+   ``r_i = r_i^env + pay_i(u, a)``; the agents get their next observations.
+
+``state(s_t)`` is ``env.state()`` where the env defines it, else the concatenation of all agents'
+observations. RLlib counts both wrapper steps as env steps, so ``num_env_steps_sampled`` is twice
+the number of inner-env steps (the benchmarks report inner-env steps).
+
+Incentive output (``output``):
+
+* ``"per_action"``: one incentive per action index, paid to whichever agent took that action
+  (MetaGrad in ER/Cleanup, lio_id.md §2.4: ``pay_i = u[a_i]``); needs equal ``Discrete`` action
+  spaces.
+* ``"per_agent"``: one incentive per agent (AMD, AI-Economist-style planner: ``pay_i = u[i]``).
+
+Designer action (``action``):
+
+* ``"continuous"``: ``Box(low, high, (K,))``; the wrapper clips to the bounds (lio_id.md §2.4:
+  bounded outputs, e.g. ``(0, 2)`` in ER; AMD: ``(-c, c)``).
+* ``"menu"``: ``Discrete(len(menu) ** K)``, an assignment of one menu value to each of the K
+  outputs (dual-RL (d), lio_id.md §5; menu ``{0, 1.1, 2.0}`` by default).
+
+``revenue_neutral=True`` subtracts the mean payment (amd_norms.md A.4 (2)). The designer's reward
+per step is the social objective of the env rewards (``objective``: ``"sum"`` = utilitarian
+``sum_i r_i``, ``"productivity_x_equality"`` = ``sum_i r_i * equality(r)`` as in GTB) minus the
+step's total payment when ``subtract_payments=True`` (dual-RL (c) and the test-time accounting of
+lio_id.md §2.4), or a callable ``f(rewards_array) -> float``.
+
+Info contract: each agent's info gets ``extrinsic_reward`` (its env reward) and ``totals``
+``{"designer_payment": pay_i, "designer_payment/<action type>": pay_i}`` (action type = the env's
+``action_type`` info or the action index) and ``social_objective`` (the step's objective, the same
+number in every agent's info: the designer has no observation in the paying step, so RLlib would
+drop an info given to it there). The designer's info carries ``social_objective``,
+``designer_payment_total`` and ``incentives``.
+"""
+from __future__ import annotations
+
+import itertools
+from typing import Callable, Optional, Sequence, Union
+
+import numpy as np
+from gymnasium import spaces
+from pettingzoo import ParallelEnv
+
+from rllib_coopai.envs.base import check_bool, check_choice, check_float
+from rllib_coopai.metrics.welfare import equality
+
+DESIGNER_ID = "designer"
+OUTPUTS = ("per_action", "per_agent")
+ACTIONS = ("continuous", "menu")
+OBJECTIVES = ("sum", "productivity_x_equality")
+
+
+def social_objective(rewards: np.ndarray, objective: Union[str, Callable] = "sum") -> float:
+    """The designer's objective of one step's env rewards (lio_id.md §2.4 R^ID)."""
+    rewards = np.asarray(rewards, dtype=np.float64)
+    if callable(objective):
+        return float(objective(rewards))
+    if objective == "sum":
+        return float(rewards.sum())
+    return float(rewards.sum() * equality(rewards))
+
+
+def payments(u, actions, output: str, revenue_neutral: bool = False):
+    """Payments to each agent from the designer output ``u`` and the executed actions.
+
+    Works on numpy arrays and torch tensors with leading batch dims:
+    ``u``: ``(..., K)``; ``actions``: ``(..., N)`` integer. Returns ``(..., N)``.
+    """
+    if output == "per_action":
+        try:
+            import torch
+
+            if isinstance(u, torch.Tensor):
+                pay = torch.gather(u, -1, actions.long())
+            else:
+                pay = np.take_along_axis(np.asarray(u), np.asarray(actions, np.int64), -1)
+        except ImportError:  # pragma: no cover - torch is a hard dependency of the package
+            pay = np.take_along_axis(np.asarray(u), np.asarray(actions, np.int64), -1)
+    else:
+        pay = u
+    if revenue_neutral:  # amd_norms.md A.4 (2): r^p_i <- r^p_i - mean_j r^p_j
+        if isinstance(pay, np.ndarray):
+            pay = pay - pay.mean(-1, keepdims=True)
+        else:
+            pay = pay - pay.mean(-1, keepdim=True)
+    return pay
+
+
+def joint_action_onehot(actions: Sequence[int], sizes: Sequence[int]) -> np.ndarray:
+    """Concatenated one-hot encoding of a joint action."""
+    out = np.zeros(int(sum(sizes)), np.float32)
+    offset = 0
+    for a, n in zip(actions, sizes):
+        out[offset + int(a)] = 1.0
+        offset += int(n)
+    return out
+
+
+class DesignerSeatWrapper(ParallelEnv):
+    """Add a designer agent (id ``designer_id``) to a PettingZoo ``ParallelEnv``.
+
+    Args:
+        env: the inner PettingZoo ParallelEnv (all agents with ``Discrete`` actions).
+        output: ``"per_action"`` or ``"per_agent"`` (see module docstring).
+        action: ``"continuous"`` (bounded Box) or ``"menu"`` (Discrete over menu assignments).
+        low, high: bounds of each incentive (``low < high``).
+        menu: the incentive values of the ``"menu"`` action.
+        revenue_neutral: payments minus their mean (sum of payments = 0).
+        objective: ``"sum"``, ``"productivity_x_equality"`` or a callable of the rewards array.
+        subtract_payments: the designer's reward is the objective minus the total payment.
+        designer_id: agent id of the designer seat.
+    """
+
+    metadata = {"render_modes": ["ansi"], "name": "designer_seat", "is_parallelizable": True}
+
+    def __init__(
+        self,
+        env: ParallelEnv,
+        output: str = "per_action",
+        action: str = "continuous",
+        low: float = 0.0,
+        high: float = 2.0,
+        menu: Sequence[float] = (0.0, 1.1, 2.0),
+        revenue_neutral: bool = False,
+        objective: Union[str, Callable] = "sum",
+        subtract_payments: bool = True,
+        designer_id: str = DESIGNER_ID,
+    ):
+        self.env = env
+        self.output = check_choice("output", output, OUTPUTS)
+        self.action = check_choice("action", action, ACTIONS)
+        self.low = check_float("low", low)
+        self.high = check_float("high", high)
+        if not self.high > self.low:
+            raise ValueError(f"high must be > low, got low={low}, high={high}")
+        self.revenue_neutral = check_bool("revenue_neutral", revenue_neutral)
+        self.subtract_payments = check_bool("subtract_payments", subtract_payments)
+        if not callable(objective):
+            check_choice("objective", objective, OBJECTIVES)
+        self.objective = objective
+        self.menu = np.asarray([check_float("menu value", m) for m in menu], np.float64)
+        if self.menu.size < 1:
+            raise ValueError("menu must hold at least one incentive value")
+        self.designer_id = designer_id
+        self.env_agents = list(env.possible_agents)
+        if designer_id in self.env_agents:
+            raise ValueError(f"designer_id {designer_id!r} clashes with an agent id of the env")
+        self.possible_agents = self.env_agents + [designer_id]
+        self.n = len(self.env_agents)
+        self.action_sizes = []
+        for a in self.env_agents:
+            sp = env.action_space(a)
+            if not isinstance(sp, spaces.Discrete):
+                raise ValueError(
+                    f"the designer seat needs Discrete agent actions; {a!r} has {sp}"
+                )
+            self.action_sizes.append(int(sp.n))
+        if self.output == "per_action" and len(set(self.action_sizes)) != 1:
+            raise ValueError(
+                "output='per_action' needs every agent to have the same number of actions, got "
+                f"{self.action_sizes}; use output='per_agent'"
+            )
+        self.n_outputs = self.action_sizes[0] if self.output == "per_action" else self.n
+        self._has_state = callable(getattr(env, "state", None)) and _state_ok(env)
+        self.state_dim = int(self._state_now_shape(env))
+        d_obs = self.state_dim + int(sum(self.action_sizes))
+        self.designer_obs_space = spaces.Box(-np.inf, np.inf, (d_obs,), np.float32)
+        if self.action == "continuous":
+            self.designer_action_space = spaces.Box(
+                np.float32(self.low), np.float32(self.high), (self.n_outputs,), np.float32
+            )
+        else:
+            self.designer_action_space = spaces.Discrete(len(self.menu) ** self.n_outputs)
+            self._menu_table = np.array(
+                list(itertools.product(self.menu, repeat=self.n_outputs)), np.float64
+            )
+        self.observation_spaces = {a: env.observation_space(a) for a in self.env_agents}
+        self.observation_spaces[designer_id] = self.designer_obs_space
+        self.action_spaces = {a: env.action_space(a) for a in self.env_agents}
+        self.action_spaces[designer_id] = self.designer_action_space
+        self.render_mode = getattr(env, "render_mode", None)
+        self.agents = []
+        self._pending = None
+        self._state = None
+        self._obs = None
+
+    # ------------------------------------------------------------------------------------
+    def _state_now_shape(self, env) -> int:
+        if self._has_state:
+            return int(np.prod(env.state_space.shape)) if hasattr(env, "state_space") else 0
+        return int(sum(np.prod(env.observation_space(a).shape) for a in self.env_agents))
+
+    def _state_vec(self) -> np.ndarray:
+        if self._has_state:
+            return np.asarray(self.env.state(), np.float32).ravel()
+        return np.concatenate(
+            [np.asarray(self._obs.get(a, np.zeros(self.observation_space(a).shape)),
+                        np.float32).ravel() for a in self.env_agents]
+        )
+
+    def observation_space(self, agent):
+        return self.observation_spaces[agent]
+
+    def action_space(self, agent):
+        return self.action_spaces[agent]
+
+    def incentive_vector(self, designer_action) -> np.ndarray:
+        """The designer's action as the incentive vector ``u`` (length K)."""
+        if self.action == "menu":
+            return self._menu_table[int(designer_action)]
+        return np.clip(np.asarray(designer_action, np.float64).ravel(), self.low, self.high)
+
+    def reset(self, seed: Optional[int] = None, options: Optional[dict] = None):
+        obs, infos = self.env.reset(seed=seed, options=options)
+        if seed is not None:
+            self.designer_action_space.seed(seed + 977)
+        self._obs = dict(obs)
+        self._pending = None
+        self.agents = list(self.env.agents)
+        return obs, infos
+
+    def step(self, actions):
+        if self._pending is None:
+            return self._act(actions)
+        return self._pay(actions)
+
+    def _act(self, actions):
+        acting = list(self.env.agents)
+        state = self._state_vec()
+        joint = [int(actions[a]) if a in actions else 0 for a in self.env_agents]
+        out = self.env.step({a: actions[a] for a in acting})
+        self._pending = (acting, joint, out)
+        d_obs = np.concatenate([state, joint_action_onehot(joint, self.action_sizes)])
+        self.agents = [self.designer_id]
+        did = self.designer_id
+        return {did: d_obs.astype(np.float32)}, {}, {did: False}, {did: False}, {did: {}}
+
+    def _pay(self, actions):
+        acting, joint, (obs, rew, term, trunc, infos) = self._pending
+        self._pending = None
+        u = self.incentive_vector(actions[self.designer_id])
+        joint_arr = np.asarray(joint, np.int64)
+        pay = np.asarray(payments(u, joint_arr, self.output, self.revenue_neutral), np.float64)
+        env_r = np.array([float(rew.get(a, 0.0)) for a in self.env_agents])
+        objective = social_objective(env_r[[self.env_agents.index(a) for a in acting]],
+                                     self.objective)
+        rewards, new_infos = {}, {}
+        for i, a in enumerate(self.env_agents):
+            if a not in acting:
+                continue
+            info = dict(infos.get(a, {}))
+            info["extrinsic_reward"] = float(env_r[i])
+            totals = dict(info.get("totals", {}))
+            kind = info.get("action_type", joint[i])
+            totals["designer_payment"] = totals.get("designer_payment", 0.0) + float(pay[i])
+            totals[f"designer_payment/{kind}"] = float(pay[i])
+            info["totals"] = totals
+            info["social_objective"] = objective  # the step's objective, same in every agent's info
+            new_infos[a] = info
+            rewards[a] = float(env_r[i] + pay[i])
+        total_pay = float(pay.sum())
+        did = self.designer_id
+        rewards[did] = objective - (total_pay if self.subtract_payments else 0.0)
+        new_infos[did] = {"social_objective": objective, "designer_payment_total": total_pay,
+                          "incentives": u.tolist()}
+        self._obs.update(obs)
+        self.agents = list(self.env.agents)
+        done = not self.agents
+        out_obs = dict(obs)
+        terms = {a: bool(term.get(a, False)) for a in acting}
+        truncs = {a: bool(trunc.get(a, False)) for a in acting}
+        if done:
+            out_obs[did] = np.zeros(self.designer_obs_space.shape, np.float32)
+            terms[did] = all(terms.values()) if terms else True
+            truncs[did] = not terms[did]
+        else:
+            terms[did] = False
+            truncs[did] = False
+        return out_obs, rewards, terms, truncs, new_infos
+
+    def state(self):
+        return self._state_vec()
+
+    def render(self):
+        return self.env.render()
+
+    def close(self):
+        self.env.close()
+
+
+def _state_ok(env) -> bool:
+    try:
+        return hasattr(env, "state_space")
+    except Exception:  # noqa: BLE001
+        return False
+
+
+DESIGNER_KEYS = ("output", "action", "low", "high", "menu", "revenue_neutral", "objective",
+                 "subtract_payments")
+
+
+def make_designer_env(name: str, env_config: Optional[dict] = None, designer: Optional[dict] = None):
+    """``DesignerSeatWrapper(rllib_coopai.envs.make(name, **env_config), **designer)``."""
+    from rllib_coopai import envs
+
+    return DesignerSeatWrapper(envs.make(name, **dict(env_config or {})), **dict(designer or {}))
