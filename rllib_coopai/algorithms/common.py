@@ -9,6 +9,7 @@
 """
 from __future__ import annotations
 
+import dataclasses
 import difflib
 from typing import List
 
@@ -95,8 +96,25 @@ class CoopConfigMixin:
             self.share_policy = bool(share_policy)
 
     def setup_agents(self) -> List[str]:
-        """Fill in ``policies`` / ``policy_mapping_fn`` from the env; return the agent ids."""
-        agents = env_agents(self)
+        """Fill in ``policies`` / ``policy_mapping_fn`` from the env; return the agent ids.
+
+        Image observations (H x W x C, e.g. Cleanup's egocentric view, the coin games' grids)
+        get a small conv encoder by default: one 3x3 conv with 6 filters and stride 1 (the
+        Cleanup architecture of lio_id.md §4.3), since RLlib has no default for small images.
+        Set ``.rl_module(model_config={"conv_filters": ...})`` to override.
+        """
+        env = probe_env(self)
+        try:
+            agents = list(env.possible_agents)
+            shapes = [getattr(env.observation_spaces[a], "shape", None) for a in agents]
+        finally:
+            env.close()
+        if any(s is not None and len(s) == 3 for s in shapes):
+            mc = self._model_config
+            if isinstance(mc, dict) and not mc.get("conv_filters"):
+                self._model_config = dict(mc, conv_filters=[[6, [3, 3], 1]])
+            elif not isinstance(mc, dict) and not getattr(mc, "conv_filters", None):
+                self._model_config = dataclasses.replace(mc, conv_filters=[[6, [3, 3], 1]])
         if not self.is_multi_agent:  # the user has not set policies: one per agent / shared
             if self.share_policy:
                 self.policies = {SHARED_MODULE_ID}
