@@ -155,7 +155,9 @@ class DCLMultiRLModule(MultiRLModule):
     def _draw(logits, greedy):
         if greedy:
             return logits.argmax(-1)
-        return torch.distributions.Categorical(logits=logits).sample()
+        # Gumbel-max: an exact categorical sample, much cheaper than torch.distributions here.
+        u = torch.rand_like(logits).clamp_(1e-10, 1.0)
+        return (logits - torch.log(-torch.log(u))).argmax(-1)
 
     def negotiate(self, batch, greedy: bool = False):
         order = self._agent_order()
