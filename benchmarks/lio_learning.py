@@ -1,0 +1,128 @@
+"""LIO learning curves vs the independent-PG (or actor-critic) baseline; writes JSON + PNG.
+
+    python benchmarks/lio_learning.py --setting er21 --seeds 0 1 2 3 4 --iters 300
+    python benchmarks/lio_learning.py --setting er32 --seeds 0 1 2 --iters 600
+    python benchmarks/lio_learning.py --setting ipd --seeds 0 1 2 --iters 200
+    python benchmarks/lio_learning.py --setting cleanup7 --seeds 0 --iters 200
+
+Each run trains with ``num_env_runners=0`` and evaluates the greedy policies (``explore=False``,
+10 episodes) every ``--eval-every`` iterations. Results go to ``docs/results/lio/<setting>.json``
+and ``docs/results/lio/<setting>.png`` (mean +- s.e. over seeds of the greedy social welfare).
+The settings use the CI-sized hyperparameters of ``tests/test_lio_learning.py`` (batches of
+episodes, larger learning rates than the thesis's one-episode updates), not the thesis's YAMLs.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+
+import torch
+
+OUT = os.path.join(os.path.dirname(__file__), "..", "docs", "results", "lio")
+
+ER_FAST = dict(policy_lr=0.01, incentive_lr=0.01, cost_lr=0.001, epsilon_div=100, episodes_per_iteration=16)
+SETTINGS = {
+    "er21": ("escape_room", {"n_agents": 2, "min_at_lever": 1}, ER_FAST, {"incentives": False, **ER_FAST}),
+    "er32": ("escape_room", {"n_agents": 3, "min_at_lever": 2}, dict(ER_FAST, epsilon_end=0.3), {"incentives": False, **ER_FAST}),
+    "ipd": ("prisoners_dilemma", {"horizon": 5},
+            dict(policy_lr=0.01, incentive_lr=0.01, cost_coeff=0.0, separate_cost_optimizer=False, r_max=3.0,
+                 entropy_coeff=0.1, epsilon_start=1.0, epsilon_end=0.01, epsilon_div=50, episodes_per_iteration=16,
+                 policy_hiddens=[16, 8], incentive_hiddens=[16, 8]),
+            dict(incentives=False, policy_lr=0.01, entropy_coeff=0.1, epsilon_start=1.0, epsilon_end=0.01,
+                 epsilon_div=50, episodes_per_iteration=16, policy_hiddens=[16, 8])),
+    "cleanup7": ("cleanup", {"map_size": "7x7"},
+                 dict(policy_learner="ac", policy_lr=0.001, incentive_lr=0.001, critic_lr=0.001, cost_coeff=1e-4,
+                      separate_cost_optimizer=False, entropy_coeff=0.1, epsilon_end=0.05, epsilon_div=100,
+                      episodes_per_iteration=4, policy_hiddens=[64, 64], incentive_hiddens=[64, 64]),
+                 dict(incentives=False, policy_learner="ac", policy_lr=0.001, critic_lr=0.001, entropy_coeff=0.1,
+                      epsilon_end=0.05, epsilon_div=100, episodes_per_iteration=4, policy_hiddens=[64, 64])),
+}
+
+
+def run(env, env_config, training, seed, iters, eval_every):
+    from rllib_coopai.algorithms.lio import LIOConfig
+
+    cfg = (
+        LIOConfig().environment(env, env_config=env_config).env_runners(num_env_runners=0)
+        .debugging(seed=seed).training(**training)
+        .evaluation(evaluation_interval=10**6, evaluation_duration=10, evaluation_duration_unit="episodes",
+                    evaluation_config={"explore": False})
+    )
+    algo = cfg.build_algo()
+    curve, t0 = [], time.time()
+    try:
+        for i in range(1, iters + 1):
+            res = algo.train()
+            if i % eval_every == 0 or i == iters:
+                ev = algo.evaluate()["env_runners"]
+                curve.append({
+                    "iteration": i,
+                    "env_steps": res["env_runners"].get("num_env_steps_sampled_lifetime"),
+                    "greedy_social_welfare": ev.get("social_welfare"),
+                    "greedy_cooperation_rate": ev.get("cooperation_rate"),
+                    "train_social_welfare": res["env_runners"].get("social_welfare"),
+                })
+                print(seed, curve[-1], flush=True)
+    finally:
+        algo.stop()
+    return {"seed": seed, "seconds": time.time() - t0, "curve": curve}
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--setting", choices=sorted(SETTINGS), default="er21")
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--iters", type=int, default=200)
+    p.add_argument("--eval-every", type=int, default=20)
+    p.add_argument("--no-baseline", action="store_true")
+    args = p.parse_args()
+    torch.set_num_threads(1)
+    import ray
+
+    import rllib_coopai  # noqa: F401
+
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    env, env_config, lio_kw, base_kw = SETTINGS[args.setting]
+    results = {"setting": args.setting, "env": env, "env_config": env_config, "lio": [], "baseline": [],
+               "lio_training": lio_kw, "baseline_training": base_kw}
+    for seed in args.seeds:
+        results["lio"].append(run(env, env_config, lio_kw, seed, args.iters, args.eval_every))
+        if not args.no_baseline:
+            results["baseline"].append(run(env, env_config, base_kw, seed, args.iters, args.eval_every))
+    ray.shutdown()
+    os.makedirs(OUT, exist_ok=True)
+    with open(os.path.join(OUT, f"{args.setting}.json"), "w") as f:
+        json.dump(results, f, indent=1, default=float)
+    plot(results, os.path.join(OUT, f"{args.setting}.png"))
+
+
+def plot(results, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for key, label in (("lio", "LIO"), ("baseline", "independent PG/AC")):
+        runs = results[key]
+        if not runs:
+            continue
+        x = [c["env_steps"] for c in runs[0]["curve"]]
+        y = np.array([[c["greedy_social_welfare"] for c in r["curve"]] for r in runs], float)
+        m = y.mean(0)
+        se = y.std(0) / np.sqrt(len(runs))
+        ax.plot(x, m, label=f"{label} ({len(runs)} seeds)")
+        ax.fill_between(x, m - se, m + se, alpha=0.3)
+    ax.set_xlabel("env steps sampled")
+    ax.set_ylabel("greedy collective return")
+    ax.set_title(f"LIO, {results['setting']} {results['env_config']}")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+
+
+if __name__ == "__main__":
+    main()
