@@ -1,0 +1,206 @@
+"""Entry point of the ``rllib`` console script (and ``python -m rllib_coopai``).
+
+    rllib train file EXPERIMENT.yaml [--stop JSON] [--config JSON] [--num-samples N]
+                                     [--storage-path DIR] [--seed S] [--address ADDR] [--resume]
+    rllib train -f EXPERIMENT.yaml ...
+    rllib evaluate CHECKPOINT [--episodes N] [--render]
+    rllib plot RUN_DIR [-o curves.png]
+    rllib list [--keys ALGO]
+
+Bad input (missing file, YAML error, unknown algorithm/env/key, invalid value) exits with status 2
+and a one-paragraph message; ``--debug`` shows the traceback instead.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import textwrap
+import traceback
+from typing import List, Optional
+
+from rllib_coopai.cli.errors import CLIError
+
+EXIT_BAD_INPUT = 2
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                   help="show full tracebacks instead of one-paragraph errors")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rllib",
+        description="Train, evaluate and plot RLlib experiments (rllib_coopai's algorithms and "
+                    "RLlib's built-in ones) from classic YAML experiment files.",
+    )
+    parser.add_argument("--debug", action="store_true", default=False,
+                        help="show full tracebacks instead of one-paragraph errors")
+    sub = parser.add_subparsers(dest="command", metavar="{train,evaluate,plot,list}")
+
+    t = sub.add_parser("train", help="run the experiments of a YAML file with Ray Tune",
+                       description="Run the experiments of a YAML/JSON file with Ray Tune: "
+                                   "`rllib train file X.yaml` or `rllib train -f X.yaml`.")
+    t.add_argument("target", nargs="*", metavar="file PATH",
+                   help="`file PATH` (classic form) or just PATH")
+    t.add_argument("-f", "--file", dest="file", help="experiment file (YAML or JSON)")
+    t.add_argument("--stop", help='JSON stop criteria, e.g. \'{"training_iteration": 20}\' '
+                                   "(added to / overriding the file's `stop`)")
+    t.add_argument("--config", help='JSON config overrides, e.g. \'{"lr": 0.001, "env_config": '
+                                     '{"horizon": 5}}\' (nested dicts merge key by key)')
+    t.add_argument("--num-samples", type=int, help="trials per search point (Tune num_samples)")
+    t.add_argument("--storage-path", help="where runs go (default ~/ray_results)")
+    t.add_argument("--seed", type=int, help="config seed (env, modules, sampling)")
+    t.add_argument("--address", help="address of a running Ray cluster (`auto`, "
+                                      "`ray://head:10001`); default: start a local Ray")
+    t.add_argument("--num-cpus", type=int, help="CPUs of the local Ray (default: all)")
+    t.add_argument("--resume", action="store_true",
+                   help="continue an interrupted run (same name and storage path)")
+    t.add_argument("-v", "--verbose", action="count", default=0,
+                   help="show worker logs (-v) and Tune's own status table (-vv)")
+    _common(t)
+
+    e = sub.add_parser("evaluate", help="roll out a trained checkpoint and print its metrics")
+    e.add_argument("checkpoint", help="a checkpoint dir, a trial dir or an experiment dir "
+                                      "(then its newest checkpoint)")
+    e.add_argument("--episodes", type=int, default=10, help="episodes to roll out (default 10)")
+    e.add_argument("--render", action="store_true", help="print each step (text rendering)")
+    e.add_argument("--explore", action="store_true",
+                   help="sample actions instead of the greedy ones")
+    e.add_argument("--seed", type=int, default=None, help="env seed")
+    _common(e)
+
+    pl = sub.add_parser("plot", help="learning curves of a run as PNG")
+    pl.add_argument("run_dir", help="a trial dir or an experiment dir (one curve per trial)")
+    pl.add_argument("-o", "--output", default="curves.png", help="PNG file (default curves.png)")
+    _common(pl)
+
+    ls = sub.add_parser("list", help="algorithms and environments with one-line descriptions")
+    ls.add_argument("--keys", metavar="ALGO", help="list the config keys of algorithm ALGO")
+    _common(ls)
+    return parser
+
+
+def _train_target(args) -> str:
+    target = list(args.target)
+    if target and target[0] == "file":
+        target = target[1:]
+    if args.file and target:
+        raise CLIError(f"give the experiment file once (got -f {args.file!r} and {target!r}).")
+    if args.file:
+        return args.file
+    if len(target) != 1:
+        raise CLIError("usage: rllib train file PATH.yaml (or rllib train -f PATH.yaml); "
+                       f"got {' '.join(args.target) or 'no file'}.")
+    return target[0]
+
+
+def cmd_train(args) -> int:
+    from rllib_coopai.cli.experiment import load_experiments, parse_json_arg, read_file
+    from rllib_coopai.cli.train import init_ray, train
+
+    path = _train_target(args)
+    read_file(path)  # file and YAML errors before the (slow) Ray import
+    import rllib_coopai  # noqa: F401  (registers envs and algorithms)
+
+    if args.num_samples is not None and args.num_samples < 1:
+        raise CLIError(f"--num-samples must be >= 1, got {args.num_samples}.")
+    experiments = load_experiments(
+        path,
+        stop=parse_json_arg(args.stop, "--stop"),
+        config_overrides=parse_json_arg(args.config, "--config"),
+        num_samples=args.num_samples,
+        storage_path=args.storage_path,
+        seed=args.seed,
+    )
+    init_ray(args.address, args.num_cpus, verbose=args.verbose > 0)
+    return train(experiments, resume=args.resume, verbose=1 if args.verbose > 1 else 0)
+
+
+def cmd_evaluate(args) -> int:
+    from rllib_coopai.cli.evaluate import evaluate_checkpoint
+
+    if args.episodes < 1:
+        raise CLIError(f"--episodes must be >= 1, got {args.episodes}.")
+    evaluate_checkpoint(args.checkpoint, episodes=args.episodes, render=args.render,
+                        explore=args.explore, seed=args.seed)
+    return 0
+
+
+def cmd_plot(args) -> int:
+    from rllib_coopai.cli.plot import plot_run
+
+    out = plot_run(args.run_dir, args.output)
+    print(f"wrote {out}")
+    return 0
+
+
+def cmd_list(args) -> int:
+    from rllib_coopai import algorithms, envs
+
+    if args.keys:
+        from rllib_coopai.cli.experiment import resolve_algorithm, valid_config_keys
+
+        _, config = resolve_algorithm(args.keys)
+        keys = [k for k in valid_config_keys(config) if not k.startswith("_")]
+        print(f"Config keys of {args.keys} ({type(config).__name__}):")
+        print(textwrap.fill(", ".join(keys), width=100, initial_indent="  ", subsequent_indent="  "))
+        return 0
+    avail = set(algorithms.available())
+    print("Algorithms (rllib_coopai):")
+    for name in algorithms.ALGORITHMS:
+        note = "" if name in avail else "  [not importable in this install]"
+        print(f"  {name:<20} {algorithms.describe(name)}{note}")
+    from ray.rllib.algorithms.registry import ALGORITHMS as RLLIB
+
+    print("Algorithms (RLlib built-in; single- or multi-agent with your own policies):")
+    print(textwrap.fill(", ".join(RLLIB), width=96, initial_indent="  ", subsequent_indent="  "))
+    print("Environments (rllib_coopai; also any gymnasium id, e.g. CartPole-v1):")
+    for name in envs.names():
+        print(f"  {name:<30} {envs.describe(name)}")
+    return 0
+
+
+COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "plot": cmd_plot, "list": cmd_list}
+
+
+def _paragraph(msg: str) -> str:
+    return " ".join(str(msg).split())
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return EXIT_BAD_INPUT
+    debug = getattr(args, "debug", False)
+    try:
+        if args.command != "train":
+            import rllib_coopai  # noqa: F401  (registers envs and algorithms)
+        return COMMANDS[args.command](args)
+    except CLIError as e:
+        if debug:
+            traceback.print_exc()
+        print(f"rllib {args.command}: error: {_paragraph(e)}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print(f"rllib {args.command}: interrupted; `rllib train ... --resume` continues a run.",
+              file=sys.stderr)
+        return 130
+    except Exception as e:  # noqa: BLE001 - one paragraph unless --debug
+        if debug:
+            raise
+        print(f"rllib {args.command}: failed: {type(e).__name__}: {_paragraph(e)[:2000]} "
+              f"(run with --debug for the traceback)", file=sys.stderr)
+        return 1
+
+
+def console_main() -> None:  # pragma: no cover - thin wrapper
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,147 @@
+"""``rllib train``: run checked experiments with ``tune.Tuner``.
+
+Each experiment becomes one Tune run under ``STORAGE/NAME`` (default ``~/ray_results/NAME``): one
+trial per point of the search space (x ``num_samples``), each with the resources RLlib requests
+for its config (``Algorithm.default_resource_request``), CSV/JSON/TensorBoard logs (Tune's
+``TBXLoggerCallback``: tags ``ray/tune/env_runners/social_welfare``, ...), checkpoints every
+``checkpoint_frequency`` iterations and at the end, and one progress line per iteration.
+"""
+from __future__ import annotations
+
+import os
+from typing import List, Optional
+
+from rllib_coopai.cli.errors import CLIError
+from rllib_coopai.cli.experiment import Experiment
+from rllib_coopai.cli.progress import ProgressCallback, pick_metric, summary_lines
+
+
+def default_storage_path() -> str:
+    return os.path.abspath(os.path.expanduser(os.environ.get("RLLIB_COOPAI_RESULTS", "~/ray_results")))
+
+
+def experiment_path(exp: Experiment) -> str:
+    return os.path.join(exp.storage_path or default_storage_path(), exp.name)
+
+
+def _callbacks():
+    from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback, TBXLoggerCallback
+
+    return [ProgressCallback(), CSVLoggerCallback(), JsonLoggerCallback(), TBXLoggerCallback()]
+
+
+def run_experiment(exp: Experiment, *, resume: bool = False, verbose: int = 0):
+    """Run ``exp`` with Tune; return the ``ResultGrid``. Ray must be initialised."""
+    from ray import tune
+
+    if verbose == 0:  # our ProgressCallback replaces Tune's status table
+        os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+    storage = exp.storage_path or default_storage_path()
+    path = os.path.join(storage, exp.name)
+    run_config = tune.RunConfig(
+        name=exp.name,
+        storage_path=storage,
+        stop=exp.stop or None,
+        checkpoint_config=tune.CheckpointConfig(**exp.checkpoint),
+        failure_config=tune.FailureConfig(max_failures=exp.max_failures),
+        callbacks=_callbacks(),
+        verbose=verbose,
+    )
+    if resume:
+        if not tune.Tuner.can_restore(path):
+            raise CLIError(f"--resume: no Tune experiment to resume at {path!r} (run it once "
+                           f"without --resume, or pass the same --storage-path).")
+        print(f"Resuming {exp.name} from {path} (unfinished and errored trials continue from "
+              f"their last checkpoint)", flush=True)
+        tuner = tune.Tuner.restore(path, trainable=exp.algo_class, resume_errored=True,
+                                   param_space=exp.config)
+    else:
+        tuner = tune.Tuner(
+            exp.algo_class,
+            param_space=exp.config,
+            tune_config=tune.TuneConfig(num_samples=exp.num_samples),
+            run_config=run_config,
+        )
+    return tuner.fit()
+
+
+def _print_header(exp: Experiment) -> None:
+    path = experiment_path(exp)
+    kind = (f"Tune search over {', '.join('/'.join(p) for p in exp.search_paths) or 'samples'}, "
+            f"num_samples={exp.num_samples}" if exp.is_search else "single trial")
+    stop = ", ".join(f"{k} >= {v}" for k, v in exp.stop.items()) or "none (runs until stopped)"
+    print(f"== {exp.name}: {exp.run} on {exp.env!r} ({kind}); stop: {stop}", flush=True)
+    print(f"   results, checkpoints, TensorBoard: {path}", flush=True)
+    print(f"   watch with: tensorboard --logdir {path}", flush=True)
+
+
+def report(exp: Experiment, results) -> int:
+    """Print the best trial's summary and every error; return the exit status (0 ok, 1 failed)."""
+    errors = list(results.errors)
+    ok = [r for r in results if r.error is None and r.metrics]
+    status = 0
+    for r in results:
+        if r.error is not None:
+            status = 1
+            first = str(r.error).strip().splitlines()
+            print(f"!! trial in {r.path} failed: {first[-1] if first else r.error}", flush=True)
+    if not ok:
+        print(f"== {exp.name}: no trial finished ({len(errors)} failed)", flush=True)
+        return 1
+    metric, mode = pick_metric(ok[0].metrics)
+    best = max(ok, key=lambda r: _metric(r.metrics, metric))
+    print(f"== {exp.name}: {len(ok)} trial(s) finished, {len(errors)} failed. Best trial by "
+          f"{metric} ({mode}):", flush=True)
+    print(f"  trial dir:       {best.path}", flush=True)
+    if best.checkpoint is not None:
+        print(f"  checkpoint:      {best.checkpoint.path}", flush=True)
+    params = _searched_params(exp, best.config)
+    if params:
+        print(f"  config:          {params}", flush=True)
+    for line in summary_lines(best.metrics):
+        print(line, flush=True)
+    return status
+
+
+def _metric(metrics, name):
+    node = metrics
+    for part in name.split("/"):
+        node = node.get(part) if isinstance(node, dict) else None
+    return float(node) if isinstance(node, (int, float)) else float("-inf")
+
+
+def _searched_params(exp: Experiment, config) -> str:
+    out = []
+    for path in exp.search_paths:
+        node = config
+        for part in path:
+            node = node.get(part) if isinstance(node, dict) else None
+        out.append(f"{'/'.join(path)}={node!r}")
+    return ", ".join(out)
+
+
+def train(experiments: List[Experiment], *, resume: bool = False, verbose: int = 0) -> int:
+    status = 0
+    for exp in experiments:
+        _print_header(exp)
+        results = run_experiment(exp, resume=resume, verbose=verbose)
+        status = max(status, report(exp, results))
+    return status
+
+
+def init_ray(address: Optional[str] = None, num_cpus: Optional[int] = None, verbose: bool = False):
+    """Connect to ``address`` (a running cluster, ``auto``) or start a local Ray."""
+    import ray
+
+    if ray.is_initialized():
+        return
+    kwargs = dict(include_dashboard=False, log_to_driver=verbose, ignore_reinit_error=True)
+    if address:
+        try:
+            ray.init(address=address, log_to_driver=verbose, ignore_reinit_error=True)
+        except (ConnectionError, ValueError, RuntimeError) as e:
+            raise CLIError(f"cannot connect to the Ray cluster at --address {address!r}: {e}") from e
+        return
+    if num_cpus is not None:
+        kwargs["num_cpus"] = num_cpus
+    ray.init(**kwargs)
