@@ -82,6 +82,8 @@ class DCLTorchRLModule(TorchRLModule):
         self.action_sizes = [int(n) for n in cfg["action_sizes"]]
         self.hidden_dim = int(cfg.get("hidden_dim", 8))
         self.decentralized = bool(cfg.get("decentralized", False))
+        if cfg.get("torch_threads"):
+            torch.set_num_threads(int(cfg["torch_threads"]))  # tiny nets: avoid thread hand-offs
         joint = sum(self.action_sizes)
         self.slots = list(range(len(self.agent_ids))) if self.decentralized else [self.agent_index]
         self.nets = nn.ModuleDict({

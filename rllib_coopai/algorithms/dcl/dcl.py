@@ -19,6 +19,7 @@ take part in every update (no multi-learner deadlock, anchors.md §7.3).
 """
 from __future__ import annotations
 
+import math
 from typing import List, Optional
 
 import ray
@@ -26,7 +27,6 @@ from ray.rllib.algorithms.algorithm import Algorithm
 from ray.rllib.algorithms.algorithm_config import AlgorithmConfig, NotProvided
 from ray.rllib.core.rl_module.multi_rl_module import MultiRLModuleSpec
 from ray.rllib.core.rl_module.rl_module import RLModuleSpec
-from ray.rllib.execution.rollout_ops import synchronous_parallel_sample
 from ray.rllib.utils.metrics import (
     ENV_RUNNER_RESULTS,
     ENV_RUNNER_SAMPLING_TIMER,
@@ -63,6 +63,8 @@ class DCLConfig(CoopConfigMixin, AlgorithmConfig):
         reward_aggregation: "discounted" (sum_k gamma^k r, default) | "reference" (code).
         gamma: discount (0.99).
         grad_clip: element-wise gradient clamp (1.0, as in the authors' code; by "value").
+        torch_threads: torch intra-op threads in DCL's learner and module processes (1: the
+            nets are tiny and thread hand-offs cost more than the math; None = torch default).
     """
 
     def __init__(self, algo_class=None):
@@ -90,20 +92,23 @@ class DCLConfig(CoopConfigMixin, AlgorithmConfig):
         self.batch_mode = "complete_episodes"
         self.grad_clip = 1.0
         self.grad_clip_by = "value"
+        self.torch_threads = 1
         self._dcl_env_info = None
 
     def training(self, *, mode=NotProvided, ic_lambda=NotProvided, ic_mode=NotProvided,
                  critic_lr=NotProvided, temperature=NotProvided, temperature_decay=NotProvided,
                  min_temperature=NotProvided, entropy_coeff=NotProvided, entropy_decay=NotProvided,
                  min_entropy_coeff=NotProvided, hidden_dim=NotProvided, mega_steps=NotProvided,
-                 reward_aggregation=NotProvided, **kwargs) -> "DCLConfig":
+                 reward_aggregation=NotProvided, torch_threads=NotProvided,
+                 **kwargs) -> "DCLConfig":
         super().training(**kwargs)
         for key, val in dict(mode=mode, ic_lambda=ic_lambda, ic_mode=ic_mode, critic_lr=critic_lr,
                              temperature=temperature, temperature_decay=temperature_decay,
                              min_temperature=min_temperature, entropy_coeff=entropy_coeff,
                              entropy_decay=entropy_decay, min_entropy_coeff=min_entropy_coeff,
                              hidden_dim=hidden_dim, mega_steps=mega_steps,
-                             reward_aggregation=reward_aggregation).items():
+                             reward_aggregation=reward_aggregation,
+                             torch_threads=torch_threads).items():
             if val is not NotProvided:
                 setattr(self, key, val)
         return self
@@ -131,6 +136,8 @@ class DCLConfig(CoopConfigMixin, AlgorithmConfig):
             num(key, 1e-6)
         num("hidden_dim", 1, integer=True)
         num("mega_steps", 1, integer=True)
+        if self.torch_threads is not None:
+            num("torch_threads", 1, integer=True)
         if not 0.0 <= float(self.gamma) <= 1.0:
             raise ValueError(f"DCL: gamma must be in [0, 1], got {self.gamma!r}")
 
@@ -190,6 +197,7 @@ class DCLConfig(CoopConfigMixin, AlgorithmConfig):
         specs = {}
         for i, aid in enumerate(info["agent_ids"]):
             cfg = {**info, "agent_index": i, "hidden_dim": self.hidden_dim,
+                   "torch_threads": self.torch_threads,
                    "decentralized": self.mode == "decentralized"}
             if aid in user:
                 spec = user[aid]
@@ -206,6 +214,17 @@ class DCLConfig(CoopConfigMixin, AlgorithmConfig):
         return DCLTorchLearner
 
 
+def _sample_episodes(env_runner, num_episodes: int):
+    """``num_episodes`` complete episodes from one env runner, in chunks of 4 x num_envs
+    episodes (RLlib's sampler re-validates every finished episode of a call on each vector
+    step, so very long calls cost quadratic time), then the runner's metrics once."""
+    chunk = 4 * max(1, env_runner.num_envs)
+    episodes = []
+    while len(episodes) < num_episodes:
+        episodes.extend(env_runner.sample(num_episodes=min(chunk, num_episodes - len(episodes))))
+    return episodes, env_runner.get_metrics()
+
+
 class DCL(Algorithm):
     @classmethod
     def get_default_config(cls) -> DCLConfig:
@@ -213,13 +232,7 @@ class DCL(Algorithm):
 
     def training_step(self) -> None:
         with self.metrics.log_time((TIMERS, ENV_RUNNER_SAMPLING_TIMER)):
-            episodes, env_runner_results = synchronous_parallel_sample(
-                worker_set=self.env_runner_group,
-                max_env_steps=self.config.total_train_batch_size,
-                sample_timeout_s=self.config.sample_timeout_s,
-                _uses_new_env_runners=True,
-                _return_metrics=True,
-            )
+            episodes, env_runner_results = self._sample_complete_episodes()
         self.metrics.aggregate(env_runner_results, key=ENV_RUNNER_RESULTS)
         if not episodes:
             return
@@ -244,6 +257,32 @@ class DCL(Algorithm):
             self.env_runner_group.sync_weights(
                 from_worker_or_learner_group=self.learner_group, inference_only=True)
 
+    def _sample_complete_episodes(self):
+        """At least ``total_train_batch_size`` env steps of complete episodes (Monte-Carlo
+        returns need whole episodes), asking each env runner for as many episodes as the
+        running mean episode length says are needed (one ``sample()`` call per runner in
+        steady state instead of one per ``num_envs`` episodes)."""
+        group = self.env_runner_group
+        remote = group.num_remote_workers()
+        n_runners = max(1, remote)
+        target = self.config.total_train_batch_size
+        episodes, metrics, steps = [], [], 0
+        while steps < target:
+            mean_len = getattr(self, "_dcl_episode_len", None)
+            if mean_len is None:
+                k = max(1, self.config.num_envs_per_env_runner)
+            else:
+                k = max(1, math.ceil((target - steps) / mean_len / n_runners))
+            out = group.foreach_env_runner(
+                lambda er, k=k: _sample_episodes(er, k), local_env_runner=remote == 0)
+            for eps, met in out:
+                episodes.extend(eps)
+                metrics.append(met)
+            steps = sum(len(e) for e in episodes)
+            if episodes:
+                self._dcl_episode_len = steps / len(episodes)
+        return episodes, metrics
+
     @staticmethod
     def shard_whole_episodes(episodes: List, num_shards: int) -> List[List]:
         """Split into ``num_shards`` lists of whole episodes with near-equal step counts."""
@@ -266,14 +305,14 @@ def default_experiment_config(seed: Optional[int] = 0) -> DCLConfig:
     return (
         DCLConfig()
         .environment("prisoners_dilemma")
-        .env_runners(num_env_runners=0, num_envs_per_env_runner=8)
+        .env_runners(num_env_runners=0, num_envs_per_env_runner=16)
         .training(**FAST_PD_TRAINING)
         .debugging(seed=seed)
     )
 
 
 FAST_PD_TRAINING = dict(
-    lr=0.02, critic_lr=0.05, train_batch_size_per_learner=256, temperature=2.0,
-    temperature_decay=0.05, min_temperature=1.0, entropy_coeff=0.05, entropy_decay=0.001,
+    lr=0.01, critic_lr=0.05, train_batch_size_per_learner=256, temperature=5.0,
+    temperature_decay=0.05, min_temperature=1.0, entropy_coeff=0.5, entropy_decay=0.004,
     min_entropy_coeff=0.0, ic_lambda=0.0,
 )

@@ -38,6 +38,8 @@ def linear_schedule(start: float, decay: float, minimum: float, iteration: int) 
 
 class DCLTorchLearner(TorchLearner):
     def build(self) -> None:
+        if getattr(self.config, "torch_threads", None):
+            torch.set_num_threads(int(self.config.torch_threads))
         super().build()
         self._dcl_iteration = 0
         if self.config.add_default_connectors_to_learner_pipeline:
@@ -115,8 +117,8 @@ class DCLTorchLearner(TorchLearner):
                 if k == i:
                     for key in ("J_pi", "J_psi_score", "J_psi_path", "J_phi_score", "J_phi_path",
                                 "J_ic", "H_phi", "H_psi", "H_pi", "q_m_mean", "q_a_mean"):
-                        self.metrics.log_value((mid, key), float(terms[key]), window=1)
-                    self.metrics.log_value((mid, "critic_loss"), float(critic_loss), window=1)
+                        self.metrics.log_value((mid, key), float(terms[key].detach()), window=1)
+                    self.metrics.log_value((mid, "critic_loss"), float(critic_loss.detach()), window=1)
             losses[mid] = total
         self.metrics.log_value("temperature", tau, window=1)
         self.metrics.log_value("entropy_coeff", ent, window=1)

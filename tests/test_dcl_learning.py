@@ -1,0 +1,95 @@
+"""Short learning tests on the one-shot PD (dcl.md §7 item 15, §3.5), fixed seeds.
+
+DCL and DCL-IC reach mutual cooperation through commitments (social welfare >= -2.2, agreement
+>= 0.9); IPPO on the same game ends in mutual defection (<= -3.8); the trained DCL agent rejects
+a scripted partner that always proposes defection and then defects itself.
+"""
+import pytest
+import torch
+
+from rllib_coopai.algorithms.dcl import DCLConfig
+from rllib_coopai.algorithms.dcl.dcl import FAST_PD_TRAINING
+from rllib_coopai.algorithms.dcl.partners import ScriptedPartnerModule, play_commitment_game
+from rllib_coopai.algorithms.ippo import IPPOConfig
+from rllib_coopai.envs import make
+from rllib_coopai.wrappers.commitment import CommitmentGameWrapper
+
+MAX_ITERS = 220
+WINDOW = 5
+
+
+def _train_until_cooperation(config, max_iters=MAX_ITERS):
+    algo = config.build_algo()
+    hist = []
+    try:
+        for _ in range(max_iters):
+            er = algo.train()["env_runners"]
+            hist.append((er["social_welfare"], er["agreement_rate"]))
+            last = hist[-WINDOW:]
+            if len(last) == WINDOW and all(sw >= -2.2 and ag >= 0.9 for sw, ag in last):
+                break
+        return algo, hist
+    except Exception:
+        algo.stop()
+        raise
+
+
+def _dcl(ic_lambda, seed=0):
+    return (DCLConfig().environment("prisoners_dilemma")
+            .env_runners(num_env_runners=0, num_envs_per_env_runner=16)
+            .training(**{**FAST_PD_TRAINING, "ic_lambda": ic_lambda})
+            .debugging(seed=seed))
+
+
+@pytest.mark.timeout(300)
+def test_dcl_cooperates_and_rejects_always_defect_proposer(ray_session):
+    algo, hist = _train_until_cooperation(_dcl(0.0))
+    try:
+        sw, ag = hist[-1]
+        assert sw >= -2.2 and ag >= 0.9, hist[-10:]
+        # The trained agent against a scripted partner that always proposes D, always commits
+        # and defects when there is no deal (dcl.md §3.5, §7 item 14).
+        module = algo.get_module("player_0")
+        partner = ScriptedPartnerModule(
+            observation_space=module.observation_space, action_space=module.action_space,
+            model_config={"agent_index": 1, "action_sizes": [2, 2], "propose": 1,
+                          "commit": "always", "act": 1})
+        res = play_commitment_game(CommitmentGameWrapper(make("prisoners_dilemma")),
+                                   {"player_0": module, "player_1": partner}, episodes=300)
+        assert res["agreement_rate"] <= 0.1  # the DCL agent rejects the deal
+        assert res["player_0"]["executed"][1] >= 0.8  # ... and defects
+        assert res["returns"]["player_0"] == pytest.approx(-2.0, abs=0.3)
+        # The same evaluation with a cooperative scripted partner: deals are struck on (C, C).
+        coop = ScriptedPartnerModule(
+            observation_space=module.observation_space, action_space=module.action_space,
+            model_config={"agent_index": 1, "action_sizes": [2, 2], "propose": 0,
+                          "commit": "if_accepted", "accept": [[0, 0]], "act": 1})
+        res = play_commitment_game(CommitmentGameWrapper(make("prisoners_dilemma")),
+                                   {"player_0": module, "player_1": coop}, episodes=300)
+        assert res["agreement_rate"] >= 0.8
+    finally:
+        algo.stop()
+
+
+@pytest.mark.timeout(300)
+def test_dcl_ic_cooperates(ray_session):
+    algo, hist = _train_until_cooperation(_dcl(1.0))
+    algo.stop()
+    sw, ag = hist[-1]
+    assert sw >= -2.2 and ag >= 0.9, hist[-10:]
+
+
+@pytest.mark.timeout(300)
+def test_ippo_defects(ray_session):
+    torch.set_num_threads(1)
+    algo = (IPPOConfig().environment("prisoners_dilemma")
+            .env_runners(num_env_runners=0, num_envs_per_env_runner=16)
+            .training(lr=3e-3, train_batch_size_per_learner=256, minibatch_size=128, num_epochs=4,
+                      entropy_coeff=0.0)
+            .debugging(seed=0)).build_algo()
+    try:
+        for _ in range(40):
+            sw = algo.train()["env_runners"]["social_welfare"]
+    finally:
+        algo.stop()
+    assert sw <= -3.8
