@@ -114,6 +114,16 @@ def cmd_train(args) -> int:
         storage_path=args.storage_path,
         seed=args.seed,
     )
+    if args.resume:
+        from ray import tune
+
+        from rllib_coopai.cli.train import experiment_path
+
+        for exp in experiments:
+            if not tune.Tuner.can_restore(experiment_path(exp)):
+                raise CLIError(f"--resume: no Tune experiment to resume at "
+                               f"{experiment_path(exp)!r} (run it once without --resume, or pass "
+                               f"the same --storage-path).")
     init_ray(args.address, args.num_cpus, verbose=args.verbose > 0)
     return train(experiments, resume=args.resume, verbose=1 if args.verbose > 1 else 0)
 

@@ -94,7 +94,7 @@ def cooperation_metrics(result: Dict[str, Any]) -> Dict[str, float]:
             continue
         for key, value in sorted(metrics.items()):
             if _num(value) is not None and any(w in key.lower() for w in _LEARNER_KEYWORDS):
-                name = key if module == "__all_modules__" else f"{key}/{module}"
+                name = key if module == "__all_modules__" else f"{key}[{module}]"
                 out[name] = float(value)
     return out
 
