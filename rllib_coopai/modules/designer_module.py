@@ -62,7 +62,7 @@ class CategoricalPolicyModule(TorchRLModule):
                     last.bias[0] = math.log(p0 / rest)
 
     def logits(self, obs: torch.Tensor) -> torch.Tensor:
-        x = self.net(obs.float().reshape(obs.shape[0], -1))
+        x = self.net(obs.reshape(obs.shape[0], -1).to(self.net[-1].weight.dtype))
         if self.binary:
             x = torch.cat([x, torch.zeros_like(x)], -1)
         return x
@@ -99,7 +99,7 @@ class IncentiveModule(TorchRLModule):
 
     def squashed(self, obs: torch.Tensor) -> torch.Tensor:
         """``sigmoid(x)`` in (0, 1), before scaling (the ER cost is charged on this, lio_id.md §2.4)."""
-        return torch.sigmoid(self.net(obs.float().reshape(obs.shape[0], -1)))
+        return torch.sigmoid(self.net(obs.reshape(obs.shape[0], -1).to(self.net[-1].weight.dtype)))
 
     def incentives(self, obs: torch.Tensor) -> torch.Tensor:
         return self.payment_scale * (self.low + (self.high - self.low) * self.squashed(obs))

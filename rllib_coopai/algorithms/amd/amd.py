@@ -52,7 +52,8 @@ INITS = ("normal", "zeros", "default")
 class AMDConfig(DesignerSeatConfigMixin, CoopConfigMixin, AlgorithmConfig):
     """Config of ``AMD``. ``training()`` keys (defaults: amd_norms.md A.9, matrix games):
 
-    gradient: ``"exact"`` (A.7 closed forms; one-shot matrix games) or ``"pg"`` (eq 4.5).
+    gradient: ``"exact"`` (A.7 closed forms; one-shot matrix games) or ``"pg"`` (eq 4.5);
+        ``None`` (default): ``"exact"`` where the env is a one-shot matrix game, else ``"pg"``.
     max_reward: c, payments in ``(-c, c)`` (3.0). constraint: ``"none"`` / ``"revenue_neutral"``.
     cost_form: ``"squared_expected"`` (eq 4.7, [A]) / ``"l2_realized"`` (reference code, A-3).
     cost_weight: alpha (0.0002). turn_off_after: iterations with the planner on (None = always).
@@ -60,14 +61,15 @@ class AMDConfig(DesignerSeatConfigMixin, CoopConfigMixin, AlgorithmConfig):
     layer), planner_init (``"normal"``: N(0, 0.1) as the code; ``"zeros"`` as C.3).
     learner_lr (eta_i, 0.01; also the lookahead step size), learner_optimizer (``"adam"``),
     learner_hidden ([] = tabular), init_prob (initial P(C), 0.25).
-    updates_per_iteration (None: 100 exact / 1 pg), episodes_per_iteration (10).
+    updates_per_iteration (None: 100 exact / 1 pg), episodes_per_iteration (10; setting
+    ``train_batch_size_per_learner`` instead samples that many env steps of whole episodes).
     """
 
     def __init__(self, algo_class=None):
         super().__init__(algo_class=algo_class or AMD)
         self._init_coop()
         self.callbacks_class = DesignerMetricsCallback
-        self.gradient = "exact"
+        self.gradient = None
         self.max_reward = 3.0
         self.constraint = "none"
         self.cost_form = "squared_expected"
@@ -115,6 +117,10 @@ class AMDConfig(DesignerSeatConfigMixin, CoopConfigMixin, AlgorithmConfig):
     ):
         """See the class docstring; other keys go to ``AlgorithmConfig.training``."""
         super().training(**kwargs)
+        if episodes_per_iteration is NotProvided and (
+                "train_batch_size_per_learner" in kwargs or "train_batch_size" in kwargs):
+            # A batch size in env steps was asked for: sample that many (whole episodes).
+            self.episodes_per_iteration = None
         for key, val in dict(
             gradient=gradient, max_reward=max_reward, constraint=constraint, cost_form=cost_form,
             cost_weight=cost_weight, turn_off_after=turn_off_after, planner_lr=planner_lr,
@@ -141,7 +147,8 @@ class AMDConfig(DesignerSeatConfigMixin, CoopConfigMixin, AlgorithmConfig):
                     objective="sum", subtract_payments=False)
 
     def _validate_keys(self) -> None:
-        check_choice("gradient", self.gradient, GRADIENTS)
+        if self.gradient is not None:
+            check_choice("gradient", self.gradient, GRADIENTS)
         check_float("max_reward", self.max_reward, 0.0, None, low_open=True)
         check_choice("constraint", self.constraint, CONSTRAINTS)
         check_choice("cost_form", self.cost_form, COST_FORMS)
@@ -156,8 +163,9 @@ class AMDConfig(DesignerSeatConfigMixin, CoopConfigMixin, AlgorithmConfig):
         check_float("init_prob", self.init_prob, 0.0, 1.0, low_open=True, high_open=True)
         if self.updates_per_iteration is not None:
             check_int("updates_per_iteration", self.updates_per_iteration, 1, None)
-        check_int("episodes_per_iteration", self.episodes_per_iteration, 1, None)
-        if self.episodes_per_iteration < max(1, self.num_learners):
+        if self.episodes_per_iteration is not None:
+            check_int("episodes_per_iteration", self.episodes_per_iteration, 1, None)
+        if (self.episodes_per_iteration or 10 ** 9) < max(1, self.num_learners):
             raise ValueError(
                 f"episodes_per_iteration ({self.episodes_per_iteration}) must be >= num_learners "
                 f"({self.num_learners}): whole episodes are sharded across Learners"
@@ -181,8 +189,11 @@ class AMDConfig(DesignerSeatConfigMixin, CoopConfigMixin, AlgorithmConfig):
             self._amd_agents = list(seat.env_agents)
             coop = getattr(inner, "cooperative_actions", None)
             self._amd_coop = list(coop) if coop is not None else None
+            one_shot = isinstance(inner, MatrixGameEnv) and inner.horizon == 1
+            if self.gradient is None:
+                self.gradient = "exact" if one_shot else "pg"
             if self.gradient == "exact":
-                if not isinstance(inner, MatrixGameEnv) or inner.horizon != 1:
+                if not one_shot:
                     base = self.env[: -len(_SUFFIX)] if self.env.endswith(_SUFFIX) else self.env
                     raise ValueError(
                         "gradient='exact' needs a one-shot matrix game (a MatrixGameEnv with "
@@ -201,6 +212,7 @@ class AMDConfig(DesignerSeatConfigMixin, CoopConfigMixin, AlgorithmConfig):
         self.setup_designer_seat()
         agents = self.setup_agents()
         self._probe_game()
+        self.batch_mode = "complete_episodes"
         spec = self._rl_module_spec
         if spec is None or getattr(spec, "_coop_auto", False):
             self.rl_module(rl_module_spec=self._module_spec(agents))
@@ -245,7 +257,9 @@ class AMD(Algorithm):
                 from_worker_or_learner_group=self.learner_group, inference_only=True)
             self._planner_off = off
         self.metrics.log_value("planner_on", 0.0 if off else 1.0, window=1)
-        designer_training_step(self, cfg.episodes_per_iteration, num_epochs=cfg.num_updates)
+        # Exact mode loops its steps inside one Learner update (AMDLearner._update).
+        epochs = 1 if cfg.gradient == "exact" else cfg.num_updates
+        designer_training_step(self, cfg.episodes_per_iteration, num_epochs=epochs)
 
 
 __all__ = ["AMD", "AMDConfig"]

@@ -29,9 +29,8 @@ from typing import Dict, List
 import numpy as np
 import torch
 
-from ray.rllib.core.learner.torch.torch_learner import TorchLearner
-
 from rllib_coopai.algorithms.incentive_designer.shared import (
+    ManualSyncTorchLearner,
     allreduce_mean_,
     discounted_returns,
     to_et,
@@ -88,7 +87,7 @@ def exact_planner_objective(
     return J
 
 
-class AMDLearner(TorchLearner):
+class AMDLearner(ManualSyncTorchLearner):
     """TorchLearner of ``AMD``: learners ascend ``V_i + V_i^p``, the planner ascends ``J``."""
 
     def build(self) -> None:
@@ -109,9 +108,6 @@ class AMDLearner(TorchLearner):
                 parts = [np.eye(n, dtype=np.float32)[k] for k, n in zip(row, sizes)]
                 onehots.append(np.concatenate([np.asarray(cfg._amd_state0, np.float32)] + parts))
             self._dobs_all = torch.tensor(np.stack(onehots))
-
-    def _make_modules_ddp_if_necessary(self) -> None:
-        return  # gradients averaged explicitly (allreduce_mean_), see shared.py
 
     def configure_optimizers_for_module(self, module_id, config=None) -> None:
         module = self._module[module_id]
@@ -144,7 +140,19 @@ class AMDLearner(TorchLearner):
         rp = payments(u, self._joint, "per_agent", self.config.constraint == "revenue_neutral")
         return rp.reshape(*self._payoffs.shape)
 
-    def _exact_losses(self):
+    def _update(self, batch):
+        """Exact mode: ``updates_per_iteration`` synchronous exact steps in one Learner update
+        (RLlib's ``compute_gradients`` / ``apply_gradients`` each step, no per-step batch
+        iteration); pg mode: RLlib's usual single step on the batch."""
+        if self.config.gradient != "exact":
+            return super()._update(batch)
+        n = self.config.num_updates
+        for k in range(n):
+            losses = self._exact_losses(log=k == n - 1)
+            self.apply_gradients(self.postprocess_gradients(self.compute_gradients(losses)))
+        return {}, losses, {}
+
+    def _exact_losses(self, log: bool = True):
         cfg = self.config
         n = len(self._agents)
         own = [named_params(self.module[a]) for a in self._agents]
@@ -163,6 +171,8 @@ class AMDLearner(TorchLearner):
             J = exact_planner_objective(leaf, self._probs, self._payoffs, rp,
                                         [cfg.learner_lr] * n, cfg.cost_weight, cfg.cost_form)
             losses[DESIGNER_ID] = -J
+        if not log:
+            return losses
         with torch.no_grad():
             P = [p.detach() for p in probs]
             Vp = exact_values(P, rp.detach())
@@ -246,11 +256,6 @@ class AMDLearner(TorchLearner):
             raise ValueError("AMD(gradient='pg') losses need all agents' batches: use compute_losses")
         return self._exact_losses().get(module_id, torch.zeros(()))
 
-    def compute_gradients(self, loss_per_module, **kwargs):
-        grads = super().compute_gradients(loss_per_module, **kwargs)
-        grads = {pid: g for pid, g in grads.items() if g is not None}
-        allreduce_mean_(list(grads.values()))
-        return grads
 
 
 def ret_all(rp: torch.Tensor, t_col: torch.Tensor, gamma: float) -> torch.Tensor:

@@ -109,7 +109,8 @@ class IncentiveDesignerConfig(DesignerSeatConfigMixin, CoopConfigMixin, PPOConfi
     agent_lr (alpha_theta, 9.56e-5), agent_entropy_coeff (0.0166), designer_lr (alpha_ID, 7.93e-4),
     cost_lr (alpha_cost, 6.03e-5; None -> ``cost_coeff`` in the designer's optimizer),
     cost_coeff (1.0), agent_hidden ([64, 64]), designer_hidden ([64, 32]),
-    episodes_per_iteration (1: one episode per update as in the thesis).
+    episodes_per_iteration (1: one episode per update as in the thesis; setting
+    ``train_batch_size_per_learner`` instead samples that many env steps of whole episodes).
     """
 
     def __init__(self, algo_class=None):
@@ -161,6 +162,10 @@ class IncentiveDesignerConfig(DesignerSeatConfigMixin, CoopConfigMixin, PPOConfi
     ):
         """See the class docstring for the keys; other keys go to ``PPOConfig.training``."""
         super().training(**kwargs)
+        if episodes_per_iteration is NotProvided and (
+                "train_batch_size_per_learner" in kwargs or "train_batch_size" in kwargs):
+            # A batch size in env steps was asked for: sample that many (whole episodes).
+            self.episodes_per_iteration = None
         self.coop_training_kwargs(share_policy=share_policy)
         for key, val in dict(
             designer=designer, incentive_output=incentive_output, incentive_low=incentive_low,
@@ -208,8 +213,9 @@ class IncentiveDesignerConfig(DesignerSeatConfigMixin, CoopConfigMixin, PPOConfi
         if self.cost_lr is not None:
             check_float("cost_lr", self.cost_lr, 0.0, None, low_open=True)
         check_float("cost_coeff", self.cost_coeff, 0.0, None)
-        check_int("episodes_per_iteration", self.episodes_per_iteration, 1, None)
-        if self.episodes_per_iteration < max(1, self.num_learners):
+        if self.episodes_per_iteration is not None:
+            check_int("episodes_per_iteration", self.episodes_per_iteration, 1, None)
+        if (self.episodes_per_iteration or 10 ** 9) < max(1, self.num_learners):
             raise ValueError(
                 f"episodes_per_iteration ({self.episodes_per_iteration}) must be >= num_learners "
                 f"({self.num_learners}): whole episodes are sharded across Learners"
@@ -226,8 +232,10 @@ class IncentiveDesignerConfig(DesignerSeatConfigMixin, CoopConfigMixin, PPOConfi
         self._validate_keys()
         self.setup_designer_seat()
         agents = self.setup_agents()
-        if self.designer == "metagrad" and not self._user_set_modules():
-            self.rl_module(rl_module_spec=self._metagrad_module_spec(agents))
+        if self.designer == "metagrad":
+            self.batch_mode = "complete_episodes"
+            if not self._user_set_modules():
+                self.rl_module(rl_module_spec=self._metagrad_module_spec(agents))
         super().validate()
 
     def _user_set_modules(self) -> bool:
@@ -270,16 +278,28 @@ class IncentiveDesigner(PPO):
         return designer_training_step(self, self.config.episodes_per_iteration)
 
 
-def designer_training_step(algo, num_episodes: int, num_epochs: int = 1) -> None:
-    """Sample whole episodes, shard them by episode, update all modules, sync weights."""
+def designer_training_step(algo, num_episodes, num_epochs: int = 1) -> None:
+    """Sample whole episodes, shard them by episode, update all modules, sync weights.
+
+    ``num_episodes=None``: sample ``train_batch_size_per_learner * max(1, num_learners)`` env
+    steps of complete episodes instead.
+    """
     cfg = algo.config
     with algo.metrics.log_time((TIMERS, ENV_RUNNER_SAMPLING_TIMER)):
         n_runners = algo.env_runner_group.num_remote_workers()
-        per_runner = max(1, -(-num_episodes // max(n_runners, 1)))
-        sampled = algo.env_runner_group.foreach_env_runner(
-            lambda r: (r.sample(num_episodes=per_runner), r.get_metrics()),
-            local_env_runner=n_runners <= 0,
-        )
+        if num_episodes is None:
+            total = cfg.train_batch_size_per_learner * max(1, cfg.num_learners)
+            per_steps = max(1, -(-total // max(n_runners, 1)))
+
+            def _sample(r):
+                return r.sample(num_timesteps=per_steps), r.get_metrics()
+        else:
+            per_runner = max(1, -(-num_episodes // max(n_runners, 1)))
+
+            def _sample(r):
+                return r.sample(num_episodes=per_runner), r.get_metrics()
+
+        sampled = algo.env_runner_group.foreach_env_runner(_sample, local_env_runner=n_runners <= 0)
     episodes = [ep for eps, _ in sampled for ep in eps]
     algo.metrics.aggregate([m for _, m in sampled], key=ENV_RUNNER_RESULTS)
     agents = [a for a in algo.config.policies if a != DESIGNER_ID]

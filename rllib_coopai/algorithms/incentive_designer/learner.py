@@ -26,9 +26,8 @@ from typing import Dict
 
 import torch
 
-from ray.rllib.core.learner.torch.torch_learner import TorchLearner
-
 from rllib_coopai.algorithms.incentive_designer.shared import (
+    ManualSyncTorchLearner,
     allreduce_mean_,
     discounted_returns,
     to_et,
@@ -52,17 +51,12 @@ def pg_inner_loss(module, params, obs, actions, returns, mask, entropy_coeff: fl
     return pg - entropy_coeff * (mask * ent).sum() / max(n_ep, 1)
 
 
-class MetaGradLearner(TorchLearner):
+class MetaGradLearner(ManualSyncTorchLearner):
     """TorchLearner of ``IncentiveDesigner(designer="metagrad")``."""
 
     def build(self) -> None:
         super().build()
         self._prev = None  # (theta_{k-1} per agent, tensors of B_{k-1})
-
-    def _make_modules_ddp_if_necessary(self) -> None:
-        # Gradients are averaged explicitly (allreduce_mean_): the meta-gradient runs through
-        # functional calls on the plain modules, which DDP's hooks would not see.
-        return
 
     def configure_optimizers_for_module(self, module_id, config=None) -> None:
         module = self._module[module_id]
@@ -214,9 +208,4 @@ class MetaGradLearner(TorchLearner):
                              batch["obs"], batch["actions"], G, batch["mask"],
                              self.config.agent_entropy_coeff, n_ep)
 
-    def compute_gradients(self, loss_per_module, **kwargs):
-        grads = super().compute_gradients(loss_per_module, **kwargs)
-        grads = {pid: g for pid, g in grads.items() if g is not None}
-        allreduce_mean_(list(grads.values()))
-        return grads
 

@@ -18,6 +18,7 @@ from typing import Dict, List, Sequence
 import numpy as np
 import torch
 
+from ray.rllib.core.learner.torch.torch_learner import TorchLearner
 from ray.rllib.policy.sample_batch import MultiAgentBatch, SampleBatch
 
 from rllib_coopai.metrics.callbacks import _KEY, CoopMetricsCallback
@@ -28,7 +29,8 @@ class DesignerMetricsCallback(CoopMetricsCallback):
     """``CoopMetricsCallback`` for designer-seat envs.
 
     Extra episode metrics: ``social_objective`` (the designer's objective of the env rewards,
-    before payments), ``designer_return`` (its reward, net of payments where configured),
+    before payments), ``social_objective_net`` (minus all payments: the test-time accounting of
+    lio_id.md §2.4), ``designer_return`` (its reward, net of payments where configured),
     ``p_cooperate/<agent>`` (sampled P(C)) and ``p_all_cooperate`` (= P(CC) in 2-player games).
     Payments per agent and per action type come from the ``totals`` info
     (``designer_payment/<agent>``, ``designer_payment/<type>/<agent>``).
@@ -77,6 +79,8 @@ class DesignerMetricsCallback(CoopMetricsCallback):
         acc["returns"].pop(DESIGNER_ID, None)
         super().on_episode_end(episode=episode, metrics_logger=metrics_logger, **kwargs)
         metrics_logger.log_value("social_objective", acc["designer"][0], reduce="mean")
+        paid = sum(v for (name, _), v in acc["totals"].items() if name == "designer_payment")
+        metrics_logger.log_value("social_objective_net", acc["designer"][0] - paid, reduce="mean")
         metrics_logger.log_value("designer_return", acc["designer"][1], reduce="mean")
         for a, (s, n) in acc["coop"].items():
             if n:
@@ -177,3 +181,30 @@ def allreduce_mean_(tensors: List[torch.Tensor]) -> None:
     for t in tensors:
         dist.all_reduce(t)
         t.div_(world)
+
+
+class ManualSyncTorchLearner(TorchLearner):
+    """``TorchLearner`` whose gradients are averaged across Learners explicitly.
+
+    The designer/planner gradients go through functional calls (``modules.functional``) on the
+    plain modules, which DDP's hooks would not see; so modules are not DDP-wrapped and every
+    gradient is all-reduced in ``compute_gradients`` (a no-op with one Learner).
+    """
+
+    def _make_modules_ddp_if_necessary(self) -> None:
+        return
+
+    def _uncompiled_update(self, batch, **kwargs):
+        # TorchLearner's version minus the DDP ``no_sync`` contexts (no DDP here).
+        self._compute_off_policyness(batch)
+        fwd_out = self.module.forward_train(batch)
+        loss_per_module = self.compute_losses(fwd_out=fwd_out, batch=batch)
+        gradients = self.compute_gradients(loss_per_module)
+        self.apply_gradients(self.postprocess_gradients(gradients))
+        return fwd_out, loss_per_module, {}
+
+    def compute_gradients(self, loss_per_module, **kwargs):
+        grads = super().compute_gradients(loss_per_module, **kwargs)
+        grads = {pid: g for pid, g in grads.items() if g is not None}
+        allreduce_mean_(list(grads.values()))
+        return grads
