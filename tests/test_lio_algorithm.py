@@ -97,8 +97,17 @@ def test_independent_pg_baseline_has_no_incentives(ray_session):
         algo.stop()
 
 
-def test_two_env_runners_two_learners_and_checkpoint(ray_session, tmp_path):
-    """num_env_runners=2, num_learners=2 (whole episodes per learner, hand all-reduce), restore."""
+def _world(learner):
+    import torch.distributed as dist
+
+    mod = learner.module["player_0"].unwrapped()
+    size = dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+    return size, {k: v.detach().clone() for k, v in mod.named_parameters()}
+
+
+def test_two_env_runners_two_learners(ray_session):
+    """num_env_runners=2, num_learners=2: whole episodes per learner, gradients all-reduced by hand,
+    so both learners hold identical parameters after every update (policy and incentive head)."""
     cfg = (
         LIOConfig()
         .environment("escape_room", env_config={"n_agents": 3, "min_at_lever": 2})
@@ -113,12 +122,33 @@ def test_two_env_runners_two_learners_and_checkpoint(ray_session, tmp_path):
             res = algo.train()
         assert res["learners"]["theta_hat_mismatch"] == 0.0
         assert res["learners"]["player_2"]["meta_grad_norm"] > 0.0
+        out = [r.get() for r in algo.learner_group.foreach_learner(_world)]
+        assert [size for size, _ in out] == [2, 2]
+        for k, v in out[0][1].items():
+            torch.testing.assert_close(out[1][1][k], v, msg=k)
+        # the EnvRunners got the learners' weights
+        runner_w = algo.env_runner_group.foreach_env_runner(
+            lambda er: er.module["player_0"].get_state(), local_env_runner=False
+        )
+        for k, v in out[0][1].items():
+            np.testing.assert_allclose(runner_w[0][k], v.numpy(), rtol=1e-6)
+    finally:
+        algo.stop()
+
+
+@pytest.mark.parametrize("schedule", ["two_rollouts", "one_rollout"])
+def test_checkpoint_restore(ray_session, tmp_path, schedule):
+    algo = _small(LIOConfig().environment("escape_room", env_config=ER21), policy_lr=0.05, schedule=schedule).build_algo()
+    try:
+        for _ in range(2):
+            algo.train()
         path = algo.save_to_path(str(tmp_path / "ckpt"))
-        before = {a: algo.get_module(a).get_state() for a in ("player_0", "player_1", "player_2")}
+        before = {a: algo.get_module(a).get_state() for a in ("player_0", "player_1")}
     finally:
         algo.stop()
     restored = LIO.from_checkpoint(path)
     try:
+        assert restored.config.schedule == schedule
         for a, state in before.items():
             after = restored.get_module(a).get_state()
             for k, v in state.items():
@@ -140,5 +170,31 @@ def test_asymmetric_escape_room_lio_asym(ray_session):
         res = algo.train()
         assert "incentives_received_lever" in res["learners"]["player_1"]
         assert "incentives_given" not in res["learners"]["player_1"]
+    finally:
+        algo.stop()
+
+
+def test_escape_room_observation_holds_incentives_given(ray_session):
+    """§3.2: the last N-1 entries of an ER agent's observation = incentives it gave each other
+    agent so far in the episode (filled on the EnvRunner by LIOGivenIncentivesObservation)."""
+    algo = _small(LIOConfig().environment("escape_room", env_config={"n_agents": 3, "min_at_lever": 2})).build_algo()
+    try:
+        episodes = algo.env_runner.sample(num_episodes=3, explore=True)
+        agents = ["player_0", "player_1", "player_2"]
+        checked = 0
+        for ep in episodes:
+            obs = {a: torch.as_tensor(np.asarray(ep.agent_episodes[a].get_observations(), np.float32)) for a in agents}
+            act = {a: torch.as_tensor(np.asarray(ep.agent_episodes[a].get_actions())) for a in agents}
+            for i, a in enumerate(agents):
+                mod = algo.env_runner.module[a]
+                others = [b for b in agents if b != a]
+                onehot = torch.cat([torch.nn.functional.one_hot(act[b], 3).float() for b in others], -1)
+                with torch.no_grad():
+                    paid = mod.incentives(obs[a][:-1], onehot)  # [T, N]
+                cum = torch.cumsum(paid, 0)[:, [agents.index(b) for b in others]]
+                torch.testing.assert_close(obs[a][1:, -2:], cum, rtol=1e-5, atol=1e-5)
+                assert torch.all(obs[a][0, -2:] == 0)
+                checked += 1
+        assert checked == 9 and any(len(ep) > 1 for ep in episodes)
     finally:
         algo.stop()

@@ -25,6 +25,9 @@ Training keys (``.training(...)``), thesis symbols in brackets (§4):
   linear decay over ``epsilon_div`` *policy updates*; the thesis counts episodes with one episode
   per update), ``episodes_per_iteration`` (episodes per rollout; the thesis uses 1),
   ``policy_hiddens`` / ``incentive_hiddens`` / ``critic_hiddens``.
+* ``observe_given_incentives`` (True): where the env's observation ends with "cumulative
+  incentives given" slots (Escape Room ``obs_mode="lio"``, §3.2) an EnvRunner connector fills them
+  with what the agent has paid each other agent so far in the episode.
 * ``gamma`` is RLlib's own key (thesis: 0.99).
 
 Losses are sums over an episode's steps averaged over the rollout's episodes, so with
@@ -32,6 +35,7 @@ Losses are sums over an episode's steps averaged over the rollout's episodes, so
 """
 from __future__ import annotations
 
+import functools
 from typing import List, Optional
 
 from ray.rllib.algorithms.algorithm_config import AlgorithmConfig, NotProvided
@@ -42,6 +46,21 @@ from rllib_coopai.algorithms.common import CoopConfigMixin, probe_env
 
 SCHEDULES = ("two_rollouts", "one_rollout")
 POLICY_LEARNERS = ("pg", "ac")
+
+
+def lio_given_incentives_connector(env=None, spaces=None, device=None, *, agents=(), n_slots=0):
+    """EnvRunner pipeline piece filling Escape Room's "incentives given" slots (connectors.py)."""
+    from rllib_coopai.algorithms.lio.connectors import LIOGivenIncentivesObservation
+
+    return LIOGivenIncentivesObservation(agents=agents, n_slots=n_slots)
+
+
+def _given_slots(env) -> int:
+    """Number of "cumulative incentives given" slots at the end of the env's observations (0: none)."""
+    par = getattr(env, "par_env", env)
+    if getattr(par, "obs_mode", None) == "lio" and hasattr(par, "min_at_lever") and not getattr(par, "asymmetric", False):
+        return len(par.possible_agents) - 1
+    return 0
 
 
 def lio_learner_connector(input_observation_space=None, input_action_space=None):
@@ -81,6 +100,7 @@ class LIOConfig(CoopConfigMixin, AlgorithmConfig):
         self.policy_hiddens: List[int] = [64, 32]
         self.incentive_hiddens: List[int] = [64, 16]
         self.critic_hiddens: List[int] = [64, 64]
+        self.observe_given_incentives: bool = True
         self.gamma = 0.99
         self.batch_mode = "complete_episodes"
         self._learner_connector = lio_learner_connector
@@ -110,6 +130,7 @@ class LIOConfig(CoopConfigMixin, AlgorithmConfig):
         policy_hiddens=NotProvided,
         incentive_hiddens=NotProvided,
         critic_hiddens=NotProvided,
+        observe_given_incentives=NotProvided,
         **kwargs,
     ) -> "LIOConfig":
         """Set LIO's training keys (module docstring) and any of RLlib's (e.g. ``gamma``)."""
@@ -123,6 +144,7 @@ class LIOConfig(CoopConfigMixin, AlgorithmConfig):
             epsilon_start=epsilon_start, epsilon_end=epsilon_end, epsilon_div=epsilon_div,
             episodes_per_iteration=episodes_per_iteration, policy_hiddens=policy_hiddens,
             incentive_hiddens=incentive_hiddens, critic_hiddens=critic_hiddens,
+            observe_given_incentives=observe_given_incentives,
         ).items():
             if value is not NotProvided:
                 setattr(self, name, value)
@@ -176,7 +198,7 @@ class LIOConfig(CoopConfigMixin, AlgorithmConfig):
             raise ValueError(
                 f"LIOConfig.policy_learner must be one of {list(POLICY_LEARNERS)}, got {self.policy_learner!r}"
             )
-        for name in ("incentives", "separate_cost_optimizer", "cost_on_scaled_incentives"):
+        for name in ("incentives", "separate_cost_optimizer", "cost_on_scaled_incentives", "observe_given_incentives"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"LIOConfig.{name} must be true or false, got {getattr(self, name)!r}")
         for name in ("policy_hiddens", "incentive_hiddens", "critic_hiddens"):
@@ -204,6 +226,7 @@ class LIOConfig(CoopConfigMixin, AlgorithmConfig):
         try:
             obs_spaces = {a: env.observation_spaces[a] for a in agents}
             act_spaces = {a: env.action_spaces[a] for a in agents}
+            n_slots = _given_slots(env)
         finally:
             env.close()
         for a, sp in act_spaces.items():
@@ -237,6 +260,14 @@ class LIOConfig(CoopConfigMixin, AlgorithmConfig):
                 },
             )
         self._rl_module_spec = MultiRLModuleSpec(rl_module_specs=specs)
+        own = isinstance(self._env_to_module_connector, functools.partial) and (
+            self._env_to_module_connector.func is lio_given_incentives_connector
+        )
+        if own or self._env_to_module_connector is None:
+            self._env_to_module_connector = (
+                functools.partial(lio_given_incentives_connector, agents=tuple(agents), n_slots=n_slots)
+                if (n_slots and givers and self.observe_given_incentives) else None
+            )
         super().validate()
 
     @property

@@ -91,3 +91,57 @@ class LIOEpisodesToBatch(ConnectorV2):
                 "action_type": flat(atype),
             }
         return out
+
+
+class LIOGivenIncentivesObservation(ConnectorV2):
+    """EnvRunner-side: write the incentives an agent has given so far into its observation.
+
+    Escape Room's LIO observation (lio_id.md §3.2, env ``obs_mode="lio"``) ends with ``N-1`` slots
+    for "the cumulative incentives this agent has given to each other agent within the episode"
+    (others in agent order); the env leaves them 0. After every env step this connector computes
+    what each giver paid at that step, ``r_eta^i(o^i_{t-1}, a^{-i}_{t-1})``, with the giver's
+    incentive head on the EnvRunner, adds it to the episode's running sums and overwrites the
+    slots of the newest observation in the episode (so the learner trains on the same
+    observations the policy saw).
+    """
+
+    KEY = "lio_given"
+
+    def __init__(self, input_observation_space=None, input_action_space=None, *, agents=(), n_slots=0, **kwargs):
+        super().__init__(input_observation_space, input_action_space, **kwargs)
+        self.agents = list(agents)
+        self.n_slots = int(n_slots)
+
+    def __call__(self, *, rl_module, batch, episodes, explore=None, shared_data=None, **kwargs):
+        n = len(self.agents)
+        for ep in episodes:
+            data = ep.custom_data.setdefault(self.KEY, {"t": -1, "sums": np.zeros((n, n), np.float32)})
+            t = ep.env_t if hasattr(ep, "env_t") else len(ep)
+            if data["t"] == t:
+                continue
+            data["t"] = t
+            if len(ep) > 0:
+                acts = {a: ep.agent_episodes[a].get_actions(-1) for a in self.agents if a in ep.agent_episodes}
+                for i, giver in enumerate(self.agents):
+                    mod = rl_module[giver] if giver in rl_module else None
+                    if mod is None or not getattr(mod, "gives_incentives", False) or len(acts) < n:
+                        continue
+                    prev_obs = ep.agent_episodes[giver].get_observations(-2)
+                    onehot = np.concatenate(
+                        [np.eye(rl_module[k].n_actions, dtype=np.float32)[int(acts[k])] for k in self.agents if k != giver]
+                    )
+                    with torch.no_grad():
+                        paid = mod.incentives(
+                            torch.as_tensor(np.asarray(prev_obs, np.float32))[None],
+                            torch.as_tensor(onehot)[None],
+                        )[0].cpu().numpy()
+                    data["sums"][i] += paid
+            for i, a in enumerate(self.agents):
+                sa = ep.agent_episodes.get(a)
+                if sa is None:
+                    continue
+                obs = np.array(sa.get_observations(-1), np.float32, copy=True)
+                others = [j for j in range(n) if j != i]
+                obs[-self.n_slots:] = data["sums"][i][others]
+                sa.set_observations(at_indices=-1, new_data=obs)
+        return batch
