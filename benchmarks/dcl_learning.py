@@ -1,0 +1,215 @@
+"""DCL learning benchmarks (dcl.md §5, §7): several seeds per setting, curves as PNG, summary as md.
+
+    python benchmarks/dcl_learning.py --setting pd --seeds 5 --iters 250
+    python benchmarks/dcl_learning.py --setting grid --seeds 2 --time-limit 600
+    python benchmarks/dcl_learning.py --setting rpc --seeds 2 --time-limit 600
+    python benchmarks/dcl_learning.py --setting public_goods --seeds 2 --iters 300
+
+Settings (``--budget paper`` uses Tables 5-7 as they are; the default ``fast`` budget keeps the
+paper's architecture and batch sizes but uses the larger learning rates / shorter schedules of
+``FAST_PD_TRAINING``, the way ``make train`` runs):
+
+* ``pd``: one-shot PD, DCL, DCL-IC, decentralized DCL, IPPO (baseline on the plain game) and
+  IPPO-in-MCG (IPPO playing the staged commitment game), Table 5;
+* ``grid``: grid game (4 cells, horizon 16), DCL and DCL-IC, Table 6;
+* ``rpc``: repeated purely conflicting game, horizon 16, mega-steps K=2, DCL, Table 7;
+* ``public_goods``: N = 2, 3, 5, DCL-IC, batch 256 (Table 8 setting).
+
+Each run records per iteration: social welfare (undiscounted sum of the base env's returns),
+agreement rate, per-agent returns, env steps and wall-clock seconds. Results go to
+``docs/results/dcl/<setting>.json|.png|.md``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+
+import numpy as np
+
+OUT = "docs/results/dcl"
+
+
+def dcl_config(env, env_config=None, budget="fast", **training):
+    from rllib_coopai.algorithms.dcl import DCLConfig
+    from rllib_coopai.algorithms.dcl.dcl import FAST_PD_TRAINING
+
+    cfg = DCLConfig().environment(env, env_config=env_config or {}).env_runners(
+        num_env_runners=0, num_envs_per_env_runner=16)
+    if budget == "fast":
+        fast = {k: v for k, v in FAST_PD_TRAINING.items() if k != "train_batch_size_per_learner"}
+        fast.update(ic_lambda=0.0)
+        training = {**fast, **training}
+    return cfg.training(**training)
+
+
+def ippo_config(env, budget="fast", mcg=False):
+    """IPPO on the plain game, or (``mcg=True``) IPPO playing the staged Markov Commitment Game
+    (3 RLlib steps per base step; batch sizes are in RLlib steps)."""
+    from rllib_coopai.algorithms.ippo import IPPOConfig
+    from rllib_coopai.wrappers.commitment import CommitmentGameRLlibEnv
+
+    lr = 3e-3 if budget == "fast" else 4e-4
+    cfg = IPPOConfig()
+    cfg = (cfg.environment(CommitmentGameRLlibEnv, env_config={"base_env": env}) if mcg
+           else cfg.environment(env))
+    return (cfg.env_runners(num_env_runners=0, num_envs_per_env_runner=16)
+            .training(lr=lr, train_batch_size_per_learner=128 if budget == "paper" else 256,
+                      minibatch_size=128, num_epochs=1 if budget == "paper" else 4,
+                      kl_coeff=0.2, kl_target=0.01, clip_param=0.3, entropy_coeff=0.0))
+
+
+def settings(name, budget):
+    paper = budget == "paper"
+    if name == "pd":
+        b = 128 if paper else 256
+        return {
+            "DCL": dcl_config("prisoners_dilemma", budget=budget, ic_lambda=0.0,
+                              train_batch_size_per_learner=b),
+            "DCL-IC": dcl_config("prisoners_dilemma", budget=budget, ic_lambda=1.0,
+                                 train_batch_size_per_learner=b),
+            "DCL-decentralized": dcl_config("prisoners_dilemma", budget=budget, ic_lambda=0.0,
+                                            mode="decentralized", train_batch_size_per_learner=b),
+            "IPPO": ippo_config("prisoners_dilemma", budget),
+            "IPPO-in-MCG": ippo_config("prisoners_dilemma", budget, mcg=True),
+        }
+    table6 = dict(train_batch_size_per_learner=512, hidden_dim=32, num_epochs=30, gamma=0.99,
+                  temperature=1.0, temperature_decay=0.0, min_temperature=1.0)
+    if not paper:  # checked on the grid game: cooperation in ~40-60 iterations (3/3 seeds)
+        table6.update(num_epochs=5, lr=0.003, critic_lr=0.01, entropy_coeff=0.5,
+                      entropy_decay=0.002, min_entropy_coeff=0.001)
+    else:
+        table6.update(entropy_coeff=2.0, entropy_decay=0.0005, min_entropy_coeff=0.001)
+    if name == "grid":
+        return {"DCL": dcl_config("grid_game", budget=budget, ic_lambda=0.0, **table6),
+                "DCL-IC": dcl_config("grid_game", budget=budget, ic_lambda=1.0, **table6)}
+    if name == "rpc":
+        return {"DCL-K2": dcl_config("purely_conflicting", budget=budget, ic_lambda=0.0,
+                                     mega_steps=2, **table6),
+                "DCL-IC-K2": dcl_config("purely_conflicting", budget=budget, ic_lambda=1.0,
+                                        mega_steps=2, **table6)}
+    if name == "public_goods":
+        return {f"DCL-IC N={n}": dcl_config("public_goods", {"n_agents": n}, budget=budget,
+                                            ic_lambda=1.0, train_batch_size_per_learner=256)
+                for n in (2, 3, 5)}
+    raise ValueError(f"unknown setting {name!r}; known: pd, grid, rpc, public_goods")
+
+
+def run(cfg, seed, iters, time_limit):
+    algo = cfg.debugging(seed=seed).build_algo()
+    hist = []
+    t0 = time.perf_counter()
+    try:
+        for it in range(iters):
+            res = algo.train()
+            er = res["env_runners"]
+            hist.append({
+                "iter": it, "t": time.perf_counter() - t0,
+                "env_steps": res["num_env_steps_sampled_lifetime"],
+                "social_welfare": er.get("social_welfare"),
+                "agreement_rate": er.get("agreement_rate"),
+                "agent_returns": er.get("agent_returns"),
+            })
+            if time_limit and time.perf_counter() - t0 > time_limit:
+                break
+    finally:
+        algo.stop()
+    return hist
+
+
+def summarize(name, results, reference):
+    lines = [f"# DCL benchmark: {name}", "",
+             "Per method: mean over seeds of the last 10 iterations (training batches, sampling "
+             "policies). 'first >= target' = first iteration (and seconds) whose batch reached "
+             "the target.", "",
+             "| method | seeds | iters | final social welfare | final agreement | per-seed final SW | "
+             "first >= target (iter / s) |", "|---|---|---|---|---|---|---|"]
+    for method, runs in results.items():
+        finals = [np.mean([h["social_welfare"] for h in r[-10:]]) for r in runs]
+        agree = [np.mean([h["agreement_rate"] or 0.0 for h in r[-10:]]) for r in runs]
+        hits = []
+        for r in runs:
+            hit = next((h for h in r if h["social_welfare"] is not None
+                        and h["social_welfare"] >= reference), None)
+            hits.append(f"{hit['iter']} / {hit['t']:.0f}" if hit else "never")
+        lines.append(f"| {method} | {len(runs)} | {len(runs[0])} | {np.mean(finals):.3f} ± "
+                     f"{np.std(finals):.3f} | {np.mean(agree):.3f} | "
+                     f"{', '.join(f'{f:.2f}' for f in finals)} | {', '.join(hits)} |")
+    return "\n".join(lines) + "\n"
+
+
+def plot(name, results, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for method, runs in results.items():
+        n = min(len(r) for r in runs)
+        sw = np.array([[h["social_welfare"] for h in r[:n]] for r in runs], dtype=float)
+        ag = np.array([[h["agreement_rate"] or 0.0 for h in r[:n]] for r in runs], dtype=float)
+        x = np.arange(n)
+        for ax, y in ((axes[0], sw), (axes[1], ag)):
+            m, se = y.mean(0), y.std(0) / np.sqrt(len(y))
+            ax.plot(x, m, label=f"{method} ({len(runs)} seeds)")
+            ax.fill_between(x, m - se, m + se, alpha=0.2)
+    axes[0].set_title(f"{name}: social welfare")
+    axes[1].set_title(f"{name}: agreement rate")
+    for ax in axes:
+        ax.set_xlabel("training iteration")
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+
+
+REFERENCE = {"pd": -2.2, "grid": -10.0, "rpc": 8.0, "public_goods": 0.0}
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--setting", default="pd")
+    p.add_argument("--methods", default="", help="comma list; default all of the setting")
+    p.add_argument("--seeds", type=int, default=5)
+    p.add_argument("--iters", type=int, default=250)
+    p.add_argument("--ippo-iters", type=int, default=40, help="iterations for the IPPO baselines")
+    p.add_argument("--time-limit", type=float, default=0.0, help="seconds per run (0 = none)")
+    p.add_argument("--budget", choices=["fast", "paper"], default="fast")
+    p.add_argument("--out", default=OUT)
+    args = p.parse_args(argv)
+    import ray
+
+    import rllib_coopai  # noqa: F401
+
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    cfgs = settings(args.setting, args.budget)
+    if args.methods:
+        cfgs = {k: v for k, v in cfgs.items() if k in args.methods.split(",")}
+    os.makedirs(args.out, exist_ok=True)
+    stem = os.path.join(args.out, f"{args.setting}{'_paper' if args.budget == 'paper' else ''}")
+    results = {}
+    if os.path.exists(stem + ".json"):
+        results = json.load(open(stem + ".json"))["results"]
+    for method, cfg in cfgs.items():
+        results[method] = []
+        for seed in range(args.seeds):
+            iters = args.ippo_iters if method.startswith("IPPO") else args.iters
+            hist = run(cfg.copy(copy_frozen=False), seed, iters, args.time_limit)
+            results[method].append(hist)
+            last = hist[-1]
+            print(f"{method} seed {seed}: iters {len(hist)} t {last['t']:.0f}s SW "
+                  f"{last['social_welfare']:.3f} agree {last['agreement_rate']}", flush=True)
+            json.dump({"setting": args.setting, "budget": args.budget, "argv": sys.argv[1:],
+                       "results": results}, open(stem + ".json", "w"))
+    plot(args.setting, results, stem + ".png")
+    with open(stem + ".md", "w") as f:
+        f.write(summarize(args.setting, results, REFERENCE.get(args.setting, 0.0)))
+        f.write(f"\nCommand: `python benchmarks/dcl_learning.py {' '.join(sys.argv[1:])}`\n")
+    print(open(stem + ".md").read())
+    ray.shutdown()
+
+
+if __name__ == "__main__":
+    main()
