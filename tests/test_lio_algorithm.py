@@ -97,17 +97,17 @@ def test_independent_pg_baseline_has_no_incentives(ray_session):
         algo.stop()
 
 
-def _world(learner):
-    import torch.distributed as dist
-
-    mod = learner.module["player_0"].unwrapped()
-    size = dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
-    return size, {k: v.detach().clone() for k, v in mod.named_parameters()}
-
-
 def test_two_env_runners_two_learners(ray_session):
     """num_env_runners=2, num_learners=2: whole episodes per learner, gradients all-reduced by hand,
     so both learners hold identical parameters after every update (policy and incentive head)."""
+
+    def _world(learner):  # defined here so that Ray pickles it by value
+        import torch.distributed as dist
+
+        mod = learner.module["player_0"].unwrapped()
+        size = dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+        return size, {k: v.detach().clone() for k, v in mod.named_parameters()}
+
     cfg = (
         LIOConfig()
         .environment("escape_room", env_config={"n_agents": 3, "min_at_lever": 2})
@@ -184,7 +184,7 @@ def test_escape_room_observation_holds_incentives_given(ray_session):
         checked = 0
         for ep in episodes:
             obs = {a: torch.as_tensor(np.asarray(ep.agent_episodes[a].get_observations(), np.float32)) for a in agents}
-            act = {a: torch.as_tensor(np.asarray(ep.agent_episodes[a].get_actions())) for a in agents}
+            act = {a: torch.as_tensor(np.asarray(ep.agent_episodes[a].get_actions(), np.int64)) for a in agents}
             for i, a in enumerate(agents):
                 mod = algo.env_runner.module[a]
                 others = [b for b in agents if b != a]
