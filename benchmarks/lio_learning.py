@@ -22,10 +22,11 @@ import torch
 
 OUT = os.path.join(os.path.dirname(__file__), "..", "docs", "results", "lio")
 
-ER_FAST = dict(policy_lr=0.01, incentive_lr=0.01, cost_lr=0.001, epsilon_div=100, episodes_per_iteration=16)
+ER_FAST = dict(policy_lr=0.01, incentive_lr=0.03, cost_lr=0.001, entropy_coeff=0.1, epsilon_div=100,
+               episodes_per_iteration=16, schedule="one_rollout")
 SETTINGS = {
-    "er21": ("escape_room", {"n_agents": 2, "min_at_lever": 1}, ER_FAST, {"incentives": False, **ER_FAST}),
-    "er32": ("escape_room", {"n_agents": 3, "min_at_lever": 2}, dict(ER_FAST, epsilon_end=0.3), {"incentives": False, **ER_FAST}),
+    "er21": ("escape_room", {"n_agents": 2, "min_at_lever": 1}, ER_FAST, {**ER_FAST, "incentives": False}),
+    "er32": ("escape_room", {"n_agents": 3, "min_at_lever": 2}, dict(ER_FAST, epsilon_end=0.3), {**ER_FAST, "incentives": False}),
     "ipd": ("prisoners_dilemma", {"horizon": 5},
             dict(policy_lr=0.01, incentive_lr=0.01, cost_coeff=0.0, separate_cost_optimizer=False, r_max=3.0,
                  entropy_coeff=0.1, epsilon_start=1.0, epsilon_end=0.01, epsilon_div=50, episodes_per_iteration=16,
@@ -39,6 +40,16 @@ SETTINGS = {
                  dict(incentives=False, policy_learner="ac", policy_lr=0.001, critic_lr=0.001, entropy_coeff=0.1,
                       epsilon_end=0.05, epsilon_div=100, episodes_per_iteration=4, policy_hiddens=[64, 64])),
 }
+
+
+def greedy_eval(algo, n=5):
+    """Collective env return / cooperation rate of the greedy (explore=False) policies."""
+    algo.eval_env_runner_group.sync_weights(from_worker_or_learner_group=algo.learner_group)
+    episodes = algo.eval_env_runner_group.local_env_runner.sample(num_episodes=n, explore=False)
+    coop = [float(i["cooperated"]) for ep in episodes for sa in ep.agent_episodes.values()
+            for i in sa.get_infos()[1:] if "cooperated" in i]
+    return {"social_welfare": sum(ep.get_return() for ep in episodes) / n,
+            "cooperation_rate": sum(coop) / max(len(coop), 1)}
 
 
 def run(env, env_config, training, seed, iters, eval_every):
@@ -56,12 +67,12 @@ def run(env, env_config, training, seed, iters, eval_every):
         for i in range(1, iters + 1):
             res = algo.train()
             if i % eval_every == 0 or i == iters:
-                ev = algo.evaluate()["env_runners"]
+                ev = greedy_eval(algo)
                 curve.append({
                     "iteration": i,
                     "env_steps": res["env_runners"].get("num_env_steps_sampled_lifetime"),
-                    "greedy_social_welfare": ev.get("social_welfare"),
-                    "greedy_cooperation_rate": ev.get("cooperation_rate"),
+                    "greedy_social_welfare": ev["social_welfare"],
+                    "greedy_cooperation_rate": ev["cooperation_rate"],
                     "train_social_welfare": res["env_runners"].get("social_welfare"),
                 })
                 print(seed, curve[-1], flush=True)

@@ -198,3 +198,23 @@ def test_escape_room_observation_holds_incentives_given(ray_session):
         assert checked == 9 and any(len(ep) > 1 for ep in episodes)
     finally:
         algo.stop()
+
+
+def test_actor_critic_lio_on_cleanup(ray_session):
+    """policy_learner="ac" (eqs B.9-B.10) on Cleanup 7x7 (image observations, conv encoder)."""
+    cfg = LIOConfig().environment("cleanup", env_config={"map_size": "7x7"}).env_runners(num_env_runners=0)
+    cfg = cfg.debugging(seed=0).training(
+        policy_learner="ac", episodes_per_iteration=2, policy_hiddens=[16], incentive_hiddens=[16],
+        critic_hiddens=[16], cost_coeff=1e-4, separate_cost_optimizer=False, policy_lr=0.01,
+    )
+    algo = cfg.build_algo()
+    try:
+        for _ in range(2):
+            res = algo.train()
+        assert res["learners"]["theta_hat_mismatch"] == 0.0
+        for aid in ("agent_0", "agent_1"):
+            lr = res["learners"][aid]
+            assert np.isfinite(lr["critic_loss"]) and lr["meta_grad_norm"] > 0
+            assert "incentives_received_clean" in lr or "incentives_received_other" in lr
+    finally:
+        algo.stop()

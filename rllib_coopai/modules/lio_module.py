@@ -40,7 +40,7 @@ DEFAULT_MODEL_CONFIG: Dict[str, Any] = {
     "incentive_hiddens": [64, 16],
     "use_critic": False,
     "critic_hiddens": [64, 64],
-    "conv_filters": 6,  # image observations only: one conv layer, 3x3, stride 1
+    "image_conv_filters": 6,  # image observations only: one conv layer, 3x3, stride 1
     "epsilon_start": 0.5,
 }
 
@@ -92,10 +92,10 @@ class LIOTorchRLModule(TorchRLModule, ValueFunctionAPI):
         self.gives_incentives = bool(cfg["gives_incentives"])
         self.use_critic = bool(cfg["use_critic"])
 
-        self.pi_enc = _Encoder(obs_shape, cfg["conv_filters"])
+        self.pi_enc = _Encoder(obs_shape, cfg["image_conv_filters"])
         self.pi_net = _mlp([self.pi_enc.out_dim] + list(cfg["policy_hiddens"]), self.n_actions)
         if self.gives_incentives:
-            self.inc_enc = _Encoder(obs_shape, cfg["conv_filters"])
+            self.inc_enc = _Encoder(obs_shape, cfg["image_conv_filters"])
             inc_in = self.inc_enc.out_dim + sum(self.other_action_dims)
             # Output layer without bias ([CODE] networks.py), one node per agent (lio_id.md §1.4).
             self.inc_net = _mlp([inc_in] + list(cfg["incentive_hiddens"]), self.n_agents, bias_out=False)
@@ -103,7 +103,7 @@ class LIOTorchRLModule(TorchRLModule, ValueFunctionAPI):
             mask[self.agent_index] = 0.0  # never pay yourself
             self.register_buffer("self_mask", mask)
         if self.use_critic:
-            self.vf_enc = _Encoder(obs_shape, cfg["conv_filters"])
+            self.vf_enc = _Encoder(obs_shape, cfg["image_conv_filters"])
             self.vf_net = _mlp([self.vf_enc.out_dim] + list(cfg["critic_hiddens"]), 1)
             self.vf_target = copy.deepcopy(nn.ModuleDict({"enc": self.vf_enc, "net": self.vf_net}))
             for p in self.vf_target.parameters():

@@ -138,10 +138,11 @@ class LIOTorchLearner(TorchLearner):
         logp = logp_all.gather(-1, d["actions"].unsqueeze(-1)).squeeze(-1)
         entropy = -(logp_all.exp() * logp_all).sum(-1)
         if mod.use_critic:  # eq. B.9 with the main critic for V(s') and V(s) ([CODE] lio_ac.py)
-            with torch.no_grad():
-                v = mod.value(d["obs"])
-                v_next = mod.value(d["next_obs"]) * (1.0 - d["terminal"])
-            weight = reward + gamma * v_next - v
+            if "_v" not in d:  # critic values at the time of the step, kept for the outer rebuild
+                with torch.no_grad():
+                    d["_v"] = mod.value(d["obs"])
+                    d["_v_next"] = mod.value(d["next_obs"]) * (1.0 - d["terminal"])
+            weight = reward + gamma * d["_v_next"] - d["_v"]
         else:  # eq. 5.4: G^j_t(tau; eta^{-j})
             weight = discounted_returns(reward, mask, gamma)
         return -(mask * (logp * weight + ent_coef * entropy)).sum() / n_eps
