@@ -73,7 +73,7 @@ def test_train_writes_checkpoint_and_tensorboard_events(trained):
     assert len(acc.Scalars("ray/tune/env_runners/social_welfare")) == 2
     # the seed and the overrides reached the trial's config
     params = json.load(open(os.path.join(trials[0], "params.json")))
-    assert params["seed"] == 3 and params["train_batch_size_per_learner"] == 32
+    assert params["seed"] == 3 and params["_train_batch_size_per_learner"] == 32
 
 
 def test_evaluate_checkpoint(trained):
@@ -159,38 +159,56 @@ BAD = {
 }
 
 
-def test_bad_inputs_exit_2_with_message(tmp_path):
-    """Every kind of bad input: status 2, one paragraph naming the problem, no traceback.
-
-    The commands run concurrently (each imports Ray; none may start it)."""
-    procs = {}
+def _bad_files(tmp_path):
+    paths = {}
     for name, (fname, text, _) in BAD.items():
-        path = fname if text is None else str(tmp_path / fname)
-        if text is not None:
+        if text is None:
+            paths[name] = fname
+        else:
             (tmp_path / fname).write_text(text)
-        extra = ["--stop", '{"training_iteration": 1}']
-        procs[name] = subprocess.Popen([PY, "-m", "rllib_coopai", "train", "file", path, *extra],
-                                       cwd=ROOT, env=ENV, stdout=subprocess.PIPE,
-                                       stderr=subprocess.PIPE, text=True)
-    procs["stop_json"] = subprocess.Popen(
-        [PY, "-m", "rllib_coopai", "train", "-f", "tuned_configs/ippo/prisoners_dilemma.yaml",
-         "--stop", "{training_iteration: 1"], cwd=ROOT, env=ENV, stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True)
-    procs["resume"] = subprocess.Popen(
-        [PY, "-m", "rllib_coopai", "train", "-f", "tuned_configs/ippo/prisoners_dilemma.yaml",
-         "--resume", "--storage-path", str(tmp_path / "nothing")], cwd=ROOT, env=ENV,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    procs["debug"] = subprocess.Popen(
-        [PY, "-m", "rllib_coopai", "train", "file", "/nonexistent/exp.yaml", "--debug"],
-        cwd=ROOT, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    expect = {name: msg for name, (_, _, msg) in BAD.items()}
-    expect["stop_json"] = "--stop must be a JSON object"
-    expect["resume"] = "no Tune experiment to resume"
-    expect["debug"] = "does not exist"
+            paths[name] = str(tmp_path / fname)
+    return paths
+
+
+def test_bad_input_subprocess_exit_status_2(tmp_path):
+    """The real command: status 2, one paragraph naming the problem, traceback only with --debug."""
+    paths = _bad_files(tmp_path)
+    runs = {
+        "algo": [PY, "-m", "rllib_coopai", "train", "file", paths["algo"]],
+        "debug": [_console_script(), "train", "-f", paths["missing"], "--debug"],
+    }
+    procs = {k: subprocess.Popen(cmd, cwd=ROOT, env=ENV, stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, text=True) for k, cmd in runs.items()}
     for name, proc in procs.items():
-        out, err = proc.communicate(timeout=240)
+        out, err = proc.communicate(timeout=280)
         assert proc.returncode == 2, (name, out[-2000:], err[-2000:])
         msg = [ln for ln in err.splitlines() if ln.startswith("rllib train: error:")]
-        assert len(msg) == 1 and expect[name] in msg[0], (name, err[-2000:])
+        assert len(msg) == 1 and BAD["missing" if name == "debug" else name][2] in msg[0], err
         assert ("Traceback" in err) == (name == "debug"), (name, err[-2000:])
-        assert "Started a local Ray instance" not in out + err, name
+        assert "Started a local Ray instance" not in out + err
+
+
+@pytest.mark.parametrize("name", sorted(BAD) + ["stop_json", "resume", "num_samples"])
+def test_bad_inputs_exit_2_with_message(name, tmp_path, capsys):
+    """Every kind of bad input through ``main()`` (the console script's function): status 2 and
+    one line naming the problem, no traceback, Ray never started."""
+    import ray
+
+    from rllib_coopai.cli.main import main
+
+    paths = _bad_files(tmp_path)
+    pd = os.path.join(ROOT, "tuned_configs", "ippo", "prisoners_dilemma.yaml")
+    argv, expect = {
+        "stop_json": (["train", "-f", pd, "--stop", "{training_iteration: 1"],
+                      "--stop must be a JSON object"),
+        "resume": (["train", "-f", pd, "--resume", "--storage-path", str(tmp_path / "none")],
+                   "no Tune experiment to resume"),
+        "num_samples": (["train", "-f", pd, "--num-samples", "0"], "--num-samples must be >= 1"),
+    }.get(name, (["train", "file", paths.get(name, ""), "--stop", '{"training_iteration": 1}'],
+                 BAD.get(name, (None, None, None))[2]))
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("rllib train: error:"), err
+    assert expect in lines[0], (expect, err)
+    assert not ray.is_initialized()

@@ -291,7 +291,8 @@ def _check_value(key: str, value, default) -> None:
     """Type/range check of one top-level value against the default config's attribute."""
     if isinstance(value, dict) or value is None:
         return
-    numeric_default = isinstance(default, (int, float)) and not isinstance(default, bool)
+    numeric_default = (isinstance(default, (int, float)) and not isinstance(default, bool)) or (
+        key in VALUE_RANGES)
     if isinstance(default, bool) and not isinstance(value, bool):
         raise CLIError(f"invalid value for config key {key!r}: {value!r} (expected true or false).")
     if numeric_default and isinstance(value, str) and value not in _STRING_SENTINELS:
@@ -320,7 +321,13 @@ def _translate_keys(config, cfg: Dict[str, Any], run: str) -> Dict[str, Any]:
             out[new] = value
         elif "_" + new in attrs:           # properties such as model_config, learner_class
             if not is_search_spec(value):
-                _check_value(new, value, getattr(config, "_" + new, None))
+                default = getattr(config, "_" + new, None)
+                if default is None:
+                    try:
+                        default = getattr(config, new, None)
+                    except Exception:  # noqa: BLE001 - a property that cannot compute yet
+                        default = None
+                _check_value(new, value, default)
             out["_" + new] = value
         elif new in _SPECIAL_CONFIG_KEYS or key in _SPECIAL_CONFIG_KEYS:
             out[key] = value

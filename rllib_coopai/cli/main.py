@@ -13,6 +13,7 @@ and a one-paragraph message; ``--debug`` shows the traceback instead.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 import textwrap
@@ -179,8 +180,17 @@ def _paragraph(msg: str) -> str:
     return " ".join(str(msg).split())
 
 
+class _DropNoise(logging.Filter):
+    """RLlib's "You are running X on the new API stack!" notice is noise on a command line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "on the new API stack! This is the new default" not in record.getMessage()
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+    noise = _DropNoise()
+    logging.getLogger("ray.rllib.algorithms.algorithm_config").addFilter(noise)
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
