@@ -165,7 +165,7 @@ def plot(name, results, path):
     fig.savefig(path, dpi=90)
 
 
-REFERENCE = {"pd": -2.2, "grid": -10.0, "rpc": 8.0, "public_goods": 0.0}
+REFERENCE = {"pd": -2.2, "grid": -10.0, "rpc": 15.0, "public_goods": 0.0}
 
 
 def main(argv=None):

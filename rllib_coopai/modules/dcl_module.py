@@ -151,6 +151,8 @@ class DCLMultiRLModule(MultiRLModule):
         return self.negotiate(batch, greedy=False)
 
     def _forward_inference(self, batch, **kwargs):
+        # Evaluation plays the same stochastic protocol: DCL's equilibria can be mixed
+        # (e.g. the no-deal action policy), so argmax would change the game being evaluated.
         return self.negotiate(batch, greedy=False)
 
     @staticmethod

@@ -28,6 +28,11 @@ Invalid actions from an unmasked learner are mapped deterministically: a proposa
 actions are K-step open-loop sequences of own actions (index ``np.ravel_multi_index(seq,
 (|A|,)*K)``, §1.5), commitment is decided once per mega-step.
 
+DCL itself (``rllib_coopai.algorithms.dcl``) runs the very same protocol inside its MultiRLModule in
+one env step (so it samples at the base env's rate); this wrapper is the protocol as an
+environment, for any other RLlib algorithm (IPPO in an MCG) and for evaluating DCL agents against
+scripted partners (``rllib_coopai.algorithms.dcl.partners.play_commitment_game``).
+
 Info contract (``rllib_coopai.envs.base``): after the action stage each agent's info keeps the base
 env's keys (``cooperated`` / ``joint_action`` on *executed* actions) and adds ``rates``:
 ``agreement_rate`` (1 if all committed), ``commit_rate`` (own commitment) and, where the proposal
