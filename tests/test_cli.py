@@ -25,6 +25,16 @@ def rllib(*args, cwd=ROOT, timeout=300):
                           capture_output=True, text=True)
 
 
+def _ray_args():
+    """Reuse this test process's Ray (other test modules' session) instead of starting another;
+    else let the command start its own local Ray with 2 CPUs."""
+    import ray
+
+    if ray.is_initialized():
+        return ["--address", ray.get_runtime_context().gcs_address]
+    return ["--num-cpus", "2"]
+
+
 def _console_script():
     return os.path.join(os.path.dirname(PY), "rllib")
 
@@ -35,7 +45,7 @@ def trained(tmp_path_factory):
     proc = subprocess.run(
         [_console_script(), "train", "file", "tuned_configs/ippo/prisoners_dilemma.yaml",
          "--stop", json.dumps({"training_iteration": 2}), "--config", json.dumps(TINY),
-         "--storage-path", str(storage), "--seed", "3", "--num-cpus", "2"],
+         "--storage-path", str(storage), "--seed", "3", *_ray_args()],
         cwd=ROOT, env=ENV, timeout=300, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return storage / "ippo-prisoners-dilemma", proc
@@ -78,7 +88,8 @@ def test_train_writes_checkpoint_and_tensorboard_events(trained):
 
 def test_evaluate_checkpoint(trained):
     run_dir, _ = trained
-    proc = rllib("evaluate", str(run_dir), "--episodes", "4", "--render")
+    address = [a for a in _ray_args() if a != "--num-cpus" and a != "2"]
+    proc = rllib("evaluate", str(run_dir), "--episodes", "4", "--render", *address)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     out = proc.stdout
     assert "episodes:        4" in out
@@ -90,11 +101,13 @@ def test_evaluate_checkpoint(trained):
     assert -6.0 <= sw <= 4.0  # PD payoffs (dcl.md Table 1) bound the social welfare
 
 
-def test_plot_learning_curves(trained, tmp_path):
+def test_plot_learning_curves(trained, tmp_path, capsys):
+    from rllib_coopai.cli.main import main
+
     run_dir, _ = trained
     png = tmp_path / "curves.png"
-    proc = rllib("plot", str(run_dir), "-o", str(png))
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert main(["plot", str(run_dir), "-o", str(png)]) == 0
+    assert f"wrote {png}" in capsys.readouterr().out
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
 
 
@@ -117,7 +130,7 @@ def test_grid_search_runs_four_trials(tmp_path):
             num_env_runners: 0
     """))
     proc = subprocess.run([_console_script(), "train", "-f", str(exp), "--storage-path",
-                           str(tmp_path / "runs"), "--num-cpus", "2"],
+                           str(tmp_path / "runs"), *_ray_args()],
                           cwd=ROOT, env=ENV, timeout=400, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     trials = glob.glob(str(tmp_path / "runs" / "pd-grid" / "IPPO_*" / "progress.csv"))
@@ -130,11 +143,15 @@ def test_grid_search_runs_four_trials(tmp_path):
     assert "config:          lr=" in proc.stdout  # the best trial's searched values
 
 
-def test_list_and_python_m():
-    proc = rllib("list")
-    assert proc.returncode == 0, proc.stderr
-    assert "IPPO" in proc.stdout and "PPO" in proc.stdout
-    assert "prisoners_dilemma" in proc.stdout and "escape_room" in proc.stdout
+def test_list(capsys):
+    from rllib_coopai.cli.main import main
+
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    assert "IPPO" in out and "PPO" in out and "DCL" in out
+    assert "prisoners_dilemma" in out and "escape_room" in out
+    assert main(["list", "--keys", "IPPO"]) == 0
+    assert "share_policy" in capsys.readouterr().out
 
 
 BAD = {
@@ -196,6 +213,7 @@ def test_bad_inputs_exit_2_with_message(name, tmp_path, capsys):
 
     from rllib_coopai.cli.main import main
 
+    ray_was_up = ray.is_initialized()
     paths = _bad_files(tmp_path)
     pd = os.path.join(ROOT, "tuned_configs", "ippo", "prisoners_dilemma.yaml")
     argv, expect = {
@@ -211,4 +229,4 @@ def test_bad_inputs_exit_2_with_message(name, tmp_path, capsys):
     lines = [ln for ln in err.splitlines() if ln.strip()]
     assert len(lines) == 1 and lines[0].startswith("rllib train: error:"), err
     assert expect in lines[0], (expect, err)
-    assert not ray.is_initialized()
+    assert ray.is_initialized() == ray_was_up  # the check happened before Ray was needed

@@ -70,6 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--explore", action="store_true",
                    help="sample actions instead of the greedy ones")
     e.add_argument("--seed", type=int, default=None, help="env seed")
+    e.add_argument("--address", help="address of a running Ray cluster; default: a local Ray")
     _common(e)
 
     pl = sub.add_parser("plot", help="learning curves of a run as PNG")
@@ -134,6 +135,10 @@ def cmd_evaluate(args) -> int:
 
     if args.episodes < 1:
         raise CLIError(f"--episodes must be >= 1, got {args.episodes}.")
+    if args.address:
+        from rllib_coopai.cli.train import init_ray
+
+        init_ray(args.address)
     evaluate_checkpoint(args.checkpoint, episodes=args.episodes, render=args.render,
                         explore=args.explore, seed=args.seed)
     return 0
