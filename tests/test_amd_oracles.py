@@ -14,7 +14,16 @@ from rllib_coopai.algorithms.amd.learner import exact_planner_objective, exact_v
 from rllib_coopai.envs import make
 from rllib_coopai.envs.matrix_games import greed_fear_payoffs
 
-torch.set_default_dtype(torch.float64)
+
+
+@pytest.fixture(autouse=True)
+def float64():
+    """Closed forms are checked to 1e-9: float64 here, restored afterwards (other test files)."""
+    old = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    yield
+    torch.set_default_dtype(old)
+
 GAMES = {"pd": (1.0, 1.0), "chicken": (0.5, -1.0), "stag_hunt": (-1.0, 1.0)}
 THETA0 = math.log(1.0 / 3.0)
 

@@ -321,4 +321,18 @@ def designer_training_step(algo, num_episodes, num_epochs: int = 1) -> None:
         )
 
 
+def _register_seat_envs() -> None:
+    """Register ``<name>__designer_seat`` for every package env, so that a checkpoint restored in
+    a fresh process (whose config names the seat env) finds its env creator."""
+    from ray.tune.registry import ENV_CREATOR, _global_registry
+
+    from rllib_coopai import envs
+
+    for name in envs.names():
+        if _global_registry.contains(ENV_CREATOR, name):
+            _seat_env_name(name, {})
+
+
+_register_seat_envs()
+
 __all__ = ["IncentiveDesigner", "IncentiveDesignerConfig", "designer_training_step"]
