@@ -316,3 +316,11 @@ FAST_PD_TRAINING = dict(
     temperature_decay=0.05, min_temperature=1.0, entropy_coeff=0.5, entropy_decay=0.004,
     min_entropy_coeff=0.0, ic_lambda=0.0,
 )
+
+# Grid game / RPC (Tables 6-7 networks and batch, faster learning rates, 5 updates per iteration
+# instead of 30): verified on the grid game (docs/results/dcl/grid.md) and on RPC with K = 2.
+GRID_FAST_TRAINING = dict(
+    train_batch_size_per_learner=512, hidden_dim=32, num_epochs=5, gamma=0.99, lr=0.003,
+    critic_lr=0.01, temperature=1.0, temperature_decay=0.0, min_temperature=1.0,
+    entropy_coeff=0.5, entropy_decay=0.002, min_entropy_coeff=0.001, ic_lambda=0.0,
+)
