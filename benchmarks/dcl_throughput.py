@@ -67,6 +67,7 @@ def main(argv=None):
     p.add_argument("--batch", type=int, default=1024)
     p.add_argument("--iters", type=int, default=3)
     p.add_argument("--runners", default="0,2")
+    p.add_argument("--envs", default="prisoners_dilemma,grid_game")
     p.add_argument("--out", default="docs/results/dcl")
     p.add_argument("--one", default="", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -75,7 +76,7 @@ def main(argv=None):
         print(json.dumps(measure(algo, env, int(runners), args.batch, args.iters)))
         return
     rows = []
-    for algo, env in CASES:
+    for algo, env in [c for c in CASES if c[1] in args.envs.split(",")]:
         rates = {}
         for n in [int(r) for r in args.runners.split(",")]:
             out = subprocess.run(
