@@ -107,6 +107,9 @@ def episodes_to_shards(
     Designer: ``joint_actions`` ``(N,)``, ``objective`` (its reward), ``rewards``.
     """
     num_shards = max(1, int(num_shards))
+    # Only finished episodes whose designer acted (a step-budgeted sample may end mid-episode).
+    episodes = [ep for ep in episodes if ep.is_done and designer_id in ep.agent_episodes
+                and len(ep.agent_episodes[designer_id]) > 0]
     if len(episodes) < num_shards:
         raise ValueError(f"need at least {num_shards} episodes for {num_shards} learners")
     groups = [list(episodes[i::num_shards]) for i in range(num_shards)]
