@@ -1,23 +1,23 @@
 """``make train`` = ``python -m rllib_coopai.train_default``: train the default experiment.
 
-The default experiment is chosen by :func:`default_experiment` (one function to switch): DCL on the
-one-shot Prisoner's Dilemma when ``rllib_coopai.algorithms.dcl.default_experiment_config()`` exists
-and imports, else IPPO on the one-shot PD (dcl.md §2.9 Table 5 settings). It prints one progress
+The default experiment (:func:`default_experiment`) is DCL on the one-shot Prisoner's Dilemma
+(``rllib_coopai.algorithms.dcl.default_experiment_config()``); ``--algo ippo`` runs the IPPO
+baseline on the same game (dcl.md §2.9 Table 5 settings) for comparison. Training stops early
+once mutual cooperation is reached and held for 5 iterations. It prints one progress
 line per iteration, a final summary (per-agent returns, social welfare, cooperation rate, agreement
 rate if present) and saves a checkpoint that ``rllib evaluate`` can roll out.
 
-    python -m rllib_coopai.train_default [--iterations 20] [--algo auto|dcl|ippo] [--seed 0]
+    python -m rllib_coopai.train_default [--iterations 300] [--algo dcl|ippo] [--seed 0]
 """
 from __future__ import annotations
 
 import argparse
-import importlib
 import os
 import sys
 import time
 from typing import Optional, Tuple
 
-DEFAULT_ITERATIONS = 20
+DEFAULT_ITERATIONS = 300
 
 
 def ippo_default_config(seed: Optional[int] = 0):
@@ -35,34 +35,33 @@ def ippo_default_config(seed: Optional[int] = 0):
     )
 
 
-def default_experiment(algo: str = "auto", seed: Optional[int] = 0) -> Tuple[str, object, str]:
-    """``(name, AlgorithmConfig, why)`` of the experiment ``make train`` runs.
+def default_experiment(algo: str = "dcl", seed: Optional[int] = 0) -> Tuple[str, object, str]:
+    """``(name, AlgorithmConfig, why)`` of the experiment ``make train`` runs (DCL unless asked)."""
+    if algo == "ippo":
+        return "IPPO", ippo_default_config(seed), "IPPO baseline, dcl.md Table 5"
+    from rllib_coopai.algorithms.dcl import default_experiment_config
 
-    ``algo="auto"``: DCL's ``default_experiment_config()`` if it exists and imports, else IPPO.
-    """
-    why = ""
-    if algo in ("auto", "dcl"):
-        try:
-            fn = None
-            for module in ("rllib_coopai.algorithms.dcl", "rllib_coopai.algorithms.dcl.dcl"):
-                fn = getattr(importlib.import_module(module), "default_experiment_config", None)
-                if fn is not None:
-                    break
-            if fn is None:
-                raise AttributeError("rllib_coopai.algorithms.dcl has no default_experiment_config()")
-            return "DCL", fn(seed=seed), "DCL's default_experiment_config()"
-        except Exception as e:  # noqa: BLE001 - any failure falls back to the IPPO baseline
-            if algo == "dcl":
-                raise
-            why = f" (DCL default experiment unavailable: {type(e).__name__}: {e})"
-    return "IPPO", ippo_default_config(seed), "IPPO baseline, dcl.md Table 5" + why
+    return "DCL", default_experiment_config(seed=seed), "DCL, rllib_coopai.algorithms.dcl.default_experiment_config()"
+
+
+def converged(history, window: int = 5) -> bool:
+    """Mutual cooperation reached and held: the last ``window`` iterations all have social welfare
+    >= -2.1 (mutual cooperation is -2, defection -4) and, where reported, agreement >= 0.95."""
+    if len(history) < window:
+        return False
+    for er in history[-window:]:
+        if er.get("social_welfare", -1e9) < -2.1 or er.get("agreement_rate", 1.0) < 0.95:
+            return False
+    return True
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m rllib_coopai.train_default",
                                      description=__doc__.split("\n\n")[0])
     parser.add_argument("--iterations", type=int, default=DEFAULT_ITERATIONS)
-    parser.add_argument("--algo", choices=("auto", "dcl", "ippo"), default="auto")
+    parser.add_argument("--algo", choices=("dcl", "ippo"), default="dcl")
+    parser.add_argument("--no-early-stop", action="store_true",
+                        help="run all iterations even after cooperation is reached and held")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--checkpoint-dir", default=os.path.expanduser("~/ray_results/train_default"))
     args = parser.parse_args(argv)
@@ -82,9 +81,15 @@ def main(argv=None) -> int:
     start = time.time()
     result = {}
     try:
+        history = []
         for _ in range(args.iterations):
             result = algo.train()
             print(format_progress(result), flush=True)
+            history.append(result.get("env_runners", {}))
+            if not args.no_early_stop and converged(history):
+                print(f"== mutual cooperation held for 5 iterations: stopping at iteration "
+                      f"{len(history)}", flush=True)
+                break
         path = algo.save_to_path(os.path.join(args.checkpoint_dir, name))
     finally:
         algo.stop()

@@ -91,6 +91,12 @@ class CoopConfigMixin:
         self.share_policy = False
         self.callbacks_class = CoopMetricsCallback
 
+    def set_provided(self, **values) -> None:
+        """Builder-method helper: set each attribute whose value is not ``NotProvided``."""
+        for key, value in values.items():
+            if value is not NotProvided:
+                setattr(self, key, value)
+
     def coop_training_kwargs(self, share_policy=NotProvided):
         if share_policy is not NotProvided:
             self.share_policy = bool(share_policy)

@@ -121,7 +121,7 @@ class AMDConfig(DesignerSeatConfigMixin, CoopConfigMixin, AlgorithmConfig):
                 "train_batch_size_per_learner" in kwargs or "train_batch_size" in kwargs):
             # A batch size in env steps was asked for: sample that many (whole episodes).
             self.episodes_per_iteration = None
-        for key, val in dict(
+        self.set_provided(
             gradient=gradient, max_reward=max_reward, constraint=constraint, cost_form=cost_form,
             cost_weight=cost_weight, turn_off_after=turn_off_after, planner_lr=planner_lr,
             planner_optimizer=planner_optimizer, planner_hidden=planner_hidden,
@@ -129,9 +129,7 @@ class AMDConfig(DesignerSeatConfigMixin, CoopConfigMixin, AlgorithmConfig):
             learner_optimizer=learner_optimizer, learner_hidden=learner_hidden,
             init_prob=init_prob, updates_per_iteration=updates_per_iteration,
             episodes_per_iteration=episodes_per_iteration,
-        ).items():
-            if val is not NotProvided:
-                setattr(self, key, val)
+        )
         return self
 
     @property

@@ -102,15 +102,12 @@ class DCLConfig(CoopConfigMixin, AlgorithmConfig):
                  reward_aggregation=NotProvided, torch_threads=NotProvided,
                  **kwargs) -> "DCLConfig":
         super().training(**kwargs)
-        for key, val in dict(mode=mode, ic_lambda=ic_lambda, ic_mode=ic_mode, critic_lr=critic_lr,
-                             temperature=temperature, temperature_decay=temperature_decay,
-                             min_temperature=min_temperature, entropy_coeff=entropy_coeff,
-                             entropy_decay=entropy_decay, min_entropy_coeff=min_entropy_coeff,
-                             hidden_dim=hidden_dim, mega_steps=mega_steps,
-                             reward_aggregation=reward_aggregation,
-                             torch_threads=torch_threads).items():
-            if val is not NotProvided:
-                setattr(self, key, val)
+        self.set_provided(mode=mode, ic_lambda=ic_lambda, ic_mode=ic_mode, critic_lr=critic_lr,
+                          temperature=temperature, temperature_decay=temperature_decay,
+                          min_temperature=min_temperature, entropy_coeff=entropy_coeff,
+                          entropy_decay=entropy_decay, min_entropy_coeff=min_entropy_coeff,
+                          hidden_dim=hidden_dim, mega_steps=mega_steps,
+                          reward_aggregation=reward_aggregation, torch_threads=torch_threads)
         return self
 
     # ------------------------------------------------------------------ validation

@@ -167,7 +167,7 @@ class IncentiveDesignerConfig(DesignerSeatConfigMixin, CoopConfigMixin, PPOConfi
             # A batch size in env steps was asked for: sample that many (whole episodes).
             self.episodes_per_iteration = None
         self.coop_training_kwargs(share_policy=share_policy)
-        for key, val in dict(
+        self.set_provided(
             designer=designer, incentive_output=incentive_output, incentive_low=incentive_low,
             max_incentive=max_incentive, incentive_menu=incentive_menu,
             social_objective=social_objective, subtract_payments=subtract_payments,
@@ -175,9 +175,7 @@ class IncentiveDesignerConfig(DesignerSeatConfigMixin, CoopConfigMixin, PPOConfi
             agent_entropy_coeff=agent_entropy_coeff, designer_lr=designer_lr, cost_lr=cost_lr,
             cost_coeff=cost_coeff, agent_hidden=agent_hidden, designer_hidden=designer_hidden,
             episodes_per_iteration=episodes_per_iteration,
-        ).items():
-            if val is not NotProvided:
-                setattr(self, key, val)
+        )
         return self
 
     # ------------------------------------------------------------------------------------

@@ -135,7 +135,7 @@ class LIOConfig(CoopConfigMixin, AlgorithmConfig):
     ) -> "LIOConfig":
         """Set LIO's training keys (module docstring) and any of RLlib's (e.g. ``gamma``)."""
         super().training(**kwargs)
-        for name, value in dict(
+        self.set_provided(
             incentives=incentives, lio_agents=lio_agents, schedule=schedule,
             policy_learner=policy_learner, policy_lr=policy_lr, incentive_lr=incentive_lr,
             cost_coeff=cost_coeff, separate_cost_optimizer=separate_cost_optimizer, cost_lr=cost_lr,
@@ -145,9 +145,7 @@ class LIOConfig(CoopConfigMixin, AlgorithmConfig):
             episodes_per_iteration=episodes_per_iteration, policy_hiddens=policy_hiddens,
             incentive_hiddens=incentive_hiddens, critic_hiddens=critic_hiddens,
             observe_given_incentives=observe_given_incentives,
-        ).items():
-            if value is not NotProvided:
-                setattr(self, name, value)
+        )
         return self
 
     # ------------------------------------------------------------------ defaults
