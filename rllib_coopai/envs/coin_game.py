@@ -44,6 +44,8 @@ The reference code's optional ``punishment_helped`` penalty is not implemented.
 """
 from __future__ import annotations
 
+import abc
+
 from typing import Optional
 
 import numpy as np
@@ -89,12 +91,13 @@ class _GridCoinBase(CoopParallelEnv):
             if cell not in taken:
                 return cell
 
+    @abc.abstractmethod
     def _layers(self):
         """(n_channels, n_cells) picture in global (red-first) channel order."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def _swap_index(self):
-        raise NotImplementedError
+        """Channel permutation that turns the red-first picture into blue's own-first view."""
 
     def _observe(self):
         glob = self._layers()
