@@ -117,10 +117,7 @@ class AMDConfig(DesignerSeatConfigMixin, CoopConfigMixin, AlgorithmConfig):
     ):
         """See the class docstring; other keys go to ``AlgorithmConfig.training``."""
         super().training(**kwargs)
-        if episodes_per_iteration is NotProvided and (
-                "train_batch_size_per_learner" in kwargs or "train_batch_size" in kwargs):
-            # A batch size in env steps was asked for: sample that many (whole episodes).
-            self.episodes_per_iteration = None
+        self.batch_size_replaces_episodes(episodes_per_iteration, kwargs)
         self.set_provided(
             gradient=gradient, max_reward=max_reward, constraint=constraint, cost_form=cost_form,
             cost_weight=cost_weight, turn_off_after=turn_off_after, planner_lr=planner_lr,

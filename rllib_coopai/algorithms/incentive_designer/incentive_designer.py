@@ -78,6 +78,14 @@ class DesignerSeatConfigMixin:
     def _designer_seat_kwargs(self) -> dict:  # each config class gives its seat's keywords
         return {}
 
+    def batch_size_replaces_episodes(self, episodes_per_iteration, training_kwargs) -> None:
+        """A batch size in env steps asked for in ``.training()`` (and no explicit episode count)
+        means: sample that many env steps of whole episodes per iteration."""
+        if episodes_per_iteration is NotProvided and (
+                "train_batch_size_per_learner" in training_kwargs
+                or "train_batch_size" in training_kwargs):
+            self.episodes_per_iteration = None
+
     def setup_designer_seat(self) -> None:
         base = self.env
         if not isinstance(base, str):
@@ -162,10 +170,7 @@ class IncentiveDesignerConfig(DesignerSeatConfigMixin, CoopConfigMixin, PPOConfi
     ):
         """See the class docstring for the keys; other keys go to ``PPOConfig.training``."""
         super().training(**kwargs)
-        if episodes_per_iteration is NotProvided and (
-                "train_batch_size_per_learner" in kwargs or "train_batch_size" in kwargs):
-            # A batch size in env steps was asked for: sample that many (whole episodes).
-            self.episodes_per_iteration = None
+        self.batch_size_replaces_episodes(episodes_per_iteration, kwargs)
         self.coop_training_kwargs(share_policy=share_policy)
         self.set_provided(
             designer=designer, incentive_output=incentive_output, incentive_low=incentive_low,
