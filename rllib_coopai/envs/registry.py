@@ -38,6 +38,8 @@ _REGISTRY: Dict[str, Tuple[Factory, str]] = {
     "coin_game": ("rllib_coopai.envs.coin_game:CoinGameEnv", "2-player 3x3 coin game (Lerer & Peysakhovich)"),
     "asymmetric_coin_game": ("rllib_coopai.envs.coin_game:AsymmetricBargainingCoinGameEnv",
                              "Asymmetric bargaining coin game ABCG (amd_norms.md B.5)"),
+    "gather_trade_build": ("rllib_coopai.envs.gather_trade_build:GatherTradeBuildEnv",
+                           "Gather-Trade-Build economy, 15x15, 4 agents, bracket taxes (lio_id.md §3.4)"),
 }
 
 
