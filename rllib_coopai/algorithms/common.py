@@ -14,6 +14,7 @@ import difflib
 from typing import List
 
 from ray.rllib.algorithms.algorithm_config import NotProvided
+from ray.rllib.connectors.connector_v2 import ConnectorV2
 from ray.rllib.env.multi_agent_env import MultiAgentEnv
 
 from rllib_coopai.metrics.callbacks import CoopMetricsCallback
@@ -79,6 +80,21 @@ def env_agents(config) -> List[str]:
         env.close()
 
 
+class FixedModuleOrder(ConnectorV2):
+    """Env-to-module piece: the per-module batch in sorted module-id order.
+
+    RLlib collects the acting agents from a ``set`` (``get_agents_that_stepped``), so the order in
+    which modules run their forward pass, and draw their action samples from torch's global RNG,
+    otherwise depends on ``PYTHONHASHSEED``: the same ``seed`` gave different runs in different
+    processes. (Rows of agents sharing one module keep RLlib's order.)
+    """
+
+    def __call__(self, *, rl_module, batch, episodes, explore=None, shared_data=None, **kwargs):
+        if isinstance(batch, dict) and batch and all(k in rl_module for k in batch):
+            return {k: batch[k] for k in sorted(batch)}
+        return batch
+
+
 class CoopConfigMixin:
     """Mix into an ``AlgorithmConfig`` subclass (before it in the MRO).
 
@@ -90,6 +106,12 @@ class CoopConfigMixin:
     def _init_coop(self):
         self.share_policy = False
         self.callbacks_class = CoopMetricsCallback
+
+    def build_env_to_module_connector(self, env=None, spaces=None, device=None):
+        """RLlib's pipeline plus ``FixedModuleOrder`` at its end (seeded sampling reproducible)."""
+        pipeline = super().build_env_to_module_connector(env=env, spaces=spaces, device=device)
+        pipeline.append(FixedModuleOrder())
+        return pipeline
 
     def set_provided(self, **values) -> None:
         """Builder-method helper: set each attribute whose value is not ``NotProvided``."""
@@ -126,6 +148,10 @@ class CoopConfigMixin:
                 self.policies = {SHARED_MODULE_ID}
                 self.policy_mapping_fn = agent_to_shared_module
             else:
-                self.policies = set(agents)
+                # An ordered dict, not a set: module build order (and so which agent gets which
+                # initial weights under a seed) must not depend on PYTHONHASHSEED.
+                from ray.rllib.policy.policy import PolicySpec
+
+                self.policies = {a: PolicySpec() for a in agents}
                 self.policy_mapping_fn = agent_to_own_module
         return agents
