@@ -10,8 +10,9 @@ import torch
 
 from rllib_coopai.algorithms import get_config_class
 from rllib_coopai.algorithms.incentive_designer import IncentiveDesigner, IncentiveDesignerConfig
-from rllib_coopai.modules.functional import assign_, named_params, sgd_step
 from rllib_coopai.wrappers.designer import DESIGNER_ID
+
+from designer_checks import check_meta_gradient, learner_in_float64
 
 ER21 = {"n_agents": 2, "min_at_lever": 1, "obs_mode": "designer"}
 ER52 = {"n_agents": 5, "min_at_lever": 2, "obs_mode": "designer"}
@@ -51,43 +52,7 @@ def test_meta_gradient_matches_direct_autograd_and_finite_differences(ray_sessio
     try:
         for _ in range(2):
             algo.train()
-        L = algo.learner_group._learner
-        for m in L.module.keys():
-            L.module[m].double()
-        theta_prev, data_prev = L._prev
-        theta_prev = {a: {k: v.double() for k, v in p.items()} for a, p in theta_prev.items()}
-        data = {m: {k: (v.double() if v.is_floating_point() else v) for k, v in b.items()}
-                for m, b in data_prev.items()}
-        agents = [a for a in data if a != DESIGNER_ID]
-        designer = L.module[DESIGNER_ID]
-        eta = {k: v.detach().clone().requires_grad_(True) for k, v in named_params(designer).items()}
-
-        def j_after_step(eta_params):  # J^ID(theta_hat(eta)) on the validation batch, eq 6.4
-            prev = {a: {k: v.detach().requires_grad_(True) for k, v in theta_prev[a].items()}
-                    for a in agents}
-            losses = L.inner_losses(prev, eta_params, data)
-            hat = {a: sgd_step(prev[a], losses[a], L.config.agent_lr, create_graph=True)
-                   for a in agents}
-            return hat, L.outer_objective(hat, data)
-
-        hat, J = j_after_step(eta)
-        direct = torch.autograd.grad(J, list(eta.values()))
-        # Commit theta_hat numerically, as the pipelined update does, then take the learner's route.
-        for a in agents:
-            assign_(L.module[a], hat[a])
-        meta, _, _, _ = L.meta_gradient(data, theta_prev, data)
-        for (k, d) in zip(eta, direct):
-            np.testing.assert_allclose(-meta[k].numpy(), d.numpy(), rtol=1e-8, atol=1e-12)
-        assert max(float(d.abs().max()) for d in direct) > 1e-6  # agents learn -> non-zero
-        # Central finite differences along a random direction in eta space.
-        gen = torch.Generator().manual_seed(0)
-        dirs = {k: torch.randn(v.shape, generator=gen, dtype=v.dtype) for k, v in eta.items()}
-        h = 1e-5
-        plus = {k: (v + h * dirs[k]).detach() for k, v in eta.items()}
-        minus = {k: (v - h * dirs[k]).detach() for k, v in eta.items()}
-        fd = (j_after_step(plus)[1] - j_after_step(minus)[1]).item() / (2 * h)
-        analytic = sum((d * dirs[k]).sum() for k, d in zip(eta, direct)).item()
-        assert fd == pytest.approx(analytic, rel=1e-4, abs=1e-8)
+        check_meta_gradient(*learner_in_float64(algo))
     finally:
         algo.stop()
 
@@ -109,36 +74,60 @@ def _welfare_curve(config, iters):
         algo.stop()
 
 
-def test_metagrad_learns_escape_room_incentives_dual_rl_does_not_cooperate(ray_session):
-    """CI-sized lio_id.md §6.2 on ER(5,2) (optimum 28 gross, 26 - 2 eps net of payments).
+MG_ER52 = dict(episodes_per_iteration=8, agent_lr=0.02, designer_lr=0.005, cost_lr=1e-4,
+               agent_hidden=[64, 64], designer_hidden=[64, 32])
 
-    Within 50 x 8 episodes MetaGrad learns the optimum's incentive structure (pay the lever, not
-    the door or staying); whether the agents have already converged to the 28-welfare outcome at
-    that point varies with the seed (about 3 in 4 in our sweeps; benchmarks/
-    designer_escape_room.py runs several seeds longer and reports them all). Dual-RL with at
-    least as many env steps does not find cooperation. Larger learning rates than Table C.1
-    (its 100k episodes do not fit in a test).
-    """
-    algo = metagrad(ER52, episodes_per_iteration=8, agent_lr=0.02, designer_lr=0.005,
-                    cost_lr=1e-4, agent_hidden=[64, 64],
-                    designer_hidden=[64, 32]).debugging(seed=3).build_algo()
+
+def _metagrad_er52(seed, max_iters, target):
+    """Train until RLlib's smoothed sampled social welfare reaches ``target`` (or ``max_iters``)."""
+    algo = metagrad(ER52, **MG_ER52).debugging(seed=seed).build_algo()
     try:
-        for _ in range(50):
+        for _ in range(max_iters):
             res = algo.train()
+            er = res["env_runners"]
+            if er["social_welfare"] >= target:
+                break
         d = res["learners"][DESIGNER_ID]
-        steps = res["env_runners"]["num_env_steps_sampled_lifetime"]
+        return dict(welfare=er["social_welfare"], net=er["social_objective_net"],
+                    steps=er["num_env_steps_sampled_lifetime"],
+                    incentives=[d[f"mean_incentive_{k}"] for k in range(3)])
     finally:
         algo.stop()
-    lever, start, door = (d[f"mean_incentive_{k}"] for k in range(3))
-    assert lever > 1.0                      # > the lever's cost of 1: pulling pays (1 + eps)
-    assert lever > max(start, door) + 0.5   # the door and staying are (almost) not paid
-    rl = (IncentiveDesignerConfig().environment("escape_room", env_config=ER52)
-          .env_runners(num_env_runners=0).debugging(seed=3)
-          .training(designer="rl", lr=3e-4, train_batch_size_per_learner=800, minibatch_size=400,
-                    num_epochs=2, entropy_coeff=0.01))
-    rl_curve = _welfare_curve(rl, int(np.ceil(steps / 800)))
-    assert rl_curve[-1][0] >= steps
-    assert rl_curve[-1][1] < 10.0
+
+
+def test_metagrad_reaches_escape_room_optimum_dual_rl_does_not(ray_session):
+    """CI-sized lio_id.md §6.2 on ER(5,2): MetaGrad reaches the social objective's optimum region
+    in most seeds, dual-RL does not (optimum: 28 gross = sum of the agents' env rewards, two at
+    the lever and three exiting; 26 - 2 eps net of payments, lio_id.md §7 item 5).
+
+    Seeds 0, 1, 2, at most 120 iterations x 8 episodes each. The social objective is RLlib's
+    smoothed sampled ``social_welfare``; MetaGrad must reach >= 25 in at least 2 of the 3 seeds
+    (in a 6-seed sweep seeds 0, 1, 3, 4 reached 27.5-27.9 within 120 iterations; seeds 2 and 5
+    stayed at 4.4 and 11.2). Where it does, the incentive structure is the optimum's (the lever
+    paid > its cost 1, more than the door/staying) and the net objective is already > 15
+    (payments still above 1 + eps: the cost optimizer lowers them slowly). Dual-RL (PPO
+    designer, same seed) with at least MetaGrad's env steps ends below 12 (random play: ~10) and
+    never gets above 20, in every seed. Larger learning rates than Table C.1 (whose 100k
+    episodes do not fit in a test). Runs are reproducible per seed (module order fixed, see
+    ``rllib_coopai.algorithms.common.FixedModuleOrder``).
+    """
+    reached = []
+    for seed in range(3):
+        mg = _metagrad_er52(seed, max_iters=120, target=25.0)
+        if mg["welfare"] >= 25.0:
+            reached.append(seed)
+            lever, start, door = mg["incentives"]
+            assert lever > 1.0 and lever > max(start, door) + 0.5, mg
+            assert mg["net"] > 15.0, mg
+        rl = (IncentiveDesignerConfig().environment("escape_room", env_config=ER52)
+              .env_runners(num_env_runners=0).debugging(seed=seed)
+              .training(designer="rl", lr=3e-4, train_batch_size_per_learner=800,
+                        minibatch_size=400, num_epochs=2, entropy_coeff=0.01))
+        rl_curve = _welfare_curve(rl, int(np.ceil(mg["steps"] / 800)))
+        assert rl_curve[-1][0] >= mg["steps"]
+        # Random play gives ~10 (the first iterations of both methods); dual-RL ends below it.
+        assert rl_curve[-1][1] < 12.0 and max(c[1] for c in rl_curve) < 20.0, (seed, rl_curve)
+    assert len(reached) >= 2, reached
 
 
 @pytest.mark.parametrize("designer", ["metagrad", "rl"])

@@ -177,6 +177,8 @@ class GatherTradeBuildEnv(CoopParallelEnv):
         tax_rates: ``"us_federal"`` (default), ``"free_market"`` or 7 rates in [0, 1].
         build_payments: coin per house per agent (default the digest's four skills).
         starting_coin: 10.
+        starting_inventory: (wood, stone) each agent holds at reset ((0, 0); more makes early
+            builds, hence incomes and taxes, likely: used by CI-sized tests).
         regen_prob: per-step regrowth probability of an empty source tile (0.01).
         view_radius: egocentric window radius (5 -> 11x11).
         isoelastic_eta: CRRA eta (0.23); energy_cost: labor weight (0.21).
@@ -196,6 +198,7 @@ class GatherTradeBuildEnv(CoopParallelEnv):
         tax_rates: Union[str, Sequence[float]] = "us_federal",
         build_payments: Sequence[float] = BUILD_PAYMENTS,
         starting_coin: float = 10.0,
+        starting_inventory: Sequence[float] = (0.0, 0.0),
         regen_prob: float = 0.01,
         view_radius: int = 5,
         isoelastic_eta: float = 0.23,
@@ -218,6 +221,10 @@ class GatherTradeBuildEnv(CoopParallelEnv):
             raise ValueError(f"build_payments needs at least n_agents={n} values, got {len(pays)}")
         self.build_payments = np.asarray(pays[:n], np.float64)
         self.starting_coin = check_float("starting_coin", starting_coin, 0.0, None)
+        inv0 = [check_float("starting_inventory", x, 0.0, None) for x in starting_inventory]
+        if len(inv0) != 2:
+            raise ValueError(f"starting_inventory must be (wood, stone), got {starting_inventory!r}")
+        self.starting_inventory = np.asarray(inv0, np.float64)
         self.regen_prob = check_float("regen_prob", regen_prob, 0.0, 1.0)
         self.view_radius = check_int("view_radius", view_radius, 0, 14)
         self.eta = check_float("isoelastic_eta", isoelastic_eta, 0.0, None, low_open=True)
@@ -268,7 +275,7 @@ class GatherTradeBuildEnv(CoopParallelEnv):
         self.resources = self.source.copy()            # [2, H, W] bool: a unit is on the tile
         self.houses = -np.ones((self.size, self.size), np.int64)  # owner index or -1
         self.pos = np.array(self.start_pos, np.int64)
-        self.inv = np.zeros((n, 2), np.float64)         # wood, stone in inventory
+        self.inv = np.tile(self.starting_inventory, (n, 1))  # wood, stone in inventory
         self.coin = np.full(n, self.starting_coin)     # coin in inventory
         self.labor = np.zeros(n)
         self.last_coin = np.full(n, self.starting_coin)  # total coin after the last tax
@@ -278,7 +285,9 @@ class GatherTradeBuildEnv(CoopParallelEnv):
         self.escrow_res = np.zeros((n, 2))
         self.util = utility(self.total_coin(), self.labor, self.eta, self.energy_cost)
         obs = {a: self._obs(i) for i, a in enumerate(self.possible_agents)}
-        return obs, {a: {} for a in self.possible_agents}
+        coins = self.total_coin()
+        info = {"productivity": float(coins.sum()), "equality": gini_equality(coins)}
+        return obs, {a: dict(info) for a in self.possible_agents}
 
     def total_coin(self) -> np.ndarray:
         return self.coin + self.escrow_coin

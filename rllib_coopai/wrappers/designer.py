@@ -22,6 +22,15 @@ Incentive output (``output``):
   (MetaGrad in ER/Cleanup, lio_id.md §2.4: ``pay_i = u[a_i]``); needs equal ``Discrete`` action
   spaces.
 * ``"per_agent"``: one incentive per agent (AMD, AI-Economist-style planner: ``pay_i = u[i]``).
+* ``"tax_brackets"``: the designer sets an economy's marginal tax rates (lio_id.md §2.4, GTB): the
+  inner env must have ``set_tax_rates``, ``n_brackets``, ``tax_period`` and ``t``
+  (``gather_trade_build``). The output is ``n_brackets`` rates in ``[low, high]`` within
+  ``[0, 1]``. The seat calls ``env.set_tax_rates(u)`` in the *pay* step of the first env step of
+  every tax period (steps ``0, P, 2P, ...``; the AI Economist's planner also acts at the first step
+  of a period, simultaneously with the agents, who see the rates from the next observation on);
+  the rates hold until that period's end, where the env collects and redistributes the tax. The
+  designer's actions at other steps have no effect. No payments: ``pay_i = 0``, the taxes act
+  inside the env's rewards; each agent's info gets ``tax_rates_set`` (True at those steps).
 
 Designer action (``action``):
 
@@ -29,16 +38,36 @@ Designer action (``action``):
   bounded outputs, e.g. ``(0, 2)`` in ER; AMD: ``(-c, c)``).
 * ``"menu"``: ``Discrete(len(menu) ** K)``, an assignment of one menu value to each of the K
   outputs (dual-RL (d), lio_id.md §5; menu ``{0, 1.1, 2.0}`` by default).
+* ``"factored"``: ``MultiDiscrete([len(menu)] * K)``, one menu index per output (the GTB dual-RL
+  planner: 7 sub-spaces x 21 rates ``{0, 0.05, ..., 1}``, lio_id.md §3.4 / §5).
 
-``revenue_neutral=True`` subtracts the mean payment (amd_norms.md A.4 (2)). The designer's reward
-per step is the social objective of the env rewards (``objective``: ``"sum"`` = utilitarian
-``sum_i r_i``, ``"productivity_x_equality"`` = ``sum_i r_i * equality(r)`` as in GTB) minus the
-step's total payment when ``subtract_payments=True`` (dual-RL (c) and the test-time accounting of
-lio_id.md §2.4), or a callable ``f(rewards_array) -> float``.
+Cap annealing (``cap_start``, ``cap_anneal_episodes``): every output is clipped to at most
+``cap = cap_start + (high - cap_start) * min(1, episodes / cap_anneal_episodes)``, where
+``episodes`` counts the resets of this seat (one env copy; with several EnvRunners each copy
+anneals on its own count). lio_id.md §3.4: the dual-RL planner's max rate rises 0.1 -> 1.0 over
+the first 8k episodes. ``cap_start=None`` (default) disables it.
+
+``revenue_neutral=True`` subtracts the mean payment (amd_norms.md A.4 (2)). The step's social
+objective (``objective``):
+
+* ``"sum"``: utilitarian ``sum_i r_i`` of the env rewards;
+* ``"productivity_x_equality"`` (GTB, lio_id.md §3.4: ``prod_t * eq_t``): where every acting
+  agent's info reports ``productivity`` and ``equality`` (``gather_trade_build``: total coin and
+  1 - normalised Gini of coin), exactly ``productivity * equality`` of the env; otherwise (an env
+  without those numbers) the stand-in ``sum_i r_i * equality(r)`` over the step's env rewards;
+* a callable ``f(rewards_array) -> float``.
+
+The designer's reward per step is ``objective_scale * objective`` (``objective_form="level"``;
+MetaGrad in GTB uses ``r_scalar = 1e-2``) or ``objective_scale * (objective_t - objective_{t-1})``
+(``"difference"``: the AI Economist planner's marginal reward, used by dual-RL in GTB; the
+objective before the first step comes from the reset infos where they report it, else 0), minus
+the step's total payment when ``subtract_payments=True`` (dual-RL (c) and the test-time accounting
+of lio_id.md §2.4). The ``social_objective`` info is always the unscaled level.
 
 Info contract: each agent's info gets ``extrinsic_reward`` (its env reward) and ``totals``
 ``{"designer_payment": pay_i, "designer_payment/<action type>": pay_i}`` (action type = the env's
-``action_type`` info or the action index) and ``social_objective`` (the step's objective, the same
+``action_type`` info or the action index; not with ``tax_brackets``, which pays nothing) and
+``social_objective`` (the step's objective, the same
 number in every agent's info: the designer has no observation in the paying step, so RLlib would
 drop an info given to it there). The designer's info carries ``social_objective``,
 ``designer_payment_total`` and ``incentives``.
@@ -52,23 +81,40 @@ import numpy as np
 from gymnasium import spaces
 from pettingzoo import ParallelEnv
 
-from rllib_coopai.envs.base import check_bool, check_choice, check_float
+from rllib_coopai.envs.base import check_bool, check_choice, check_float, check_int
 from rllib_coopai.metrics.welfare import equality
 
 DESIGNER_ID = "designer"
-OUTPUTS = ("per_action", "per_agent")
-ACTIONS = ("continuous", "menu")
+OUTPUTS = ("per_action", "per_agent", "tax_brackets")
+ACTIONS = ("continuous", "menu", "factored")
 OBJECTIVES = ("sum", "productivity_x_equality")
+OBJECTIVE_FORMS = ("level", "difference")
 
 
-def social_objective(rewards: np.ndarray, objective: Union[str, Callable] = "sum") -> float:
-    """The designer's objective of one step's env rewards (lio_id.md §2.4 R^ID)."""
+def social_objective(rewards: np.ndarray, objective: Union[str, Callable] = "sum",
+                     infos: Optional[Sequence[dict]] = None) -> float:
+    """The designer's objective of one step (lio_id.md §2.4 R^ID).
+
+    ``"productivity_x_equality"`` uses the env's own ``productivity`` and ``equality`` where every
+    info in ``infos`` reports them (GTB, lio_id.md §3.4); otherwise ``sum(r) * equality(r)``.
+    """
     rewards = np.asarray(rewards, dtype=np.float64)
     if callable(objective):
         return float(objective(rewards))
     if objective == "sum":
         return float(rewards.sum())
+    env_pe = env_productivity_x_equality(infos)
+    if env_pe is not None:
+        return env_pe
     return float(rewards.sum() * equality(rewards))
+
+
+def env_productivity_x_equality(infos: Optional[Sequence[dict]]) -> Optional[float]:
+    """``productivity * equality`` as reported by the env (the first info), or None."""
+    infos = [i for i in (infos or []) if i is not None]
+    if infos and all("productivity" in i and "equality" in i for i in infos):
+        return float(infos[0]["productivity"]) * float(infos[0]["equality"])
+    return None
 
 
 def payments(u, actions, output: str, revenue_neutral: bool = False):
@@ -77,6 +123,10 @@ def payments(u, actions, output: str, revenue_neutral: bool = False):
     Works on numpy arrays and torch tensors with leading batch dims:
     ``u``: ``(..., K)``; ``actions``: ``(..., N)`` integer. Returns ``(..., N)``.
     """
+    if output == "tax_brackets":  # taxes act inside the env's rewards: no payments
+        if isinstance(u, np.ndarray):
+            return np.zeros(np.shape(actions), np.float64)
+        return torch_zeros_like(actions, u)
     if output == "per_action":
         try:
             import torch
@@ -97,6 +147,12 @@ def payments(u, actions, output: str, revenue_neutral: bool = False):
     return pay
 
 
+def torch_zeros_like(actions, u):
+    import torch
+
+    return torch.zeros(actions.shape, dtype=u.dtype, device=u.device)
+
+
 def joint_action_onehot(actions: Sequence[int], sizes: Sequence[int]) -> np.ndarray:
     """Concatenated one-hot encoding of a joint action."""
     out = np.zeros(int(sum(sizes)), np.float32)
@@ -112,13 +168,17 @@ class DesignerSeatWrapper(ParallelEnv):
 
     Args:
         env: the inner PettingZoo ParallelEnv (all agents with ``Discrete`` actions).
-        output: ``"per_action"`` or ``"per_agent"`` (see module docstring).
-        action: ``"continuous"`` (bounded Box) or ``"menu"`` (Discrete over menu assignments).
-        low, high: bounds of each incentive (``low < high``).
-        menu: the incentive values of the ``"menu"`` action.
+        output: ``"per_action"``, ``"per_agent"`` or ``"tax_brackets"`` (see module docstring).
+        action: ``"continuous"`` (bounded Box), ``"menu"`` (Discrete over menu assignments) or
+            ``"factored"`` (MultiDiscrete, one menu index per output).
+        low, high: bounds of each incentive (``low < high``; within [0, 1] for tax rates).
+        menu: the incentive values of the ``"menu"`` / ``"factored"`` action.
         revenue_neutral: payments minus their mean (sum of payments = 0).
         objective: ``"sum"``, ``"productivity_x_equality"`` or a callable of the rewards array.
+        objective_form: ``"level"`` or ``"difference"`` (marginal objective per step).
+        objective_scale: factor on the designer's objective reward (> 0).
         subtract_payments: the designer's reward is the objective minus the total payment.
+        cap_start, cap_anneal_episodes: linear max-output cap annealing (None = off).
         designer_id: agent id of the designer seat.
     """
 
@@ -135,6 +195,10 @@ class DesignerSeatWrapper(ParallelEnv):
         revenue_neutral: bool = False,
         objective: Union[str, Callable] = "sum",
         subtract_payments: bool = True,
+        objective_form: str = "level",
+        objective_scale: float = 1.0,
+        cap_start: Optional[float] = None,
+        cap_anneal_episodes: int = 8000,
         designer_id: str = DESIGNER_ID,
     ):
         self.env = env
@@ -149,6 +213,13 @@ class DesignerSeatWrapper(ParallelEnv):
         if not callable(objective):
             check_choice("objective", objective, OBJECTIVES)
         self.objective = objective
+        self.objective_form = check_choice("objective_form", objective_form, OBJECTIVE_FORMS)
+        self.objective_scale = check_float("objective_scale", objective_scale, 0.0, None,
+                                           low_open=True)
+        self.cap_start = None if cap_start is None else check_float("cap_start", cap_start)
+        self.cap_anneal_episodes = check_int("cap_anneal_episodes", cap_anneal_episodes, 1, None)
+        self._episodes = -1
+        self._last_objective = 0.0
         self.menu = np.asarray([check_float("menu value", m) for m in menu], np.float64)
         if self.menu.size < 1:
             raise ValueError("menu must hold at least one incentive value")
@@ -166,12 +237,22 @@ class DesignerSeatWrapper(ParallelEnv):
                     f"the designer seat needs Discrete agent actions; {a!r} has {sp}"
                 )
             self.action_sizes.append(int(sp.n))
+        if self.output == "tax_brackets":
+            missing = [k for k in ("set_tax_rates", "n_brackets", "tax_period")
+                       if not hasattr(env, k)]
+            if missing:
+                raise ValueError(
+                    f"output='tax_brackets' needs an economy env with {missing} "
+                    "(e.g. 'gather_trade_build')")
+            if self.low < 0.0 or self.high > 1.0:
+                raise ValueError(f"tax rates need 0 <= low < high <= 1, got low={low}, high={high}")
         if self.output == "per_action" and len(set(self.action_sizes)) != 1:
             raise ValueError(
                 "output='per_action' needs every agent to have the same number of actions, got "
                 f"{self.action_sizes}; use output='per_agent'"
             )
-        self.n_outputs = self.action_sizes[0] if self.output == "per_action" else self.n
+        self.n_outputs = {"per_action": self.action_sizes[0], "per_agent": self.n,
+                          "tax_brackets": int(getattr(env, "n_brackets", 0))}[self.output]
         self._has_state = callable(getattr(env, "state", None)) and _state_ok(env)
         self.state_dim = int(self._state_now_shape(env))
         d_obs = self.state_dim + int(sum(self.action_sizes))
@@ -180,6 +261,8 @@ class DesignerSeatWrapper(ParallelEnv):
             self.designer_action_space = spaces.Box(
                 np.float32(self.low), np.float32(self.high), (self.n_outputs,), np.float32
             )
+        elif self.action == "factored":
+            self.designer_action_space = spaces.MultiDiscrete([len(self.menu)] * self.n_outputs)
         else:
             self.designer_action_space = spaces.Discrete(len(self.menu) ** self.n_outputs)
             self._menu_table = np.array(
@@ -218,8 +301,20 @@ class DesignerSeatWrapper(ParallelEnv):
     def incentive_vector(self, designer_action) -> np.ndarray:
         """The designer's action as the incentive vector ``u`` (length K)."""
         if self.action == "menu":
-            return self._menu_table[int(designer_action)]
-        return np.clip(np.asarray(designer_action, np.float64).ravel(), self.low, self.high)
+            u = self._menu_table[int(designer_action)]
+        elif self.action == "factored":
+            u = self.menu[np.asarray(designer_action, np.int64).ravel()]
+        else:
+            u = np.clip(np.asarray(designer_action, np.float64).ravel(), self.low, self.high)
+        cap = self.current_cap()
+        return u if cap is None else np.minimum(u, cap)
+
+    def current_cap(self) -> Optional[float]:
+        """The annealed maximum output (None without annealing)."""
+        if self.cap_start is None:
+            return None
+        frac = min(1.0, max(self._episodes, 0) / self.cap_anneal_episodes)
+        return self.cap_start + (self.high - self.cap_start) * frac
 
     def reset(self, seed: Optional[int] = None, options: Optional[dict] = None):
         obs, infos = self.env.reset(seed=seed, options=options)
@@ -227,6 +322,10 @@ class DesignerSeatWrapper(ParallelEnv):
             self.designer_action_space.seed(seed + 977)
         self._obs = dict(obs)
         self._pending = None
+        self._episodes += 1
+        start = env_productivity_x_equality(
+            [infos.get(a) for a in self.env.agents] if isinstance(infos, dict) else None)
+        self._last_objective = 0.0 if start is None else start
         self.agents = list(self.env.agents)
         return obs, infos
 
@@ -254,24 +353,34 @@ class DesignerSeatWrapper(ParallelEnv):
         pay = np.asarray(payments(u, joint_arr, self.output, self.revenue_neutral), np.float64)
         env_r = np.array([float(rew.get(a, 0.0)) for a in self.env_agents])
         objective = social_objective(env_r[[self.env_agents.index(a) for a in acting]],
-                                     self.objective)
+                                     self.objective, [infos.get(a) for a in acting])
+        rates_set = False
+        if self.output == "tax_brackets" and (self.env.t - 1) % self.env.tax_period == 0:
+            self.env.set_tax_rates(u)  # first step of a tax period: the designer sets the rates
+            rates_set = True
         rewards, new_infos = {}, {}
         for i, a in enumerate(self.env_agents):
             if a not in acting:
                 continue
             info = dict(infos.get(a, {}))
             info["extrinsic_reward"] = float(env_r[i])
-            totals = dict(info.get("totals", {}))
-            kind = info.get("action_type", joint[i])
-            totals["designer_payment"] = totals.get("designer_payment", 0.0) + float(pay[i])
-            totals[f"designer_payment/{kind}"] = float(pay[i])
-            info["totals"] = totals
+            if self.output != "tax_brackets":  # taxes are no payments (they act in the env)
+                totals = dict(info.get("totals", {}))
+                kind = info.get("action_type", joint[i])
+                totals["designer_payment"] = totals.get("designer_payment", 0.0) + float(pay[i])
+                totals[f"designer_payment/{kind}"] = float(pay[i])
+                info["totals"] = totals
             info["social_objective"] = objective  # the step's objective, same in every agent's info
+            if self.output == "tax_brackets":
+                info["tax_rates_set"] = rates_set
             new_infos[a] = info
             rewards[a] = float(env_r[i] + pay[i])
         total_pay = float(pay.sum())
         did = self.designer_id
-        rewards[did] = objective - (total_pay if self.subtract_payments else 0.0)
+        signal = objective - self._last_objective if self.objective_form == "difference" \
+            else objective
+        self._last_objective = objective
+        rewards[did] = self.objective_scale * signal - (total_pay if self.subtract_payments else 0.0)
         new_infos[did] = {"social_objective": objective, "designer_payment_total": total_pay,
                           "incentives": u.tolist()}
         self._obs.update(obs)
@@ -307,7 +416,8 @@ def _state_ok(env) -> bool:
 
 
 DESIGNER_KEYS = ("output", "action", "low", "high", "menu", "revenue_neutral", "objective",
-                 "subtract_payments")
+                 "subtract_payments", "objective_form", "objective_scale", "cap_start",
+                 "cap_anneal_episodes")
 
 
 def make_designer_env(name: str, env_config: Optional[dict] = None, designer: Optional[dict] = None):

@@ -15,12 +15,22 @@ joint action and pays incentives that enter the agents' rewards.
   assignment (dual-RL (d): ``len(incentive_menu) ** K`` discrete actions) and its reward is the
   social objective minus its payments (``subtract_payments``).
 
+Economy (``incentive_output="tax_brackets"``, lio_id.md §2.4 / §3.4, env ``gather_trade_build``):
+the designer sets the 7 marginal tax rates in [0, 1] at the first step of every tax period.
+MetaGrad: 7 sigmoid outputs (continuous), the meta-gradient flows through a torch replay of the
+tax chain (``tax.py``), designer reward ``objective_scale`` (default 1e-2 = r_scalar) times
+``productivity * equality`` per step. Dual-RL: a factored ``MultiDiscrete([21] * 7)`` over
+``{0, 0.05, ..., 1}`` (``tax_rate_levels``), the marginal (difference) objective as its reward,
+optional max-rate cap annealing ``tax_cap_start`` -> 1 over ``tax_cap_anneal_episodes``.
+
 Build from just the env: ``IncentiveDesignerConfig().environment("escape_room",
 env_config={"n_agents": 5, "min_at_lever": 2, "obs_mode": "designer"}).build_algo()``.
 """
 from __future__ import annotations
 
 from typing import Sequence
+
+import numpy as np
 
 from ray.rllib.algorithms.algorithm_config import NotProvided
 from ray.rllib.algorithms.ppo import PPO, PPOConfig
@@ -43,7 +53,7 @@ from rllib_coopai.algorithms.incentive_designer.shared import (
 )
 from rllib_coopai.envs.base import check_bool, check_choice, check_float, check_int
 from rllib_coopai.modules.designer_module import CategoricalPolicyModule, IncentiveModule
-from rllib_coopai.wrappers.designer import DESIGNER_ID, OBJECTIVES, OUTPUTS
+from rllib_coopai.wrappers.designer import DESIGNER_ID, OBJECTIVE_FORMS, OBJECTIVES, OUTPUTS
 
 DESIGNERS = ("metagrad", "rl")
 _SUFFIX = "__designer_seat"
@@ -107,10 +117,20 @@ class IncentiveDesignerConfig(DesignerSeatConfigMixin, CoopConfigMixin, PPOConfi
     """Config of ``IncentiveDesigner``. ``training()`` keys (defaults: lio_id.md Table C.1, ER(5,2)):
 
     designer: ``"metagrad"`` (default) or ``"rl"`` (dual-RL baseline, PPO designer).
-    incentive_output: ``"per_action"`` (one incentive per action type, ER) or ``"per_agent"``.
-    incentive_low, max_incentive: incentive bounds (ER: ``(0, 2)``).
+    incentive_output: ``"per_action"`` (one incentive per action type, ER), ``"per_agent"`` or
+        ``"tax_brackets"`` (an economy's 7 marginal tax rates, GTB).
+    incentive_low, max_incentive: incentive bounds (ER: ``(0, 2)``; ignored for tax brackets,
+        whose rates are in ``[0, 1]``).
     incentive_menu: dual-RL (d) incentive set (default ``(0, 1.1, 2.0)``).
-    social_objective: ``"sum"`` (sum of extrinsic rewards) or ``"productivity_x_equality"``.
+    social_objective: ``"sum"`` (sum of extrinsic rewards) or ``"productivity_x_equality"`` (the
+        env's reported productivity x equality where it reports them, GTB).
+    objective_scale: factor on the designer's objective (None: 1e-2 for MetaGrad with tax
+        brackets, the thesis' r_scalar; else 1).
+    objective_form: ``"level"`` or ``"difference"`` (None: ``"difference"`` for dual-RL with
+        ``productivity_x_equality``, the AI Economist planner's marginal reward; else level).
+    tax_rate_levels: dual-RL tax rates per bracket, ``linspace(0, 1, levels)`` (21).
+    tax_cap_start, tax_cap_anneal_episodes: dual-RL max-rate annealing (None = off; thesis 0.1
+        -> 1 over 8000 episodes, counted per env copy).
     subtract_payments: designer reward net of payments (default: False for metagrad, whose cost
         enters via ``psi``; True for rl, dual-RL (c)).
     revenue_neutral: payments minus their mean.
@@ -131,6 +151,11 @@ class IncentiveDesignerConfig(DesignerSeatConfigMixin, CoopConfigMixin, PPOConfi
         self.max_incentive = 2.0
         self.incentive_menu = (0.0, 1.1, 2.0)
         self.social_objective = "sum"
+        self.objective_scale = None
+        self.objective_form = None
+        self.tax_rate_levels = 21
+        self.tax_cap_start = None
+        self.tax_cap_anneal_episodes = 8000
         self.subtract_payments = None
         self.revenue_neutral = False
         self.agent_lr = 9.56e-5
@@ -155,6 +180,11 @@ class IncentiveDesignerConfig(DesignerSeatConfigMixin, CoopConfigMixin, PPOConfi
         max_incentive=NotProvided,
         incentive_menu=NotProvided,
         social_objective=NotProvided,
+        objective_scale=NotProvided,
+        objective_form=NotProvided,
+        tax_rate_levels=NotProvided,
+        tax_cap_start=NotProvided,
+        tax_cap_anneal_episodes=NotProvided,
         subtract_payments=NotProvided,
         revenue_neutral=NotProvided,
         agent_lr=NotProvided,
@@ -176,6 +206,9 @@ class IncentiveDesignerConfig(DesignerSeatConfigMixin, CoopConfigMixin, PPOConfi
             designer=designer, incentive_output=incentive_output, incentive_low=incentive_low,
             max_incentive=max_incentive, incentive_menu=incentive_menu,
             social_objective=social_objective, subtract_payments=subtract_payments,
+            objective_scale=objective_scale, objective_form=objective_form,
+            tax_rate_levels=tax_rate_levels, tax_cap_start=tax_cap_start,
+            tax_cap_anneal_episodes=tax_cap_anneal_episodes,
             revenue_neutral=revenue_neutral, agent_lr=agent_lr,
             agent_entropy_coeff=agent_entropy_coeff, designer_lr=designer_lr, cost_lr=cost_lr,
             cost_coeff=cost_coeff, agent_hidden=agent_hidden, designer_hidden=designer_hidden,
@@ -189,14 +222,37 @@ class IncentiveDesignerConfig(DesignerSeatConfigMixin, CoopConfigMixin, PPOConfi
             return self.designer == "rl"
         return bool(self.subtract_payments)
 
+    def _tax(self) -> bool:
+        return self.incentive_output == "tax_brackets"
+
+    def _bounds(self):
+        return (0.0, 1.0) if self._tax() else (float(self.incentive_low), float(self.max_incentive))
+
+    def resolved_objective_scale(self) -> float:
+        if self.objective_scale is not None:
+            return float(self.objective_scale)
+        return 1e-2 if self._tax() and self.designer == "metagrad" else 1.0
+
+    def _objective_form(self) -> str:
+        if self.objective_form is not None:
+            return self.objective_form
+        marginal = self.designer == "rl" and self.social_objective == "productivity_x_equality"
+        return "difference" if marginal else "level"
+
     def _designer_seat_kwargs(self) -> dict:
+        low, high = self._bounds()
+        if self._tax() and self.designer == "rl":
+            action, menu = "factored", tuple(float(x) for x in np.linspace(0, 1, self.tax_rate_levels))
+        else:
+            action = "menu" if self.designer == "rl" else "continuous"
+            menu = tuple(float(m) for m in self.incentive_menu)
         return dict(
-            output=self.incentive_output,
-            action="menu" if self.designer == "rl" else "continuous",
-            low=float(self.incentive_low), high=float(self.max_incentive),
-            menu=tuple(float(m) for m in self.incentive_menu),
+            output=self.incentive_output, action=action, low=low, high=high, menu=menu,
             revenue_neutral=bool(self.revenue_neutral), objective=self.social_objective,
-            subtract_payments=self._subtract(),
+            subtract_payments=self._subtract(), objective_form=self._objective_form(),
+            objective_scale=self.resolved_objective_scale(),
+            cap_start=None if self.tax_cap_start is None else float(self.tax_cap_start),
+            cap_anneal_episodes=int(self.tax_cap_anneal_episodes),
         )
 
     def _validate_keys(self) -> None:
@@ -230,6 +286,17 @@ class IncentiveDesignerConfig(DesignerSeatConfigMixin, CoopConfigMixin, PPOConfi
                 raise ValueError(f"{key} must be a list of positive layer sizes, got {val!r}")
         if len(self.incentive_menu) < 1:
             raise ValueError("incentive_menu must hold at least one value")
+        if self.objective_scale is not None:
+            check_float("objective_scale", self.objective_scale, 0.0, None, low_open=True)
+        if self.objective_form is not None:
+            check_choice("objective_form", self.objective_form, OBJECTIVE_FORMS)
+        check_int("tax_rate_levels", self.tax_rate_levels, 2, None)
+        check_int("tax_cap_anneal_episodes", self.tax_cap_anneal_episodes, 1, None)
+        if self.tax_cap_start is not None:
+            check_float("tax_cap_start", self.tax_cap_start, 0.0, 1.0)
+            if not (self._tax() and self.designer == "rl"):
+                raise ValueError("tax_cap_start (max-rate annealing) needs designer='rl' and "
+                                 "incentive_output='tax_brackets'")
 
     def validate(self) -> None:
         self._validate_keys()
@@ -253,8 +320,8 @@ class IncentiveDesignerConfig(DesignerSeatConfigMixin, CoopConfigMixin, PPOConfi
         }
         specs[DESIGNER_ID] = RLModuleSpec(
             module_class=IncentiveModule,
-            model_config={"hidden": list(self.designer_hidden), "low": float(self.incentive_low),
-                          "high": float(self.max_incentive)},
+            model_config={"hidden": list(self.designer_hidden), "low": self._bounds()[0],
+                          "high": self._bounds()[1]},
         )
         spec = MultiRLModuleSpec(rl_module_specs=specs)
         spec._coop_auto = True

@@ -19,6 +19,13 @@ batch ``B_k`` (sampled with ``theta_k``, ``eta_k``):
    loss (eq 5.4 / 6.3): ``L_i = -E[sum_t log pi(a_t|o_t) G^i_t(eta)] - c_H * E[sum_t H]`` with
    ``G^i_t(eta)`` the return of ``r^env_i + pay_i(eta)`` (payments detached here).
 3. Store ``theta_k`` and ``B_k`` for the next outer step (pipelining: ``tau <- tau_hat``).
+
+Tax brackets (``incentive_output="tax_brackets"``, GTB): ``pay(eta)`` is replaced by the change of
+the agents' rewards under the designer's rates, replayed in torch through eqs 6.7 / 6.8 / C.16 /
+C.17 (``tax.tax_reward_delta``) from the batch's ``tax_*`` columns; ``J^ID`` uses the step's
+``productivity * equality`` times ``objective_scale`` (r_scalar 1e-2); no incentive cost (taxes
+are redistributed, lio_id.md §2.4). The designer's logged ``tax_rate_<b>`` are its mean outputs at
+the period starts.
 """
 from __future__ import annotations
 
@@ -32,6 +39,7 @@ from rllib_coopai.algorithms.incentive_designer.shared import (
     discounted_returns,
     to_et,
 )
+from rllib_coopai.algorithms.incentive_designer.tax import rates_in_force, tax_reward_delta
 from rllib_coopai.modules.functional import call_with, named_params, sgd_step
 from rllib_coopai.wrappers.designer import DESIGNER_ID, payments
 
@@ -66,7 +74,8 @@ class MetaGradLearner(ManualSyncTorchLearner):
             self.register_optimizer(module_id=module_id, optimizer=opt, params=params,
                                     lr_or_lr_schedule=self.config.designer_lr)
             self._cost_opt = (torch.optim.Adam(params, lr=self.config.cost_lr)
-                              if self.config.cost_lr else None)
+                              if self.config.cost_lr
+                              and self.config.incentive_output != "tax_brackets" else None)
         else:  # agents: plain gradient descent (lio_id.md §4.4 "gradient descent for agents")
             opt = torch.optim.SGD(params, lr=self.config.agent_lr)
             self.register_optimizer(module_id=module_id, optimizer=opt, params=params,
@@ -80,19 +89,42 @@ class MetaGradLearner(ManualSyncTorchLearner):
         r = to_et(rewards_flat * mask_flat, t_col)
         return discounted_returns(r, self.config.gamma).reshape(-1)
 
-    def _pay(self, d_params, data, agent_index):
+    def _pay(self, d_params, data):
+        """``[E*T, N]``: what ``eta`` adds to each agent's sampled env reward.
+
+        Incentives: the payments ``pay(u(eta), a)``. Tax brackets (GTB): the change of the
+        agents' rewards when the period's rates are the designer's output instead of the sampled
+        rates, replayed in torch through eqs 6.7 / 6.8 / C.16 / C.17 (``tax.tax_reward_delta``;
+        zero in value at the sampled rates, with the gradient of the tax chain).
+        """
         d = data[DESIGNER_ID]
         u = call_with(self.module[DESIGNER_ID], d_params, d["obs"], method="incentives")
+        if self.config.incentive_output == "tax_brackets":
+            return self._tax_pay(u, d)
         pay = payments(u, d["joint_actions"], self.config.incentive_output,
                        self.config.revenue_neutral)
-        return pay[:, agent_index] * d["mask"]
+        return pay * d["mask"][:, None]
+
+    def _tax_pay(self, u, d):
+        if "tax_end" not in d:
+            raise ValueError("incentive_output='tax_brackets' needs an economy env whose infos "
+                             "carry the 'tax' record (e.g. gather_trade_build)")
+        t = d["t"]
+        et = {k: to_et(d[k], t) for k in ("tax_start", "tax_end", "tax_income", "tax_cap",
+                                          "tax_transfer", "tax_coin", "tax_coin_before")}
+        rates = rates_in_force(to_et(u, t), et["tax_start"])
+        eta = float(dict(self.config.env_config or {}).get("isoelastic_eta", 0.23))
+        delta = tax_reward_delta(rates, et["tax_end"], et["tax_income"], et["tax_cap"],
+                                 et["tax_transfer"], et["tax_coin"], et["tax_coin_before"], eta)
+        return delta.reshape(-1, delta.shape[-1]) * d["mask"][:, None]
 
     def inner_losses(self, agent_params: Dict, d_params, data) -> Dict[str, torch.Tensor]:
         """Eq 6.3: each agent's PG loss with rewards ``r^env + pay(eta)`` (differentiable in eta)."""
         losses = {}
+        pay = self._pay(d_params, data)
         for i, aid in enumerate(self._agent_ids(data)):
             b = data[aid]
-            r = b["env_rewards"] + self._pay(d_params, data, i)
+            r = b["env_rewards"] + pay[:, i]
             G = self._returns(r, b["t"], b["mask"])
             n_ep = to_et(b["mask"], b["t"]).shape[0]
             losses[aid] = pg_inner_loss(self.module[aid], agent_params[aid], b["obs"], b["actions"],
@@ -102,7 +134,8 @@ class MetaGradLearner(ManualSyncTorchLearner):
     def outer_objective(self, agent_params: Dict, data) -> torch.Tensor:
         """``J^ID``: sum_i E[sum_t log pi_i(a_t|o_t) G^ID_t] on the validation batch (eq 6.4/6.5)."""
         d = data[DESIGNER_ID]
-        G = self._returns(d["objective"], d["t"], d["mask"]).detach()
+        scale = self.config.resolved_objective_scale()  # GTB MetaGrad: r_scalar 1e-2 (§3.4)
+        G = self._returns(d["objective"] * scale, d["t"], d["mask"]).detach()
         n_ep = to_et(d["mask"], d["t"]).shape[0]
         total = 0.0
         for aid in self._agent_ids(data):
@@ -116,6 +149,8 @@ class MetaGradLearner(ManualSyncTorchLearner):
         """``psi``: sum_t gamma^t * sum_k sigmoid_k (unscaled outputs), mean over episodes."""
         d = data[DESIGNER_ID]
         sq = call_with(self.module[DESIGNER_ID], d_params, d["obs"], method="squashed").sum(-1)
+        if self.config.incentive_output == "tax_brackets":
+            return (sq * 0.0).sum()  # GTB: no incentive cost, taxes are redistributed (§2.4)
         disc = self.config.gamma ** d["t"]
         n_ep = to_et(d["mask"], d["t"]).shape[0]
         return (d["mask"] * disc * sq).sum() / n_ep
@@ -189,9 +224,13 @@ class MetaGradLearner(ManualSyncTorchLearner):
         with torch.no_grad():
             u = self.module[DESIGNER_ID].incentives(data[DESIGNER_ID]["obs"])
             m = data[DESIGNER_ID]["mask"]
+            tax = self.config.incentive_output == "tax_brackets"
+            if tax:  # only the outputs at the first step of a period set rates
+                m = m * data[DESIGNER_ID]["tax_start"]
             mean_u = (u * m[:, None]).sum(0) / m.sum().clamp(min=1)
+        name = "tax_rate" if tax else "mean_incentive"
         for k in range(mean_u.shape[0]):
-            self.metrics.log_value((DESIGNER_ID, f"mean_incentive_{k}"), mean_u[k].item(), window=1)
+            self.metrics.log_value((DESIGNER_ID, f"{name}_{k}"), mean_u[k].item(), window=1)
         return losses
 
     def compute_loss_for_module(self, *, module_id, config, batch, fwd_out):

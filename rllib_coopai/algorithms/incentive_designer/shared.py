@@ -32,6 +32,9 @@ class DesignerMetricsCallback(CoopMetricsCallback):
     before payments), ``social_objective_net`` (minus all payments: the test-time accounting of
     lio_id.md §2.4), ``designer_return`` (its reward, net of payments where configured),
     ``p_cooperate/<agent>`` (sampled P(C)) and ``p_all_cooperate`` (= P(CC) in 2-player games).
+    Economies (infos with ``productivity`` / ``equality``, GTB): ``final_productivity`` and
+    ``final_equality`` at the episode's last step. ``social_objective`` is then the episode's
+    ``sum_t prod_t * eq_t`` (lio_id.md §3.4) with ``social_objective="productivity_x_equality"``.
     Payments per agent and per action type come from the ``totals`` info
     (``designer_payment/<agent>``, ``designer_payment/<type>/<agent>``).
     """
@@ -53,6 +56,10 @@ class DesignerMetricsCallback(CoopMetricsCallback):
                     if a != DESIGNER_ID and i and "social_objective" in i]
         if step_obj:  # the same number in every agent's info: count it once per step
             acc["designer"][0] += float(step_obj[0])
+        econ = [(i["productivity"], i["equality"]) for a, i in infos.items()
+                if a != DESIGNER_ID and i and "productivity" in i and "equality" in i]
+        if econ:  # an economy (GTB): remember the latest productivity and equality
+            acc["econ"] = econ[0]
         if DESIGNER_ID in rewards:
             acc["designer"][1] += float(rewards[DESIGNER_ID])
         coop = [bool(i["cooperated"]) for a, i in infos.items() if i and "cooperated" in i]
@@ -82,6 +89,9 @@ class DesignerMetricsCallback(CoopMetricsCallback):
         paid = sum(v for (name, _), v in acc["totals"].items() if name == "designer_payment")
         metrics_logger.log_value("social_objective_net", acc["designer"][0] - paid, reduce="mean")
         metrics_logger.log_value("designer_return", acc["designer"][1], reduce="mean")
+        if "econ" in acc:
+            metrics_logger.log_value("final_productivity", float(acc["econ"][0]), reduce="mean")
+            metrics_logger.log_value("final_equality", float(acc["econ"][1]), reduce="mean")
         for a, (s, n) in acc["coop"].items():
             if n:
                 metrics_logger.log_value(("p_cooperate", str(a)), s / n, reduce="mean")
@@ -104,7 +114,11 @@ def episodes_to_shards(
 
     Columns, every module: ``obs``, ``actions``, ``mask`` (1 = real step), ``t`` (step index).
     Agents: ``env_rewards`` (the env's own reward), ``rewards`` (incl. payments).
-    Designer: ``joint_actions`` ``(N,)``, ``objective`` (its reward), ``rewards``.
+    Designer: ``joint_actions`` ``(N,)``, ``objective`` (the step's social objective),
+    ``rewards``; and, where the agents' infos carry the economy's ``tax`` record (GTB), the
+    columns MetaGrad needs to replay the taxes in torch (``tax.py``): ``tax_start`` (the seat set
+    the rates at this step), ``tax_end`` (period end), and ``(N,)`` columns ``tax_income``,
+    ``tax_cap``, ``tax_transfer``, ``tax_coin``, ``tax_coin_before``.
     """
     num_shards = max(1, int(num_shards))
     # Only finished episodes whose designer acted (a step-budgeted sample may end mid-episode).
@@ -123,6 +137,7 @@ def episodes_to_shards(
             mask = _column(np.ones(T), t_max)
             tt = np.arange(t_max, dtype=np.float32)
             joint = []
+            tax_infos = []
             for aid in agent_ids:
                 sa = ep.agent_episodes[aid]
                 n = len(sa)
@@ -138,6 +153,7 @@ def episodes_to_shards(
                 c["mask"].append(_column(np.ones(n), t_max))
                 c["t"].append(tt)
                 joint.append(_column(acts, t_max, np.int64))
+                tax_infos.append(infos)
             c = cols[designer_id]
             c["obs"].append(_column(d.get_observations(slice(0, T)), t_max))
             dacts = np.asarray(d.get_actions(slice(0, T)))
@@ -148,6 +164,8 @@ def episodes_to_shards(
             c["objective"].append(_column(objective, t_max))
             c["rewards"].append(_column(d.get_rewards(slice(0, T)), t_max))
             c["joint_actions"].append(np.stack(joint, -1))
+            if tax_infos and tax_infos[0] and "tax" in (tax_infos[0][0] or {}):
+                _tax_columns(c, tax_infos, t_max)
             c["mask"].append(mask)
             c["t"].append(tt)
         policy_batches = {
@@ -155,6 +173,20 @@ def episodes_to_shards(
         }
         out.append(MultiAgentBatch(policy_batches, env_steps=len(group) * t_max))
     return out
+
+
+_TAX_KEYS = ("income", "cap", "transfer", "coin", "coin_before")
+
+
+def _tax_columns(c, tax_infos, t_max: int) -> None:
+    """Append one episode's tax replay columns (see ``episodes_to_shards``) to designer columns."""
+    per_agent = {k: np.stack([_column([float(i["tax"][k]) for i in infos], t_max)
+                              for infos in tax_infos], -1) for k in _TAX_KEYS}
+    for k, v in per_agent.items():
+        c[f"tax_{k}"].append(v)
+    first = tax_infos[0]
+    c["tax_end"].append(_column([float(i["tax"]["period_end"]) for i in first], t_max))
+    c["tax_start"].append(_column([float(i.get("tax_rates_set", False)) for i in first], t_max))
 
 
 def to_et(x: torch.Tensor, t_col: torch.Tensor) -> torch.Tensor:
