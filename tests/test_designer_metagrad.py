@@ -9,10 +9,15 @@ import pytest
 import torch
 
 from rllib_coopai.algorithms import get_config_class
-from rllib_coopai.algorithms.incentive_designer import IncentiveDesigner, IncentiveDesignerConfig
+from rllib_coopai.algorithms.incentive_designer import IncentiveDesignerConfig
 from rllib_coopai.wrappers.designer import DESIGNER_ID
 
-from designer_checks import check_meta_gradient, learner_in_float64
+from designer_checks import (
+    assert_learners_in_sync,
+    check_meta_gradient,
+    check_restore,
+    learner_in_float64,
+)
 
 ER21 = {"n_agents": 2, "min_at_lever": 1, "obs_mode": "designer"}
 ER52 = {"n_agents": 5, "min_at_lever": 2, "obs_mode": "designer"}
@@ -55,10 +60,6 @@ def test_meta_gradient_matches_direct_autograd_and_finite_differences(ray_sessio
         check_meta_gradient(*learner_in_float64(algo))
     finally:
         algo.stop()
-
-
-def _results(remote_results):
-    return [r.get() if hasattr(r, "get") else r for r in remote_results]
 
 
 def _welfare_curve(config, iters):
@@ -109,10 +110,13 @@ def test_metagrad_reaches_escape_room_optimum_dual_rl_does_not(ray_session):
     designer, same seed) with at least MetaGrad's env steps ends below 12 (random play: ~10) and
     never gets above 20, in every seed. Larger learning rates than Table C.1 (whose 100k
     episodes do not fit in a test). Runs are reproducible per seed (module order fixed, see
-    ``rllib_coopai.algorithms.common.FixedModuleOrder``).
+    ``rllib_coopai.algorithms.common.FixedModuleOrder``). Seeds run in order and stop once two
+    have reached the target (the third cannot change the verdict), each with its dual-RL run.
     """
     reached = []
     for seed in range(3):
+        if len(reached) >= 2:
+            break
         mg = _metagrad_er52(seed, max_iters=120, target=25.0)
         if mg["welfare"] >= 25.0:
             reached.append(seed)
@@ -122,7 +126,8 @@ def test_metagrad_reaches_escape_room_optimum_dual_rl_does_not(ray_session):
         rl = (IncentiveDesignerConfig().environment("escape_room", env_config=ER52)
               .env_runners(num_env_runners=0).debugging(seed=seed)
               .training(designer="rl", lr=3e-4, train_batch_size_per_learner=800,
-                        minibatch_size=400, num_epochs=2, entropy_coeff=0.01))
+                        minibatch_size=800, num_epochs=1, entropy_coeff=0.01)
+              .rl_module(model_config={"fcnet_hiddens": [128, 64]}))
         rl_curve = _welfare_curve(rl, int(np.ceil(mg["steps"] / 800)))
         assert rl_curve[-1][0] >= mg["steps"]
         # Random play gives ~10 (the first iterations of both methods); dual-RL ends below it.
@@ -151,13 +156,7 @@ def test_two_learners_stay_in_sync(ray_session):
         for _ in range(3):
             res = algo.train()
         assert res["learners"][DESIGNER_ID]["meta_grad_norm"] > 0.0
-        states = _results(algo.learner_group.foreach_learner(
-            lambda l: {m: {k: v.detach().numpy().copy() for k, v in l.module[m].state_dict().items()}
-                       for m in l.module.keys()}))
-        a, b = states
-        for m in a:
-            for k in a[m]:
-                np.testing.assert_allclose(a[m][k], b[m][k], rtol=0, atol=1e-6)
+        assert_learners_in_sync(algo)
     finally:
         algo.stop()
 
@@ -167,18 +166,10 @@ def test_checkpoint_restores(ray_session, tmp_path):
     try:
         for _ in range(3):
             algo.train()
-        path = algo.save_to_path(str(tmp_path / "ckpt"))
-        w = algo.get_module(DESIGNER_ID).state_dict()
-    finally:
+    except BaseException:
         algo.stop()
-    restored = IncentiveDesigner.from_checkpoint(path)
-    try:
-        w2 = restored.get_module(DESIGNER_ID).state_dict()
-        for k in w:
-            np.testing.assert_allclose(w[k].numpy(), w2[k].numpy())
-        assert "social_welfare" in restored.train()["env_runners"]
-    finally:
-        restored.stop()
+        raise
+    check_restore(algo, tmp_path, "social_welfare")
 
 
 def test_builds_from_env_name_only_and_bad_config(ray_session):
