@@ -23,6 +23,14 @@ What is sampled and what is exact:
 ``turn_off_after``: after that many training iterations the planner stops paying (its output is
 scaled by 0, in the Learner and on the EnvRunners) and stops learning; the players keep learning
 on the bare game (A.6). ``None`` keeps it on.
+
+``opponent_model=True`` (A.5, eq. 4.6; proposed but not run in [A]): the planner does not read the
+learners' parameters; it plugs the maximum-likelihood estimate ``theta_hat_i`` fitted from the
+actions it observes into eq. 4.3 (``opponent_model.py``). Exact mode: every synchronous step is
+one played round whose joint action is drawn from the learners' current policies; the planner
+keeps exponentially decayed action counts (``om_decay``, smoothing ``om_prior``) and uses their
+closed-form MLE (tabular learners only). PG mode: a copy of the learners' policy class fitted by
+``om_fit_steps`` Adam steps (``om_lr``) per batch on the last ``om_window`` batches' actions.
 """
 from __future__ import annotations
 
@@ -38,7 +46,7 @@ from rllib_coopai.algorithms.incentive_designer.incentive_designer import (
     designer_training_step,
 )
 from rllib_coopai.algorithms.incentive_designer.shared import DesignerMetricsCallback
-from rllib_coopai.envs.base import check_choice, check_float, check_int
+from rllib_coopai.envs.base import check_bool, check_choice, check_float, check_int
 from rllib_coopai.modules.designer_module import CategoricalPolicyModule, IncentiveModule
 from rllib_coopai.wrappers.designer import DESIGNER_ID
 
@@ -63,6 +71,11 @@ class AMDConfig(DesignerSeatConfigMixin, CoopConfigMixin, AlgorithmConfig):
     learner_hidden ([] = tabular), init_prob (initial P(C), 0.25).
     updates_per_iteration (None: 100 exact / 1 pg), episodes_per_iteration (10; setting
     ``train_batch_size_per_learner`` instead samples that many env steps of whole episodes).
+    opponent_model (False): eq. 4.6, the planner uses MLE estimates of the learners' parameters
+    from their observed actions instead of the parameters (exact mode needs tabular learners,
+    ``learner_hidden=[]``). Exact: om_decay (0.99, per-round decay of the action counts, window
+    ~1/(1-decay) = 100 rounds), om_prior (1.0 pseudo-count, uniform over actions). PG:
+    om_window (5 batches), om_fit_steps (20), om_lr (0.05, Adam).
     """
 
     def __init__(self, algo_class=None):
@@ -85,6 +98,12 @@ class AMDConfig(DesignerSeatConfigMixin, CoopConfigMixin, AlgorithmConfig):
         self.init_prob = 0.25
         self.updates_per_iteration = None
         self.episodes_per_iteration = 10
+        self.opponent_model = False
+        self.om_decay = 0.99
+        self.om_prior = 1.0
+        self.om_window = 5
+        self.om_fit_steps = 20
+        self.om_lr = 0.05
         self.gamma = 0.99
         self.normalize_actions = False
         self.clip_actions = False
@@ -113,6 +132,12 @@ class AMDConfig(DesignerSeatConfigMixin, CoopConfigMixin, AlgorithmConfig):
         init_prob=NotProvided,
         updates_per_iteration=NotProvided,
         episodes_per_iteration=NotProvided,
+        opponent_model=NotProvided,
+        om_decay=NotProvided,
+        om_prior=NotProvided,
+        om_window=NotProvided,
+        om_fit_steps=NotProvided,
+        om_lr=NotProvided,
         **kwargs,
     ):
         """See the class docstring; other keys go to ``AlgorithmConfig.training``."""
@@ -125,7 +150,9 @@ class AMDConfig(DesignerSeatConfigMixin, CoopConfigMixin, AlgorithmConfig):
             planner_init=planner_init, learner_lr=learner_lr,
             learner_optimizer=learner_optimizer, learner_hidden=learner_hidden,
             init_prob=init_prob, updates_per_iteration=updates_per_iteration,
-            episodes_per_iteration=episodes_per_iteration,
+            episodes_per_iteration=episodes_per_iteration, opponent_model=opponent_model,
+            om_decay=om_decay, om_prior=om_prior, om_window=om_window, om_fit_steps=om_fit_steps,
+            om_lr=om_lr,
         )
         return self
 
@@ -165,6 +192,12 @@ class AMDConfig(DesignerSeatConfigMixin, CoopConfigMixin, AlgorithmConfig):
                 f"episodes_per_iteration ({self.episodes_per_iteration}) must be >= num_learners "
                 f"({self.num_learners}): whole episodes are sharded across Learners"
             )
+        check_bool("opponent_model", self.opponent_model)
+        check_float("om_decay", self.om_decay, 0.0, 1.0, low_open=True)
+        check_float("om_prior", self.om_prior, 0.0, None, low_open=True)
+        check_int("om_window", self.om_window, 1, None)
+        check_int("om_fit_steps", self.om_fit_steps, 1, None)
+        check_float("om_lr", self.om_lr, 0.0, None, low_open=True)
         for key in ("planner_hidden", "learner_hidden"):
             val = getattr(self, key)
             if not isinstance(val, (list, tuple)) or not all(
@@ -199,6 +232,12 @@ class AMDConfig(DesignerSeatConfigMixin, CoopConfigMixin, AlgorithmConfig):
                 self._amd_payoffs = np.asarray(inner.payoffs, np.float64).tolist()
                 self._amd_obs0 = {a: np.asarray(obs0[a]).tolist() for a in self._amd_agents}
                 self._amd_state0 = np.asarray(seat.state(), np.float32).tolist()
+                if self.opponent_model and list(self.learner_hidden):
+                    raise ValueError(
+                        "opponent_model=True with gradient='exact' fits tabular learners (closed-"
+                        f"form MLE): learner_hidden must be [], got {self.learner_hidden!r}; use "
+                        "gradient='pg' for function-approximation learners"
+                    )
         finally:
             env.close()
 

@@ -19,6 +19,10 @@ ascend ``V_i + V_i^p`` exactly (eq 4.1). Nothing here uses the sampled batch exc
 ``G^p``), ``grad_i V ~ E[sum_t grad log pi_i(a_t) (G^W_t - b)]``; learners do a REINFORCE step on
 ``r_i + r^p_i`` with a mean baseline.
 
+``opponent_model=True`` (eq 4.6): ``theta`` in the planner's surrogate is replaced by the
+planner's maximum-likelihood estimate ``theta_hat`` from the observed actions
+(``opponent_model.TabularMLE`` / ``FittedPolicy``); the learners' own updates are unchanged.
+
 Cost (eq 4.7 / A-3): ``cost_form="squared_expected"``: ``alpha * sum_i (V_i^p)^2``;
 ``"l2_realized"``: ``alpha * ||r^p(a)||_2`` of realised transfers (reference code).
 """
@@ -35,6 +39,7 @@ from rllib_coopai.algorithms.incentive_designer.shared import (
     discounted_returns,
     to_et,
 )
+from rllib_coopai.algorithms.amd.opponent_model import FittedPolicy, TabularMLE
 from rllib_coopai.modules.functional import call_with, named_params
 from rllib_coopai.wrappers.designer import DESIGNER_ID, payments
 
@@ -95,6 +100,16 @@ class AMDLearner(ManualSyncTorchLearner):
         cfg = self.config
         self._agents = [a for a in cfg._amd_agents]
         self._planner_on = True
+        self._om = None
+        if cfg.opponent_model:
+            modules = [self.module[a] for a in self._agents]
+            seed = 0 if cfg.seed is None else int(cfg.seed)
+            if cfg.gradient == "exact":
+                self._om = TabularMLE(modules, [int(m.n_actions) for m in modules], cfg.om_decay,
+                                      cfg.om_prior, seed)
+            else:
+                self._om = FittedPolicy(modules, cfg.om_window, cfg.om_fit_steps, cfg.om_lr, seed,
+                                        allreduce=allreduce_mean_)
         if cfg.gradient == "exact":
             self._payoffs = torch.tensor(np.asarray(cfg._amd_payoffs), dtype=torch.float32)
             self._obs0 = {a: torch.tensor(np.asarray(o), dtype=torch.float32)[None]
@@ -167,6 +182,9 @@ class AMDLearner(ManualSyncTorchLearner):
             mine = [p if j == i else p.detach() for j, p in enumerate(probs)]
             losses[a] = -exact_values(mine, total)[i]
         if self._planner_on:
+            if self._om is not None:  # eq 4.6: one round played, theta_hat from the actions seen
+                self._om.play_and_observe(probs)
+                own = self._om.params()
             leaf = [{k: v.detach().requires_grad_(True) for k, v in p.items()} for p in own]
             J = exact_planner_objective(leaf, self._probs, self._payoffs, rp,
                                         [cfg.learner_lr] * n, cfg.cost_weight, cfg.cost_form)
@@ -186,6 +204,10 @@ class AMDLearner(ManualSyncTorchLearner):
                 pcc = float(np.prod([P[i][c].item() for i, c in enumerate(cfg._amd_coop)]))
                 self.metrics.log_value(("exact", "p_all_cooperate"), pcc, window=1)
             self.metrics.log_value(("exact", "welfare"), W.item(), window=1)
+            if self._om is not None:
+                for a, p in zip(self._agents, self._om.probs()):
+                    self.metrics.log_value(("opponent_model", f"p_hat_{a}"), float(p[0]),
+                                           window=1)
             self.metrics.log_value(("exact", "aar"), aar.item(), window=1)
         return losses
 
@@ -206,6 +228,13 @@ class AMDLearner(ManualSyncTorchLearner):
         G_w = ret(env_r.sum(-1) * d["mask"])
         G_w = G_w - (G_w * d["mask"]).sum() / d["mask"].sum()   # baseline b (A.5 code: constant)
         losses, g_v, g_vp = {}, [], []
+        theta_hat = None
+        if self._planner_on and self._om is not None:  # eq 4.6 on this batch's observed actions
+            nll = self._om.fit([(batch[a]["obs"], batch[a]["actions"], batch[a]["mask"])
+                                for a in self._agents])
+            theta_hat = self._om.params
+            for a, v in zip(self._agents, nll):
+                self.metrics.log_value(("opponent_model", f"nll_{a}"), v, window=1)
         for i, aid in enumerate(self._agents):
             b = batch[aid]
             params = named_params(self.module[aid])
@@ -215,7 +244,8 @@ class AMDLearner(ManualSyncTorchLearner):
             logp = torch.log_softmax(logits, -1).gather(-1, b["actions"].long()[:, None])[:, 0]
             losses[aid] = -(b["mask"] * logp * G_i).sum() / n_ep          # eq 4.4 on r + r^p
             if self._planner_on:
-                leaf = {k: v.detach().requires_grad_(True) for k, v in params.items()}
+                src = params if theta_hat is None else theta_hat[i]
+                leaf = {k: v.detach().requires_grad_(True) for k, v in src.items()}
                 lg = call_with(self.module[aid], leaf, b["obs"], method="logits")
                 lp = torch.log_softmax(lg, -1).gather(-1, b["actions"].long()[:, None])[:, 0]
                 G_p = ret(rp[:, i])
@@ -248,6 +278,17 @@ class AMDLearner(ManualSyncTorchLearner):
         if self.config.gradient == "exact":
             return self._exact_losses()
         return self._pg_losses({m: dict(b) for m, b in batch.items()})
+
+    def get_state(self, components=None, *, not_components=None, **kwargs):
+        state = super().get_state(components, not_components=not_components, **kwargs)
+        if self._om is not None and components is None:
+            state["opponent_model"] = self._om.get_state()
+        return state
+
+    def set_state(self, state) -> None:
+        super().set_state(state)
+        if self._om is not None and "opponent_model" in state:
+            self._om.set_state(state["opponent_model"])
 
     def compute_loss_for_module(self, *, module_id, config, batch, fwd_out):
         """Per-module view. AMD's losses are cross-agent, so ``compute_losses`` computes them all;
