@@ -26,7 +26,11 @@ ER_FAST = dict(policy_lr=0.01, incentive_lr=0.03, cost_lr=0.001, entropy_coeff=0
                episodes_per_iteration=16, schedule="one_rollout")
 SETTINGS = {
     "er21": ("escape_room", {"n_agents": 2, "min_at_lever": 1}, ER_FAST, {**ER_FAST, "incentives": False}),
-    "er32": ("escape_room", {"n_agents": 3, "min_at_lever": 2}, dict(ER_FAST, epsilon_end=0.3), {**ER_FAST, "incentives": False}),
+    # ER(3,2): Table B.4's N=3 exploration floor (0.3) and its cost/incentive lr ratio 1:10 (cost_lr
+    # 0.001 -> 0.003): with ER(2,1)'s 1:30 the lever-pullers' bribes to the winner outgrow its exit
+    # reward and the greedy policies collapse to "all at the lever" (docs/results/lio/README.md).
+    "er32": ("escape_room", {"n_agents": 3, "min_at_lever": 2}, dict(ER_FAST, epsilon_end=0.3, cost_lr=0.003),
+             dict(ER_FAST, epsilon_end=0.3, cost_lr=0.003, incentives=False)),
     "ipd": ("prisoners_dilemma", {"horizon": 5},
             dict(policy_lr=0.01, incentive_lr=0.01, cost_coeff=0.0, separate_cost_optimizer=False, r_max=3.0,
                  entropy_coeff=0.1, epsilon_start=1.0, epsilon_end=0.01, epsilon_div=50, episodes_per_iteration=16,
@@ -52,7 +56,7 @@ def greedy_eval(algo, n=5):
             "cooperation_rate": sum(coop) / max(len(coop), 1)}
 
 
-def run(env, env_config, training, seed, iters, eval_every):
+def run(env, env_config, training, seed, iters, eval_every, minutes=None, eval_episodes=5):
     from rllib_coopai.algorithms.lio import LIOConfig
 
     cfg = (
@@ -66,16 +70,20 @@ def run(env, env_config, training, seed, iters, eval_every):
     try:
         for i in range(1, iters + 1):
             res = algo.train()
-            if i % eval_every == 0 or i == iters:
-                ev = greedy_eval(algo)
+            out_of_time = minutes is not None and time.time() - t0 > 60.0 * minutes
+            if i % eval_every == 0 or i == iters or out_of_time:
+                ev = greedy_eval(algo, eval_episodes)
                 curve.append({
                     "iteration": i,
                     "env_steps": res["env_runners"].get("num_env_steps_sampled_lifetime"),
+                    "seconds": round(time.time() - t0, 1),
                     "greedy_social_welfare": ev["social_welfare"],
                     "greedy_cooperation_rate": ev["cooperation_rate"],
                     "train_social_welfare": res["env_runners"].get("social_welfare"),
                 })
                 print(seed, curve[-1], flush=True)
+            if out_of_time:
+                break
     finally:
         algo.stop()
     return {"seed": seed, "seconds": time.time() - t0, "curve": curve}
@@ -88,6 +96,12 @@ def main():
     p.add_argument("--iters", type=int, default=200)
     p.add_argument("--eval-every", type=int, default=20)
     p.add_argument("--no-baseline", action="store_true")
+    p.add_argument("--no-lio", action="store_true")
+    p.add_argument("--minutes", type=float, default=None, help="wall-clock cap per run")
+    p.add_argument("--eval-episodes", type=int, default=5)
+    p.add_argument("--append", action="store_true",
+                   help="merge these seeds into the existing JSON (same seed replaced)")
+    p.add_argument("--tag", default=None, help="output name (default: the setting)")
     args = p.parse_args()
     torch.set_num_threads(1)
     import ray
@@ -98,15 +112,33 @@ def main():
     env, env_config, lio_kw, base_kw = SETTINGS[args.setting]
     results = {"setting": args.setting, "env": env, "env_config": env_config, "lio": [], "baseline": [],
                "lio_training": lio_kw, "baseline_training": base_kw}
-    for seed in args.seeds:
-        results["lio"].append(run(env, env_config, lio_kw, seed, args.iters, args.eval_every))
-        if not args.no_baseline:
-            results["baseline"].append(run(env, env_config, base_kw, seed, args.iters, args.eval_every))
-    ray.shutdown()
+    tag = args.tag or args.setting
+    path = os.path.join(OUT, f"{tag}.json")
+    if args.append and os.path.exists(path):
+        with open(path) as f:
+            old = json.load(f)
+        for key in ("lio", "baseline"):
+            results[key] = [r for r in old.get(key, []) if r["seed"] not in args.seeds]
     os.makedirs(OUT, exist_ok=True)
-    with open(os.path.join(OUT, f"{args.setting}.json"), "w") as f:
-        json.dump(results, f, indent=1, default=float)
-    plot(results, os.path.join(OUT, f"{args.setting}.png"))
+
+    def save():
+        with open(path, "w") as f:
+            json.dump(results, f, indent=1, default=float)
+
+    for seed in args.seeds:
+        if not args.no_lio:
+            results["lio"].append(run(env, env_config, lio_kw, seed, args.iters, args.eval_every,
+                                      args.minutes, args.eval_episodes))
+            save()
+        if not args.no_baseline:
+            results["baseline"].append(run(env, env_config, base_kw, seed, args.iters, args.eval_every,
+                                           args.minutes, args.eval_episodes))
+            save()
+    ray.shutdown()
+    for key in ("lio", "baseline"):
+        results[key].sort(key=lambda r: r["seed"])
+    save()
+    plot(results, os.path.join(OUT, f"{tag}.png"))
 
 
 def plot(results, path):
@@ -116,21 +148,27 @@ def plot(results, path):
     import matplotlib.pyplot as plt
     import numpy as np
 
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for key, label in (("lio", "LIO"), ("baseline", "independent PG/AC")):
-        runs = results[key]
-        if not runs:
-            continue
-        x = [c["env_steps"] for c in runs[0]["curve"]]
-        y = np.array([[c["greedy_social_welfare"] for c in r["curve"]] for r in runs], float)
-        m = y.mean(0)
-        se = y.std(0) / np.sqrt(len(runs))
-        ax.plot(x, m, label=f"{label} ({len(runs)} seeds)")
-        ax.fill_between(x, m - se, m + se, alpha=0.3)
-    ax.set_xlabel("env steps sampled")
-    ax.set_ylabel("greedy collective return")
-    ax.set_title(f"LIO, {results['setting']} {results['env_config']}")
-    ax.legend()
+    train = results["setting"].startswith("cleanup")  # Cleanup: also the training (exploring) return
+    fig, axes = plt.subplots(1, 2 if train else 1, figsize=(11 if train else 6, 4), squeeze=False)
+    fields = [("greedy_social_welfare", "greedy collective return")]
+    if train:
+        fields.append(("train_social_welfare", "training collective return (behaviour policy)"))
+    for ax, (field, ylabel) in zip(axes[0], fields):
+        for key, label in (("lio", "LIO"), ("baseline", "independent PG/AC")):
+            runs = [r for r in results[key] if r["curve"]]
+            if not runs:
+                continue
+            n = min(len(r["curve"]) for r in runs)  # time-capped runs may differ in length
+            x = [np.mean([r["curve"][k]["env_steps"] for r in runs]) for k in range(n)]
+            y = np.array([[r["curve"][k][field] for k in range(n)] for r in runs], float)
+            m = y.mean(0)
+            se = y.std(0) / np.sqrt(len(runs))
+            ax.plot(x, m, label=f"{label} ({len(runs)} seeds)")
+            ax.fill_between(x, m - se, m + se, alpha=0.3)
+        ax.set_xlabel("env steps sampled")
+        ax.set_ylabel(ylabel)
+        ax.legend()
+    axes[0][0].set_title(f"LIO, {results['setting']} {results['env_config']}", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
 

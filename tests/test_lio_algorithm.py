@@ -144,6 +144,7 @@ def test_checkpoint_restore(ray_session, tmp_path, schedule):
             algo.train()
         path = algo.save_to_path(str(tmp_path / "ckpt"))
         before = {a: algo.get_module(a).get_state() for a in ("player_0", "player_1")}
+        kept = algo.learner_group._learner._kept
     finally:
         algo.stop()
     restored = LIO.from_checkpoint(path)
@@ -153,8 +154,20 @@ def test_checkpoint_restore(ray_session, tmp_path, schedule):
             after = restored.get_module(a).get_state()
             for k, v in state.items():
                 np.testing.assert_allclose(after[k], v, err_msg=f"{a}.{k}")
+        if schedule == "one_rollout":  # the kept (theta, tau) came back with the checkpoint
+            now, was = restored.learner_group._learner._kept, kept
+            assert now is not None and now["n_eps"] == was["n_eps"]
+            for part in ("theta", "committed", "data", "epsilon"):
+                for j in was[part]:
+                    items = was[part][j].items() if isinstance(was[part][j], dict) else [(None, was[part][j])]
+                    for k, v in items:
+                        got = now[part][j] if k is None else now[part][j][k]
+                        np.testing.assert_array_equal(got.numpy(), v.numpy(), err_msg=f"{part}.{j}.{k}")
         res = restored.train()
         assert np.isfinite(res["learners"]["player_0"]["incentives_given"])
+        if schedule == "one_rollout":  # the first iteration after the restore takes the incentive step
+            assert res["learners"]["player_0"]["meta_grad_norm"] > 0.0
+            assert res["learners"]["theta_hat_mismatch"] == 0.0
     finally:
         restored.stop()
 

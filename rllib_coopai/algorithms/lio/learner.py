@@ -49,6 +49,33 @@ class LIOTorchLearner(TorchLearner):
         self._lio_phase = "both"
         self._kept = None  # {"theta", "data", "n_eps", "committed"} of the last inner step
 
+    # ------------------------------------------------------------------ kept (theta, tau) state
+    def get_kept_state(self) -> Dict[str, Any]:
+        """This learner's kept ``(theta, tau)`` of the last inner step as numpy (None if none).
+
+        Returned with this learner's rank: with several learners every one keeps its own shard of
+        whole episodes, so ``LIO.get_state`` gathers all of them (``set_kept_state`` picks its own).
+        """
+        rank, world = _rank_world()
+        kept = None
+        if self._kept is not None:
+            kept = {k: (v if k == "n_eps" else _to_numpy(v)) for k, v in self._kept.items()}
+        return {"rank": rank, "world": world, "kept": kept}
+
+    def set_kept_state(self, states: List[Dict[str, Any]]) -> None:
+        """Restore the kept ``(theta, tau)`` from ``get_kept_state`` results of every learner.
+
+        The entry of this learner's rank is used; if the learner count changed since the save (or
+        nothing was kept) the kept state is cleared and the next iteration is a policy step only.
+        """
+        rank, world = _rank_world()
+        mine = [s for s in states or [] if s.get("rank") == rank and s.get("world") == world]
+        kept = mine[0]["kept"] if mine and len(states) == world else None
+        if kept is None:
+            self._kept = None
+            return
+        self._kept = {k: (v if k == "n_eps" else _to_torch(v, self._device)) for k, v in kept.items()}
+
     def _make_modules_ddp_if_necessary(self) -> None:
         # LIO all-reduces its (second-order) gradients itself, see update.py.
         return None
@@ -351,6 +378,27 @@ class LIOTorchLearner(TorchLearner):
             if isinstance(piece, LIOEpisodesToBatch):
                 return list(piece.action_types)
         return []
+
+
+def _rank_world() -> Tuple[int, int]:
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def _to_numpy(x):
+    """Nested dicts of tensors -> nested dicts of numpy arrays (for checkpoints)."""
+    if isinstance(x, dict):
+        return {k: _to_numpy(v) for k, v in x.items()}
+    return x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else x
+
+
+def _to_torch(x, device):
+    if isinstance(x, dict):
+        return {k: _to_torch(v, device) for k, v in x.items()}
+    return torch.as_tensor(x, device=device) if hasattr(x, "dtype") else x
 
 
 def cost_coeff_scale(cfg) -> float:

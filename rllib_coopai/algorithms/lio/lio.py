@@ -24,8 +24,10 @@ With ``incentives=False`` (independent PG baseline) every iteration is one rollo
 step. Every learner gets whole episodes (``episodes[rank::num_learners]``), so each shard holds
 all agents' rows of the same env steps and all modules take part in every update.
 
-Not checkpointed: the kept ``(theta, tau)`` of the one-rollout schedule; after a restore its first
-iteration is a policy step only.
+Checkpoints: ``get_state``/``set_state`` also carry the kept ``(theta, tau)`` of the one-rollout
+schedule (key ``"lio_kept"``, one entry per learner, each learner's own shard of episodes), so a
+restored run continues with the same incentive step it would have taken. If the number of learners
+differs from the saved run, the kept state is dropped and the first iteration is a policy step only.
 """
 from __future__ import annotations
 
@@ -44,6 +46,8 @@ from ray.rllib.utils.metrics import (
 
 from rllib_coopai.algorithms.lio.config import LIOConfig
 
+LIO_KEPT = "lio_kept"
+
 
 def _update_on_learner(learner, *, episodes, phase, timesteps):
     """Run one LIO phase on this learner's shard of whole episodes."""
@@ -55,6 +59,10 @@ def _update_on_learner(learner, *, episodes, phase, timesteps):
         rank, world = 0, 1
     learner._lio_phase = phase
     return learner.update(episodes=episodes[rank::world], timesteps=timesteps)
+
+
+def _get_kept(learner):
+    return learner.get_kept_state()
 
 
 class LIO(Algorithm):
@@ -77,6 +85,20 @@ class LIO(Algorithm):
         else:
             self._learn(self._sample(), "both")
             self._sync()
+
+    # ------------------------------------------------------------------ checkpoints
+    def get_state(self, components=None, *, not_components=None, **kwargs):
+        state = super().get_state(components, not_components=not_components, **kwargs)
+        if getattr(self, "learner_group", None) is not None and self._check_component(LIO_KEPT, components, not_components):
+            state[LIO_KEPT] = [r.get() for r in self.learner_group.foreach_learner(_get_kept)]
+        return state
+
+    def set_state(self, state) -> None:
+        super().set_state(state)
+        if LIO_KEPT in state and getattr(self, "learner_group", None) is not None:
+            kept = state[LIO_KEPT]
+            for r in self.learner_group.foreach_learner(lambda learner, _k=kept: learner.set_kept_state(_k)):
+                r.get()
 
     # ------------------------------------------------------------------ pieces
     def _sample(self):
