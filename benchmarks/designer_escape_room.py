@@ -8,7 +8,21 @@ steps per inner ER step (the designer seat's act/pay phases); the x-axis uses RL
 
 Writes ``docs/results/designer/er<N><M>.md`` / ``.json`` / ``.png``.
 
-    python benchmarks/designer_escape_room.py --seeds 3 --iters 100
+Two presets (``--preset``):
+
+* ``fast`` (default): larger learning rates than Table C.1 (agent lr 0.02, designer lr 0.005,
+  cost lr 1e-4, 8 episodes per MetaGrad iteration), ``--iters`` iterations; dual-RL (d) as a
+  PPO designer + PPO agents (lr 3e-4, 400 env steps per iteration) for the same env steps.
+  Writes ``er<N><M>.md/.json/.png``.
+* ``table_c1``: lio_id.md §4.6 Table C.1 exactly as ``tuned_configs/incentive_designer/
+  escape_room_metagrad.yaml`` / ``escape_room_dual_rl.yaml`` give it (MetaGrad: 1 episode per
+  update, alpha_theta 9.56e-5, alpha_ID 7.93e-4, alpha_cost 6.03e-5, c_H 0.0166, 64-64 / 64-32
+  nets; dual-RL (d): agents' lr 3.41e-4 and c_H 0.386, designer lr 2.47e-3 and c_H 0.488,
+  128-64 nets), MetaGrad for ``--minutes`` of wall clock per seed (the thesis trains 100k
+  episodes; far fewer fit here), dual-RL for the same env steps. Writes ``er<N><M>_table_c1.*``.
+
+    python benchmarks/designer_escape_room.py --preset fast --seeds 5 --iters 150
+    python benchmarks/designer_escape_room.py --preset table_c1 --seeds 5 --minutes 2.5
 """
 from __future__ import annotations
 
@@ -22,14 +36,31 @@ os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 import numpy as np  # noqa: E402
 
 
-def curve(designer, n, m, seed, iters, steps_budget=None, **kw):
-    from rllib_coopai.algorithms.incentive_designer import IncentiveDesignerConfig
+TABLE_C1_METAGRAD = dict(episodes_per_iteration=1, agent_lr=9.56e-5, designer_lr=7.93e-4,
+                         cost_lr=6.03e-5, agent_entropy_coeff=0.0166, agent_hidden=[64, 64],
+                         designer_hidden=[64, 32], gamma=0.99)
 
+
+def curve(designer, n, m, seed, iters, steps_budget=None, preset="fast", seconds=None, **kw):
+    import torch
+
+    from rllib_coopai.algorithms.incentive_designer import IncentiveDesignerConfig
+    from rllib_coopai.wrappers.designer import DESIGNER_ID
+
+    torch.set_num_threads(1)
     env_config = {"n_agents": n, "min_at_lever": m, "obs_mode": "designer"}
     cfg = (IncentiveDesignerConfig().environment("escape_room", env_config=env_config)
            .env_runners(num_env_runners=0).debugging(seed=seed))
     if designer == "metagrad":
-        cfg = cfg.training(designer="metagrad", **kw)
+        cfg = cfg.training(designer="metagrad",
+                           **(TABLE_C1_METAGRAD if preset == "table_c1" else kw))
+    elif preset == "table_c1":  # Table C.1 dual-RL (d) column
+        cfg = (cfg.training(designer="rl", incentive_menu=[0.0, 1.1, 2.0], subtract_payments=True,
+                            lr=3.41e-4, entropy_coeff=0.386, gamma=0.99,
+                            train_batch_size_per_learner=100, minibatch_size=50, num_epochs=1)
+               .rl_module(model_config={"fcnet_hiddens": [128, 64]})
+               .multi_agent(algorithm_config_overrides_per_module={
+                   DESIGNER_ID: {"lr": 2.47e-3, "entropy_coeff": 0.488}}))
     else:
         cfg = cfg.training(designer="rl", lr=3e-4, train_batch_size_per_learner=400,
                            minibatch_size=200, num_epochs=2, entropy_coeff=0.01)
@@ -43,9 +74,15 @@ def curve(designer, n, m, seed, iters, steps_budget=None, **kw):
                         float(er.get("social_objective_net", np.nan))))
             if steps_budget is not None and out[-1][0] >= steps_budget:
                 break
+            if seconds is not None and time.perf_counter() - t0 >= seconds:
+                break
     finally:
         algo.stop()
     return out, time.perf_counter() - t0
+
+
+def _tail(c, col, k=10):
+    return float(np.mean([x[col] for x in c[-k:]]))
 
 
 def main(argv=None):
@@ -57,40 +94,70 @@ def main(argv=None):
     p.add_argument("--n", type=int, default=5)
     p.add_argument("--m", type=int, default=2)
     p.add_argument("--seeds", type=int, default=3)
-    p.add_argument("--iters", type=int, default=100, help="MetaGrad iterations (8 episodes each)")
+    p.add_argument("--preset", choices=("fast", "table_c1"), default="fast")
+    p.add_argument("--iters", type=int, default=100,
+                   help="fast: MetaGrad iterations (8 episodes each); table_c1: an upper bound")
+    p.add_argument("--minutes", type=float, default=None,
+                   help="wall-clock cap per MetaGrad run (table_c1: the budget)")
     p.add_argument("--agent-lr", type=float, default=0.02)
     p.add_argument("--designer-lr", type=float, default=0.005)
     p.add_argument("--cost-lr", type=float, default=1e-4)
     p.add_argument("--out", default="docs/results/designer")
     args = p.parse_args(argv)
+    if args.preset == "table_c1" and args.minutes is None:
+        args.minutes = 2.5
+    if args.preset == "table_c1":
+        args.iters = max(args.iters, 10 ** 6)
     os.makedirs(args.out, exist_ok=True)
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     optimum_net = 10 * (args.n - args.m) - 2 * args.m   # 10(n-m) - m - m(1+eps), eps -> 0
-    res = {"metagrad": [], "rl": []}
+    secs = None if args.minutes is None else 60.0 * args.minutes
+    res = {"metagrad": [], "rl": [], "args": vars(args)}
+    t_start = time.perf_counter()
     for seed in range(args.seeds):
-        mg, t_mg = curve("metagrad", args.n, args.m, seed, args.iters, episodes_per_iteration=8,
-                         agent_lr=args.agent_lr, designer_lr=args.designer_lr, cost_lr=args.cost_lr)
+        mg, t_mg = curve("metagrad", args.n, args.m, seed, args.iters, preset=args.preset,
+                         seconds=secs, episodes_per_iteration=8, agent_lr=args.agent_lr,
+                         designer_lr=args.designer_lr, cost_lr=args.cost_lr)
         res["metagrad"].append({"curve": mg, "seconds": t_mg})
-        rl, t_rl = curve("rl", args.n, args.m, seed, 10 ** 6, steps_budget=mg[-1][0])
+        rl, t_rl = curve("rl", args.n, args.m, seed, 10 ** 6, steps_budget=mg[-1][0],
+                         preset=args.preset, seconds=None if secs is None else 2 * secs)
         res["rl"].append({"curve": rl, "seconds": t_rl})
-        print(f"seed {seed}: MetaGrad SW {np.mean([c[1] for c in mg[-10:]]):.2f} "
-              f"net {np.mean([c[2] for c in mg[-10:]]):.2f} ({t_mg:.0f}s) | dual-RL SW "
-              f"{np.mean([c[1] for c in rl[-10:]]):.2f} net {np.mean([c[2] for c in rl[-10:]]):.2f} "
-              f"({t_rl:.0f}s)", flush=True)
-    name = f"er{args.n}{args.m}"
-    lines = [f"# Incentive designer on ER({args.n},{args.m}): MetaGrad vs dual-RL", "",
-             f"{args.seeds} seeds; MetaGrad: {args.iters} iterations x 8 episodes, agent lr "
-             f"{args.agent_lr}, designer lr {args.designer_lr}, cost lr {args.cost_lr}; dual-RL (d): "
-             "PPO agents + PPO designer (menu {0, 1.1, 2.0}^3, 400 env steps per iteration), at least the same env-step budget. Mean over the "
-             "last 10 iterations. Optimum: 28 gross (sum of env rewards), "
-             f"{optimum_net}+ net of payments (26 - 2 eps in the thesis).", "",
-             "| Seed | MetaGrad welfare | MetaGrad net | dual-RL welfare | dual-RL net | env steps |",
-             "|---|---|---|---|---|---|"]
-    for s in range(args.seeds):
-        mg, rl = res["metagrad"][s]["curve"], res["rl"][s]["curve"]
-        lines.append(f"| {s} | {np.mean([c[1] for c in mg[-10:]]):.2f} | "
-                     f"{np.mean([c[2] for c in mg[-10:]]):.2f} | {np.mean([c[1] for c in rl[-10:]]):.2f} | "
-                     f"{np.mean([c[2] for c in rl[-10:]]):.2f} | {int(mg[-1][0])} |")
+        print(f"seed {seed}: MetaGrad SW {_tail(mg, 1):.2f} net {_tail(mg, 2):.2f} "
+              f"({len(mg)} it, {int(mg[-1][0])} steps, {t_mg:.0f}s) | dual-RL SW {_tail(rl, 1):.2f} "
+              f"net {_tail(rl, 2):.2f} ({int(rl[-1][0])} steps, {t_rl:.0f}s)", flush=True)
+    total = time.perf_counter() - t_start
+    name = f"er{args.n}{args.m}" + ("_table_c1" if args.preset == "table_c1" else "")
+    load = os.getloadavg()
+    if args.preset == "fast":
+        setting = (f"MetaGrad: {args.iters} iterations x 8 episodes, agent lr {args.agent_lr}, "
+                   f"designer lr {args.designer_lr}, cost lr {args.cost_lr} (larger than Table C.1); "
+                   "dual-RL (d): PPO agents + PPO designer (menu {0, 1.1, 2.0}^3, lr 3e-4, "
+                   "entropy 0.01, 400 env steps per iteration)")
+    else:
+        setting = (f"Table C.1 hyperparameters (lio_id.md §4.6). MetaGrad: 1 episode per update, "
+                   f"{args.minutes} min of wall clock per seed; dual-RL (d): agents lr 3.41e-4, "
+                   "c_H 0.386, designer lr 2.47e-3, c_H 0.488, 128-64 nets, 100 env steps per "
+                   "iteration (the thesis trains 100k episodes)")
+    lines = [f"# Incentive designer on ER({args.n},{args.m}): MetaGrad vs dual-RL"
+             + (" (Table C.1 hyperparameters)" if args.preset == "table_c1" else ""), "",
+             f"Seeds 0-{args.seeds - 1}; {setting}; dual-RL gets at least MetaGrad's env steps. "
+             "Values: RLlib's smoothed sampled episode metrics, mean over the last 10 iterations. "
+             f"Optimum: 28 gross (sum of env rewards), {optimum_net}+ net of payments "
+             "(26 - 2 eps in the thesis). RLlib counts 2 env steps per ER step (designer seat). "
+             f"Wall clock {total / 60:.1f} min on the shared 2-core machine (load average at the "
+             f"end {load[0]:.1f}), num_env_runners=0, torch threads 1.", "",
+             "| Seed | MetaGrad welfare | MetaGrad net | MetaGrad episodes | dual-RL welfare | "
+             "dual-RL net | env steps (RLlib) |",
+             "|---|---|---|---|---|---|---|"]
+    for s_ in range(args.seeds):
+        mg, rl = res["metagrad"][s_]["curve"], res["rl"][s_]["curve"]
+        eps = len(mg) * (1 if args.preset == "table_c1" else 8)
+        lines.append(f"| {s_} | {_tail(mg, 1):.2f} | {_tail(mg, 2):.2f} | {eps} | "
+                     f"{_tail(rl, 1):.2f} | {_tail(rl, 2):.2f} | {int(mg[-1][0])} |")
+    n_ok = sum(_tail(r["curve"], 1) >= 25.0 for r in res["metagrad"])
+    n_rl = sum(_tail(r["curve"], 1) >= 25.0 for r in res["rl"])
+    lines += ["", f"Welfare >= 25 (near the optimum 28): MetaGrad {n_ok}/{args.seeds} seeds, "
+              f"dual-RL {n_rl}/{args.seeds} seeds."]
     with open(os.path.join(args.out, f"{name}.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
     with open(os.path.join(args.out, f"{name}.json"), "w") as f:
@@ -108,7 +175,8 @@ def main(argv=None):
                 ax.plot(c[:, 0], c[:, col], color=color, alpha=0.7,
                         label=("MetaGrad" if key == "metagrad" else "dual-RL") if i == 0 else None)
         ax.axhline(28 if col == 1 else optimum_net, color="grey", ls="--", lw=0.7)
-        ax.set_title(f"ER({args.n},{args.m}) {title}")
+        ax.set_title(f"ER({args.n},{args.m}) {title}"
+                     + (" [Table C.1]" if args.preset == "table_c1" else ""))
         ax.set_xlabel("RLlib env steps (2 per ER step)")
     axes[0].legend()
     fig.tight_layout()
