@@ -114,7 +114,8 @@ def test_two_env_runners_two_learners(ray_session):
         .env_runners(num_env_runners=2, num_cpus_per_env_runner=0.25)
         .learners(num_learners=2, num_cpus_per_learner=0.25)
         .debugging(seed=0)
-        .training(episodes_per_iteration=4, policy_hiddens=[16], incentive_hiddens=[16], policy_lr=0.05)
+        .training(episodes_per_iteration=4, policy_hiddens=[16], incentive_hiddens=[16], policy_lr=0.05,
+                  schedule="one_rollout")
     )
     algo = cfg.build_algo()
     try:
@@ -122,6 +123,18 @@ def test_two_env_runners_two_learners(ray_session):
             res = algo.train()
         assert res["learners"]["theta_hat_mismatch"] == 0.0
         assert res["learners"]["player_2"]["meta_grad_norm"] > 0.0
+        # checkpoint state: one kept (theta, tau) per learner, each with its own shard of episodes
+        kept = algo.get_state(components="lio_kept")["lio_kept"]
+        assert sorted((k["rank"], k["world"]) for k in kept) == [(0, 2), (1, 2)]
+        a0, a1 = (k["kept"]["data"]["player_0"]["actions"] for k in sorted(kept, key=lambda k: k["rank"]))
+        assert a0.shape[0] == a1.shape[0] == 2  # 4 episodes split 2 + 2
+        np.testing.assert_array_equal(kept[0]["kept"]["theta"]["player_1"]["pi_net.0.weight"],
+                                      kept[1]["kept"]["theta"]["player_1"]["pi_net.0.weight"])
+        algo.set_state({"lio_kept": kept[::-1]})  # every learner picks its own rank's entry
+        again = algo.get_state(components="lio_kept")["lio_kept"]
+        for k0 in kept:
+            k1 = [k for k in again if k["rank"] == k0["rank"]][0]
+            np.testing.assert_array_equal(k1["kept"]["data"]["player_0"]["obs"], k0["kept"]["data"]["player_0"]["obs"])
         out = [r.get() for r in algo.learner_group.foreach_learner(_world)]
         assert [size for size, _ in out] == [2, 2]
         for k, v in out[0][1].items():
