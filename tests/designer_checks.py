@@ -53,3 +53,35 @@ def check_meta_gradient(L, theta_prev, data, min_grad=1e-6, rtol=1e-8, h=1e-5):
     assert abs(analytic) > min_grad
     assert fd == pytest.approx(analytic, rel=1e-4, abs=1e-9)
     return meta, cost_g
+
+
+def check_restore(algo, tmp_path, metric: str):
+    """Save ``algo`` (then stopped), restore it in this process: the designer's weights match and
+    the restored algorithm trains, reporting ``metric``."""
+    from rllib_coopai.algorithms.incentive_designer import IncentiveDesigner
+
+    try:
+        path = algo.save_to_path(str(tmp_path / "ckpt"))
+        w = algo.get_module(DESIGNER_ID).state_dict()
+    finally:
+        algo.stop()
+    restored = IncentiveDesigner.from_checkpoint(path)
+    try:
+        w2 = restored.get_module(DESIGNER_ID).state_dict()
+        for k in w:
+            np.testing.assert_allclose(w[k].numpy(), w2[k].numpy())
+        assert metric in restored.train()["env_runners"]
+    finally:
+        restored.stop()
+
+
+def assert_learners_in_sync(algo, atol=1e-6):
+    """Every remote Learner holds the same weights (gradients were averaged across them)."""
+    states = [r.get() if hasattr(r, "get") else r for r in algo.learner_group.foreach_learner(
+        lambda l: {m: {k: v.detach().numpy().copy() for k, v in l.module[m].state_dict().items()}
+                   for m in l.module.keys()})]
+    first = states[0]
+    for other in states[1:]:
+        for m in first:
+            for k in first[m]:
+                np.testing.assert_allclose(first[m][k], other[m][k], rtol=0, atol=atol)

@@ -15,7 +15,7 @@ import pytest
 import torch
 from gymnasium import spaces
 
-from rllib_coopai.algorithms.incentive_designer import IncentiveDesigner, IncentiveDesignerConfig
+from rllib_coopai.algorithms.incentive_designer import IncentiveDesignerConfig
 from rllib_coopai.algorithms.incentive_designer.tax import (
     rates_in_force,
     tax_reward_delta,
@@ -25,7 +25,12 @@ from rllib_coopai.envs import make
 from rllib_coopai.envs.gather_trade_build import US_FEDERAL_RATES, crra, gini_equality
 from rllib_coopai.modules.functional import named_params
 from rllib_coopai.wrappers.designer import DESIGNER_ID, make_designer_env
-from designer_checks import check_meta_gradient, learner_in_float64
+from designer_checks import (
+    assert_learners_in_sync,
+    check_meta_gradient,
+    check_restore,
+    learner_in_float64,
+)
 
 SMALL = {"horizon": 20, "tax_period": 5, "starting_inventory": [5, 5]}
 
@@ -224,18 +229,10 @@ def test_metagrad_and_dual_rl_run_and_checkpoint_restores(ray_session, tmp_path)
         assert er["social_objective"] > 0 and "tax_paid" in er and "tax_rate_6" in er
         assert "tax_rate_0" in res["learners"][DESIGNER_ID]
         assert res["learners"][DESIGNER_ID]["meta_grad_norm"] > 0.0
-        path = algo.save_to_path(str(tmp_path / "ckpt"))
-        w = algo.get_module(DESIGNER_ID).state_dict()
-    finally:
+    except BaseException:
         algo.stop()
-    restored = IncentiveDesigner.from_checkpoint(path)
-    try:
-        w2 = restored.get_module(DESIGNER_ID).state_dict()
-        for k in w:
-            np.testing.assert_allclose(w[k].numpy(), w2[k].numpy())
-        assert "social_objective" in restored.train()["env_runners"]
-    finally:
-        restored.stop()
+        raise
+    check_restore(algo, tmp_path, "social_objective")
     rl = gtb("rl").build_algo()
     try:
         for _ in range(2):
@@ -257,6 +254,17 @@ def test_two_env_runners(ray_session):
         er = algo.train()["env_runners"]
         assert er["social_objective"] > 0
         assert er["final_productivity"] >= 0 and 0 <= er["final_equality"] <= 1
+    finally:
+        algo.stop()
+
+
+def test_two_learners_stay_in_sync(ray_session):
+    algo = gtb().learners(num_learners=2).build_algo()
+    try:
+        for _ in range(2):
+            res = algo.train()
+        assert res["learners"][DESIGNER_ID]["meta_grad_norm"] > 0.0
+        assert_learners_in_sync(algo)
     finally:
         algo.stop()
 

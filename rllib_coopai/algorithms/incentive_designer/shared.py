@@ -33,8 +33,10 @@ class DesignerMetricsCallback(CoopMetricsCallback):
     lio_id.md §2.4), ``designer_return`` (its reward, net of payments where configured),
     ``p_cooperate/<agent>`` (sampled P(C)) and ``p_all_cooperate`` (= P(CC) in 2-player games).
     Economies (infos with ``productivity`` / ``equality``, GTB): ``final_productivity`` and
-    ``final_equality`` at the episode's last step. ``social_objective`` is then the episode's
-    ``sum_t prod_t * eq_t`` (lio_id.md §3.4) with ``social_objective="productivity_x_equality"``.
+    ``final_equality`` at the episode's last step and ``sum_productivity_x_equality`` (the
+    episode's ``sum_t prod_t * eq_t``, lio_id.md §3.4; = ``social_objective`` when the seat's
+    objective is ``"productivity_x_equality"``). Usable without a designer seat too (e.g. IPPO
+    under fixed tax rates: ``config.callbacks(DesignerMetricsCallback)``).
     Payments per agent and per action type come from the ``totals`` info
     (``designer_payment/<agent>``, ``designer_payment/<type>/<agent>``).
     """
@@ -58,8 +60,9 @@ class DesignerMetricsCallback(CoopMetricsCallback):
             acc["designer"][0] += float(step_obj[0])
         econ = [(i["productivity"], i["equality"]) for a, i in infos.items()
                 if a != DESIGNER_ID and i and "productivity" in i and "equality" in i]
-        if econ:  # an economy (GTB): remember the latest productivity and equality
+        if econ:  # an economy (GTB): the latest productivity and equality, sum of their product
             acc["econ"] = econ[0]
+            acc["econ_sum"] = acc.get("econ_sum", 0.0) + float(econ[0][0]) * float(econ[0][1])
         if DESIGNER_ID in rewards:
             acc["designer"][1] += float(rewards[DESIGNER_ID])
         coop = [bool(i["cooperated"]) for a, i in infos.items() if i and "cooperated" in i]
@@ -92,6 +95,7 @@ class DesignerMetricsCallback(CoopMetricsCallback):
         if "econ" in acc:
             metrics_logger.log_value("final_productivity", float(acc["econ"][0]), reduce="mean")
             metrics_logger.log_value("final_equality", float(acc["econ"][1]), reduce="mean")
+            metrics_logger.log_value("sum_productivity_x_equality", acc["econ_sum"], reduce="mean")
         for a, (s, n) in acc["coop"].items():
             if n:
                 metrics_logger.log_value(("p_cooperate", str(a)), s / n, reduce="mean")
