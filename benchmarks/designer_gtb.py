@@ -9,6 +9,8 @@
   (``tax_rates="free_market"`` / ``"us_federal"``). The designer seat is there but pays per agent
   within ``[0, 1e-9]`` coin-utility (negligible) and sets no rates, so only the fixed rates act:
   the baselines differ from MetaGrad only in who sets the rates.
+* ``ippo_us_federal``: the thesis' US-federal baseline learner (PPO agents, Table C.4 US-federal
+  column) under fixed US-federal rates, no seat; also the throughput reference (GTB steps/s).
 * ``dual_rl``: ``designer="rl"``: PPO agents and a PPO planner with the factored 7 x 21 rates,
   the marginal prod x eq reward and the max-rate cap annealed 0.1 -> 1 (over a shortened
   ``--cap-episodes``; the thesis uses 8000 episodes).
@@ -36,8 +38,19 @@ AGENT = dict(agent_lr=3.3e-3, agent_entropy_coeff=0.184, agent_hidden=[128, 128]
 
 def config(method: str, seed: int, cap_episodes: int):
     from rllib_coopai.algorithms.incentive_designer import IncentiveDesignerConfig
+    from rllib_coopai.algorithms.incentive_designer.shared import DesignerMetricsCallback
+    from rllib_coopai.algorithms.ippo import IPPOConfig
 
     env_config = dict(GTB)
+    if method == "ippo_us_federal":
+        env_config["tax_rates"] = "us_federal"
+        return (IPPOConfig().environment("gather_trade_build", env_config=env_config)
+                .env_runners(num_env_runners=0).debugging(seed=seed)
+                .callbacks(DesignerMetricsCallback)
+                .training(lr=1.39e-4, entropy_coeff=0.253, clip_param=0.166, lambda_=0.98,
+                          grad_clip=10.0, gamma=0.99, train_batch_size_per_learner=1000,
+                          minibatch_size=200, num_epochs=1)
+                .rl_module(model_config={"fcnet_hiddens": [128, 128]}))
     common = dict(social_objective="productivity_x_equality")
     if method in ("free_market", "us_federal"):
         env_config["tax_rates"] = method
@@ -68,9 +81,11 @@ def run(method: str, seed: int, minutes: float, cap_episodes: int):
             rows.append({
                 "time_s": time.perf_counter() - t0,
                 # RLlib counts the seat's two phases per GTB step.
-                "gtb_steps": er.get("num_env_steps_sampled_lifetime", 0) / 2,
+                "gtb_steps": er.get("num_env_steps_sampled_lifetime", 0) / (
+                    1 if method.startswith("ippo") else 2),
                 "episodes": er.get("num_episodes_lifetime", 0),
-                "objective": er.get("social_objective", np.nan),
+                "objective": er.get("sum_productivity_x_equality",
+                                    er.get("social_objective", np.nan)),
                 "productivity": er.get("final_productivity", np.nan),
                 "equality": er.get("final_equality", np.nan),
                 "houses": er.get("houses_built", {}).get("all", np.nan)
