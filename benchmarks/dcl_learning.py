@@ -61,13 +61,6 @@ def ippo_config(env, budget="fast", mcg=False):
                       kl_coeff=0.2, kl_target=0.01, clip_param=0.3, entropy_coeff=0.0))
 
 
-# Public goods (Table 8: DCL-IC, batch 256; no other hyperparameters given): the PD's fast settings
-# with a 5x smaller entropy bonus that decays to 0 within 50 iterations. Per-capita payoffs are
-# O(0.5), so the PD's entropy bonus (0.5, zero only after 125 iterations) dominated the DCL terms
-# and held agreement back (docs/results/dcl/public_goods.md; tuned_configs/dcl/public_goods_n*_fast.yaml).
-PG_FAST_TRAINING = dict(entropy_coeff=0.1, entropy_decay=0.002, min_entropy_coeff=0.0)
-
-
 def settings(name, budget, n_agents=(2, 3, 5)):
     paper = budget == "paper"
     if name == "pd":
@@ -100,10 +93,11 @@ def settings(name, budget, n_agents=(2, 3, 5)):
                 "DCL-IC-K2": dcl_config("purely_conflicting", budget=budget, ic_lambda=1.0,
                                         mega_steps=2, **table6)}
     if name == "public_goods":
-        pg = {} if paper else dict(PG_FAST_TRAINING)
+        # Table 8 gives only DCL-IC and batch 256; the rest is the PD's (fast) settings. A
+        # 5x smaller entropy bonus (0.1, -0.002 / iter) was tried for N = 5 and oscillated
+        # (docs/results/dcl/public_goods_probe_ent01.md), so it is not the default.
         return {f"DCL-IC N={n}": dcl_config("public_goods", {"n_agents": n}, budget=budget,
-                                            **{**pg, "ic_lambda": 1.0,
-                                               "train_batch_size_per_learner": 256})
+                                            ic_lambda=1.0, train_batch_size_per_learner=256)
                 for n in n_agents}
     raise ValueError(f"unknown setting {name!r}; known: pd, grid, rpc, public_goods")
 

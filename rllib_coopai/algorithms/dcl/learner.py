@@ -114,11 +114,13 @@ class DCLTorchLearner(TorchLearner):
                 objective = dcl_agent_objective(terms, lam, ent)
                 critic_loss = torch.mean((out[f"q_e_{k}"] - ret[:, k]) ** 2)  # §2.4 MSE to G^k_t
                 total = total + critic_loss - objective
-                if k == i:
-                    for key in ("J_pi", "J_psi_score", "J_psi_path", "J_phi_score", "J_phi_path",
-                                "J_ic", "H_phi", "H_psi", "H_pi", "q_m_mean", "q_a_mean"):
-                        self.metrics.log_value((mid, key), float(terms[key].detach()), window=1)
-                    self.metrics.log_value((mid, "critic_loss"), float(critic_loss.detach()), window=1)
+                if k == i:  # detached tensors: the MetricsLogger reduces them on their device
+                    # (no per-metric GPU->CPU sync inside the loss)
+                    keys = ("J_pi", "J_psi_score", "J_psi_path", "J_phi_score", "J_phi_path",
+                            "J_ic", "H_phi", "H_psi", "H_pi", "q_m_mean", "q_a_mean")
+                    stats = {key: torch.as_tensor(terms[key]).detach() for key in keys}
+                    stats["critic_loss"] = critic_loss.detach()
+                    self.metrics.log_dict(stats, key=mid, window=1)
             losses[mid] = total
         self.metrics.log_value("temperature", tau, window=1)
         self.metrics.log_value("entropy_coeff", ent, window=1)

@@ -48,33 +48,31 @@ class ScriptedPartnerModule(TorchRLModule):
         self.accept = [tuple(int(x) for x in j) for j in cfg.get("accept", [])]
         self._dummy = torch.nn.Parameter(torch.zeros(1), requires_grad=False)
 
-    def _onehot_logits(self, batch_size: int, index: int, n: int):
-        out = torch.full((batch_size, n), -BIG)
-        out[:, index] = BIG
-        return out
+    # Every tensor is created on the input's device (a module moved to a GPU learner or a GPU
+    # env runner gets CUDA inputs), without data-dependent indexing.
+    @staticmethod
+    def _onehot_logits(like: torch.Tensor, index, n: int):
+        """(B, n) logits: +BIG at ``index`` (an int, or a long tensor of shape (B,) on
+        ``like``'s device), -BIG elsewhere."""
+        cols = torch.arange(n, device=like.device)
+        hot = cols == (index.reshape(-1, 1) if isinstance(index, torch.Tensor) else index)
+        return torch.where(hot, BIG, -BIG).to(like.dtype).expand(like.shape[0], n)
 
     def propose_logits(self, obs, k=None):
-        return self._onehot_logits(obs.shape[0], self.propose, self.n_actions)
+        return self._onehot_logits(obs, self.propose, self.n_actions)
 
     def action_logits(self, obs, k=None):
-        return self._onehot_logits(obs.shape[0], self.act, self.n_actions)
+        return self._onehot_logits(obs, self.act, self.n_actions)
 
     def commit_logits(self, obs, joint_m, k=None):
         b = obs.shape[0]
-        if self.commit == "always":
-            yes = torch.ones(b, dtype=torch.bool)
-        elif self.commit == "never":
-            yes = torch.zeros(b, dtype=torch.bool)
-        else:
+        yes = torch.full((b,), self.commit == "always", dtype=torch.bool, device=obs.device)
+        if self.commit == "if_accepted":
             parts = torch.split(joint_m, self.action_sizes, dim=-1)
             joint = torch.stack([p.argmax(-1) for p in parts], -1)
-            yes = torch.zeros(b, dtype=torch.bool)
             for acc in self.accept:
-                yes |= (joint == torch.tensor(acc)).all(-1)
-        out = torch.full((b, 2), -BIG)
-        out[yes, 1] = BIG
-        out[~yes, 0] = BIG
-        return out
+                yes = yes | (joint == torch.tensor(acc, device=joint.device)).all(-1)
+        return self._onehot_logits(obs, yes.long(), 2)
 
     def _forward(self, batch, **kwargs):
         return {Columns.ACTION_DIST_INPUTS: self.action_logits(batch[Columns.OBS])}
