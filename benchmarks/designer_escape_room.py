@@ -141,7 +141,7 @@ def main(argv=None):
     lines = [f"# Incentive designer on ER({args.n},{args.m}): MetaGrad vs dual-RL"
              + (" (Table C.1 hyperparameters)" if args.preset == "table_c1" else ""), "",
              f"Seeds 0-{args.seeds - 1}; {setting}; dual-RL gets at least MetaGrad's env steps. "
-             "Values: RLlib's smoothed sampled episode metrics, mean over the last 10 iterations. "
+             "Values: the sampled episode means each RLlib iteration reports, averaged over the last 10 iterations. "
              f"Optimum: 28 gross (sum of env rewards), {optimum_net}+ net of payments "
              "(26 - 2 eps in the thesis). RLlib counts 2 env steps per ER step (designer seat). "
              f"Wall clock {total / 60:.1f} min on the shared 2-core machine (load average at the "
