@@ -117,8 +117,8 @@ def main():
     if args.append and os.path.exists(path):
         with open(path) as f:
             old = json.load(f)
-        for key in ("lio", "baseline"):
-            results[key] = [r for r in old.get(key, []) if r["seed"] not in args.seeds]
+        for key, ran in (("lio", not args.no_lio), ("baseline", not args.no_baseline)):
+            results[key] = [r for r in old.get(key, []) if not (ran and r["seed"] in args.seeds)]
     os.makedirs(OUT, exist_ok=True)
 
     def save():
