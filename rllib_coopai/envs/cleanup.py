@@ -123,6 +123,8 @@ class CleanupEnv(CoopParallelEnv):
     """
 
     metadata = {"render_modes": ["ansi"], "name": "cleanup", "is_parallelizable": True}
+    #: every value the ``action_type`` info can take (metrics per action type use this order)
+    ACTION_TYPES = ("clean", "collect", "other")
 
     def __init__(
         self,

@@ -68,6 +68,8 @@ class EscapeRoomEnv(CoopParallelEnv):
     """
 
     metadata = {"render_modes": ["ansi"], "name": "escape_room", "is_parallelizable": True}
+    #: every value the ``action_type`` info can take (metrics per action type use this order)
+    ACTION_TYPES = POSITION_NAMES
 
     def __init__(
         self,

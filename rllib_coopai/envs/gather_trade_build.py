@@ -189,6 +189,8 @@ class GatherTradeBuildEnv(CoopParallelEnv):
     """
 
     metadata = {"render_modes": ["ansi"], "name": "gather_trade_build", "is_parallelizable": True}
+    #: every value the ``action_type`` info can take (metrics per action type use this order)
+    ACTION_TYPES = ("noop", "move", "build", "trade")
 
     def __init__(
         self,

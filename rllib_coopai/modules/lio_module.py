@@ -162,5 +162,5 @@ class LIOTorchRLModule(TorchRLModule, ValueFunctionAPI):
 
     def compute_values(self, batch: Dict[str, Any], embeddings=None) -> torch.Tensor:
         if not self.use_critic:
-            return torch.zeros(batch[Columns.OBS].shape[0])
+            return torch.zeros(batch[Columns.OBS].shape[0], device=batch[Columns.OBS].device)
         return self.value(batch[Columns.OBS])

@@ -240,7 +240,7 @@ class MetaGradLearner(ManualSyncTorchLearner):
         of an agent is when the designer is held fixed.
         """
         if module_id == DESIGNER_ID:
-            return torch.zeros((), requires_grad=False)
+            return torch.zeros((), device=self._device)
         G = self._returns(batch["rewards"], batch["t"], batch["mask"])
         n_ep = to_et(batch["mask"], batch["t"]).shape[0]
         return pg_inner_loss(self.module[module_id], named_params(self.module[module_id]),

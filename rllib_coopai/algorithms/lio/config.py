@@ -63,11 +63,11 @@ def _given_slots(env) -> int:
     return 0
 
 
-def lio_learner_connector(input_observation_space=None, input_action_space=None):
+def lio_learner_connector(input_observation_space=None, input_action_space=None, action_types=()):
     """LIO's learner pipeline: only the aligned-batch builder (see connectors.py)."""
     from rllib_coopai.algorithms.lio.connectors import LIOEpisodesToBatch
 
-    return LIOEpisodesToBatch(input_observation_space, input_action_space)
+    return LIOEpisodesToBatch(input_observation_space, input_action_space, action_types=action_types)
 
 
 class LIOConfig(CoopConfigMixin, AlgorithmConfig):
@@ -225,6 +225,7 @@ class LIOConfig(CoopConfigMixin, AlgorithmConfig):
             obs_spaces = {a: env.observation_spaces[a] for a in agents}
             act_spaces = {a: env.action_spaces[a] for a in agents}
             n_slots = _given_slots(env)
+            action_types = tuple(getattr(getattr(env, "par_env", env), "ACTION_TYPES", ()))
         finally:
             env.close()
         for a, sp in act_spaces.items():
@@ -258,6 +259,12 @@ class LIOConfig(CoopConfigMixin, AlgorithmConfig):
                 },
             )
         self._rl_module_spec = MultiRLModuleSpec(rl_module_specs=specs)
+        own_learner = self._learner_connector is lio_learner_connector or (
+            isinstance(self._learner_connector, functools.partial)
+            and self._learner_connector.func is lio_learner_connector
+        )
+        if own_learner:
+            self._learner_connector = functools.partial(lio_learner_connector, action_types=action_types)
         own = isinstance(self._env_to_module_connector, functools.partial) and (
             self._env_to_module_connector.func is lio_given_incentives_connector
         )

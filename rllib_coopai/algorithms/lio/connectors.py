@@ -26,9 +26,11 @@ from ray.rllib.connectors.connector_v2 import ConnectorV2
 class LIOEpisodesToBatch(ConnectorV2):
     """Build LIO's aligned train batch (see the module docstring)."""
 
-    def __init__(self, input_observation_space=None, input_action_space=None, **kwargs):
+    def __init__(self, input_observation_space=None, input_action_space=None, action_types=(), **kwargs):
         super().__init__(input_observation_space, input_action_space, **kwargs)
-        self.action_types: List[str] = []
+        # Seeded from the env's ``ACTION_TYPES`` so that every per-type metric exists from the
+        # first iteration on; names the env did not declare are appended when first seen.
+        self.action_types: List[str] = [str(t) for t in action_types]
 
     def _type_index(self, name) -> int:
         if name is None:

@@ -208,9 +208,9 @@ class LIOTorchLearner(TorchLearner):
             "LIO's losses are cross-agent; use LIOTorchLearner.compute_losses(batch=<multi-agent batch>)"
         )
 
-    @staticmethod
-    def _global_count(x: float) -> float:
-        return float(all_reduce_sum_([torch.tensor([float(x)])])[0].item())
+    def _global_count(self, x: float) -> float:
+        # On the learner's device: NCCL (GPU learners) all-reduces only CUDA tensors.
+        return float(all_reduce_sum_([torch.tensor([float(x)], device=self._device)])[0].item())
 
     # ------------------------------------------------------------------ update
     def _update(self, batch: Dict[str, Any], **kwargs):
@@ -228,7 +228,7 @@ class LIOTorchLearner(TorchLearner):
         if phase != "inner" or not any(m.gives_incentives for m in mods.values()):
             self._decay_epsilon(mods)  # once per iteration, after both rollouts of Algorithm 2
         if not losses:
-            losses = {mid: torch.tensor(0.0) for mid in order}
+            losses = {mid: torch.zeros((), device=self._device) for mid in order}
         return {}, losses, {}
 
     def _inner(self, mods, order, data, n_eps):
