@@ -186,6 +186,9 @@ def main(argv=None):
     p.add_argument("--setting", default="pd")
     p.add_argument("--methods", default="", help="comma list; default all of the setting")
     p.add_argument("--seeds", type=int, default=5)
+    p.add_argument("--first-seed", type=int, default=0,
+                   help="run seeds first-seed .. first-seed+seeds-1; with first-seed > 0 the "
+                        "stored runs of seeds < first-seed are kept (adds seeds to a table)")
     p.add_argument("--iters", type=int, default=250)
     p.add_argument("--ippo-iters", type=int, default=40, help="iterations for the IPPO baselines")
     p.add_argument("--time-limit", type=float, default=0.0, help="seconds per run (0 = none)")
@@ -223,8 +226,11 @@ def main(argv=None):
     if not args.report_only:
         commands = [c for c in commands if c != sys.argv[1:]] + [sys.argv[1:]]
     for method, cfg in ({} if args.report_only else cfgs).items():
-        results[method] = []
-        for seed in range(args.seeds):
+        results[method] = list(results.get(method, []))[: args.first_seed]
+        if len(results[method]) != args.first_seed:
+            raise SystemExit(f"{method}: {len(results[method])} stored seeds, --first-seed "
+                             f"{args.first_seed} needs exactly that many")
+        for seed in range(args.first_seed, args.first_seed + args.seeds):
             iters = args.ippo_iters if method.startswith("IPPO") else args.iters
             hist = run(cfg.copy(copy_frozen=False), seed, iters, args.time_limit)
             results[method].append(hist)
