@@ -24,14 +24,18 @@ ER_ITERS = 200
 PG_ITERS = 80
 
 
-def _greedy_run(env, env_config, training, seed, iters):
-    cfg = (
+def _build(env, env_config, training, seed):
+    """A seeded LIO algorithm with 0 env runners and a greedy (explore=False) evaluation group."""
+    return (
         LIOConfig().environment(env, env_config=env_config).env_runners(num_env_runners=0)
         .debugging(seed=seed).training(**training)
         .evaluation(evaluation_interval=10**6, evaluation_duration=10, evaluation_duration_unit="episodes",
                     evaluation_config={"explore": False})
-    )
-    algo = cfg.build_algo()
+    ).build_algo()
+
+
+def _greedy_run(env, env_config, training, seed, iters):
+    algo = _build(env, env_config, training, seed)
     try:
         for _ in range(iters):
             algo.train()
@@ -61,13 +65,7 @@ ER_EVAL_EVERY = 20
 
 def _best_greedy(env, env_config, training, seed, iters, every):
     """Best greedy collective return over evaluations every ``every`` iterations (and the last)."""
-    cfg = (
-        LIOConfig().environment(env, env_config=env_config).env_runners(num_env_runners=0)
-        .debugging(seed=seed).training(**training)
-        .evaluation(evaluation_interval=10**6, evaluation_duration=10, evaluation_duration_unit="episodes",
-                    evaluation_config={"explore": False})
-    )
-    algo = cfg.build_algo()
+    algo = _build(env, env_config, training, seed)
     try:
         best = -float("inf")
         for i in range(1, iters + 1):
