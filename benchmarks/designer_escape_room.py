@@ -11,9 +11,13 @@ Writes ``docs/results/designer/er<N><M>.md`` / ``.json`` / ``.png``.
 Two presets (``--preset``):
 
 * ``fast`` (default): larger learning rates than Table C.1 (agent lr 0.02, designer lr 0.005,
-  cost lr 1e-4, 8 episodes per MetaGrad iteration), ``--iters`` iterations; dual-RL (d) as a
-  PPO designer + PPO agents (lr 3e-4, 400 env steps per iteration) for the same env steps.
-  Writes ``er<N><M>.md/.json/.png``.
+  8 episodes per MetaGrad iteration), the cost in the designer's optimizer (``cost_coeff`` 1,
+  ramped in over the first 100 updates: ``cost_warmup_updates``) and the pre-activation bound 3
+  (``preactivation_bound``; without it the lever payment saturates at the maximum 2, where the
+  sigmoid passes no gradient and the cost never shrinks it), ``--iters`` iterations; dual-RL (d)
+  as a PPO designer + PPO agents (lr 3e-4, 400 env steps per iteration) for the same env steps.
+  ``--cost-lr X`` switches back to the thesis's separate cost Adam. Writes
+  ``er<N><M>.md/.json/.png``.
 * ``table_c1``: lio_id.md §4.6 Table C.1 exactly as ``tuned_configs/incentive_designer/
   escape_room_metagrad.yaml`` / ``escape_room_dual_rl.yaml`` give it (MetaGrad: 1 episode per
   update, alpha_theta 9.56e-5, alpha_ID 7.93e-4, alpha_cost 6.03e-5, c_H 0.0166, 64-64 / 64-32
@@ -21,7 +25,7 @@ Two presets (``--preset``):
   128-64 nets), MetaGrad for ``--minutes`` of wall clock per seed (the thesis trains 100k
   episodes; far fewer fit here), dual-RL for the same env steps. Writes ``er<N><M>_table_c1.*``.
 
-    python benchmarks/designer_escape_room.py --preset fast --seeds 5 --iters 150
+    python benchmarks/designer_escape_room.py --preset fast --seeds 5 --iters 400
     python benchmarks/designer_escape_room.py --preset table_c1 --seeds 5 --minutes 2.5
 """
 from __future__ import annotations
@@ -95,13 +99,19 @@ def main(argv=None):
     p.add_argument("--m", type=int, default=2)
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--preset", choices=("fast", "table_c1"), default="fast")
-    p.add_argument("--iters", type=int, default=100,
+    p.add_argument("--iters", type=int, default=400,
                    help="fast: MetaGrad iterations (8 episodes each); table_c1: an upper bound")
     p.add_argument("--minutes", type=float, default=None,
                    help="wall-clock cap per MetaGrad run (table_c1: the budget)")
     p.add_argument("--agent-lr", type=float, default=0.02)
     p.add_argument("--designer-lr", type=float, default=0.005)
-    p.add_argument("--cost-lr", type=float, default=1e-4)
+    p.add_argument("--cost-lr", type=float, default=None,
+                   help="separate cost Adam lr (the thesis's form); default: cost in the "
+                        "designer's optimizer with --cost-coeff")
+    p.add_argument("--cost-coeff", type=float, default=1.0)
+    p.add_argument("--cost-warmup", type=int, default=100, help="cost_warmup_updates")
+    p.add_argument("--preactivation-bound", type=float, default=3.0,
+                   help="preactivation_bound (<= 0: off)")
     p.add_argument("--out", default="docs/results/designer")
     args = p.parse_args(argv)
     if args.preset == "table_c1" and args.minutes is None:
@@ -117,7 +127,10 @@ def main(argv=None):
     for seed in range(args.seeds):
         mg, t_mg = curve("metagrad", args.n, args.m, seed, args.iters, preset=args.preset,
                          seconds=secs, episodes_per_iteration=8, agent_lr=args.agent_lr,
-                         designer_lr=args.designer_lr, cost_lr=args.cost_lr)
+                         designer_lr=args.designer_lr, cost_lr=args.cost_lr,
+                         cost_coeff=args.cost_coeff, cost_warmup_updates=args.cost_warmup,
+                         preactivation_bound=(args.preactivation_bound
+                                              if args.preactivation_bound > 0 else None))
         res["metagrad"].append({"curve": mg, "seconds": t_mg})
         rl, t_rl = curve("rl", args.n, args.m, seed, 10 ** 6, steps_budget=mg[-1][0],
                          preset=args.preset, seconds=None if secs is None else 2 * secs)
@@ -129,8 +142,13 @@ def main(argv=None):
     name = f"er{args.n}{args.m}" + ("_table_c1" if args.preset == "table_c1" else "")
     load = os.getloadavg()
     if args.preset == "fast":
+        cost = (f"separate cost Adam lr {args.cost_lr}" if args.cost_lr is not None else
+                f"cost weight {args.cost_coeff} in the designer's Adam, ramped in over "
+                f"{args.cost_warmup} updates")
+        bound = (f"pre-activation bound {args.preactivation_bound}"
+                 if args.preactivation_bound > 0 else "no pre-activation bound")
         setting = (f"MetaGrad: {args.iters} iterations x 8 episodes, agent lr {args.agent_lr}, "
-                   f"designer lr {args.designer_lr}, cost lr {args.cost_lr} (larger than Table C.1); "
+                   f"designer lr {args.designer_lr} (larger than Table C.1), {cost}, {bound}; "
                    "dual-RL (d): PPO agents + PPO designer (menu {0, 1.1, 2.0}^3, lr 3e-4, "
                    "entropy 0.01, 400 env steps per iteration)")
     else:
@@ -156,8 +174,12 @@ def main(argv=None):
                      f"{_tail(rl, 1):.2f} | {_tail(rl, 2):.2f} | {int(mg[-1][0])} |")
     n_ok = sum(_tail(r["curve"], 1) >= 25.0 for r in res["metagrad"])
     n_rl = sum(_tail(r["curve"], 1) >= 25.0 for r in res["rl"])
+    net_ok = sum(_tail(r["curve"], 2) >= 25.0 for r in res["metagrad"])
+    net_rl = sum(_tail(r["curve"], 2) >= 25.0 for r in res["rl"])
     lines += ["", f"Welfare >= 25 (near the optimum 28): MetaGrad {n_ok}/{args.seeds} seeds, "
-              f"dual-RL {n_rl}/{args.seeds} seeds."]
+              f"dual-RL {n_rl}/{args.seeds} seeds.",
+              f"Net of payments >= 25 (the thesis: ~26): MetaGrad {net_ok}/{args.seeds} seeds, "
+              f"dual-RL {net_rl}/{args.seeds} seeds."]
     with open(os.path.join(args.out, f"{name}.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
     with open(os.path.join(args.out, f"{name}.json"), "w") as f:

@@ -97,9 +97,13 @@ class IncentiveModule(TorchRLModule):
                         p.normal_(0.0, float(cfg.get("init_std", 0.1)))
         self.register_buffer("payment_scale", torch.ones(()))
 
+    def preactivation(self, obs: torch.Tensor) -> torch.Tensor:
+        """``x``: the output layer before the sigmoid."""
+        return self.net(obs.reshape(obs.shape[0], -1).to(self.net[-1].weight.dtype))
+
     def squashed(self, obs: torch.Tensor) -> torch.Tensor:
         """``sigmoid(x)`` in (0, 1), before scaling (the ER cost is charged on this, lio_id.md §2.4)."""
-        return torch.sigmoid(self.net(obs.reshape(obs.shape[0], -1).to(self.net[-1].weight.dtype)))
+        return torch.sigmoid(self.preactivation(obs))
 
     def incentives(self, obs: torch.Tensor) -> torch.Tensor:
         return self.payment_scale * (self.low + (self.high - self.low) * self.squashed(obs))

@@ -136,7 +136,13 @@ class IncentiveDesignerConfig(DesignerSeatConfigMixin, CoopConfigMixin, PPOConfi
     revenue_neutral: payments minus their mean.
     agent_lr (alpha_theta, 9.56e-5), agent_entropy_coeff (0.0166), designer_lr (alpha_ID, 7.93e-4),
     cost_lr (alpha_cost, 6.03e-5; None -> ``cost_coeff`` in the designer's optimizer),
-    cost_coeff (1.0), agent_hidden ([64, 64]), designer_hidden ([64, 32]),
+    cost_coeff (1.0), cost_warmup_updates (0: off; a budget option, not in the thesis: the cost
+        weight, or the cost optimizer's lr, ramps linearly from 0 over this many designer
+        updates so that the cost cannot switch the incentives off before the agents have found
+        the equilibrium they pay for), preactivation_bound (None: off; a budget option, not in
+        the thesis: adds ``relu(|x| - bound)^2`` of the designer's pre-sigmoid outputs to the cost
+        ``psi`` so that a payment cannot saturate at its maximum, where the sigmoid passes no
+        gradient back and the cost could never shrink it towards 1 + eps), agent_hidden ([64, 64]), designer_hidden ([64, 32]),
     episodes_per_iteration (1: one episode per update as in the thesis; setting
     ``train_batch_size_per_learner`` instead samples that many env steps of whole episodes).
     """
@@ -163,6 +169,8 @@ class IncentiveDesignerConfig(DesignerSeatConfigMixin, CoopConfigMixin, PPOConfi
         self.designer_lr = 7.93e-4
         self.cost_lr = 6.03e-5
         self.cost_coeff = 1.0
+        self.cost_warmup_updates = 0
+        self.preactivation_bound = None
         self.agent_hidden = [64, 64]
         self.designer_hidden = [64, 32]
         self.episodes_per_iteration = 1
@@ -192,6 +200,8 @@ class IncentiveDesignerConfig(DesignerSeatConfigMixin, CoopConfigMixin, PPOConfi
         designer_lr=NotProvided,
         cost_lr=NotProvided,
         cost_coeff=NotProvided,
+        cost_warmup_updates=NotProvided,
+        preactivation_bound=NotProvided,
         agent_hidden=NotProvided,
         designer_hidden=NotProvided,
         episodes_per_iteration=NotProvided,
@@ -211,7 +221,9 @@ class IncentiveDesignerConfig(DesignerSeatConfigMixin, CoopConfigMixin, PPOConfi
             tax_cap_anneal_episodes=tax_cap_anneal_episodes,
             revenue_neutral=revenue_neutral, agent_lr=agent_lr,
             agent_entropy_coeff=agent_entropy_coeff, designer_lr=designer_lr, cost_lr=cost_lr,
-            cost_coeff=cost_coeff, agent_hidden=agent_hidden, designer_hidden=designer_hidden,
+            cost_coeff=cost_coeff, cost_warmup_updates=cost_warmup_updates,
+            preactivation_bound=preactivation_bound,
+            agent_hidden=agent_hidden, designer_hidden=designer_hidden,
             episodes_per_iteration=episodes_per_iteration,
         )
         return self
@@ -272,6 +284,9 @@ class IncentiveDesignerConfig(DesignerSeatConfigMixin, CoopConfigMixin, PPOConfi
         if self.cost_lr is not None:
             check_float("cost_lr", self.cost_lr, 0.0, None, low_open=True)
         check_float("cost_coeff", self.cost_coeff, 0.0, None)
+        check_int("cost_warmup_updates", self.cost_warmup_updates, 0, None)
+        if self.preactivation_bound is not None:
+            check_float("preactivation_bound", self.preactivation_bound, 0.0, None, low_open=True)
         if self.episodes_per_iteration is not None:
             check_int("episodes_per_iteration", self.episodes_per_iteration, 1, None)
         if (self.episodes_per_iteration or 10 ** 9) < max(1, self.num_learners):

@@ -146,11 +146,21 @@ class MetaGradLearner(ManualSyncTorchLearner):
         return total
 
     def incentive_cost(self, d_params, data) -> torch.Tensor:
-        """``psi``: sum_t gamma^t * sum_k sigmoid_k (unscaled outputs), mean over episodes."""
+        """``psi``: sum_t gamma^t * sum_k sigmoid_k (unscaled outputs), mean over episodes.
+
+        With ``preactivation_bound`` b set, ``psi`` also holds
+        ``sum_t gamma^t * sum_k relu(|x_k| - b)^2`` on the pre-sigmoid outputs ``x`` (not in the
+        thesis): a saturated sigmoid has no gradient left, neither from the meta-objective nor
+        from the cost, so without it a payment that overshoots to the maximum stays there.
+        """
         d = data[DESIGNER_ID]
-        sq = call_with(self.module[DESIGNER_ID], d_params, d["obs"], method="squashed").sum(-1)
+        x = call_with(self.module[DESIGNER_ID], d_params, d["obs"], method="preactivation")
+        sq = torch.sigmoid(x).sum(-1)
         if self.config.incentive_output == "tax_brackets":
             return (sq * 0.0).sum()  # GTB: no incentive cost, taxes are redistributed (§2.4)
+        bound = self.config.preactivation_bound
+        if bound is not None:
+            sq = sq + torch.relu(x.abs() - bound).square().sum(-1)
         disc = self.config.gamma ** d["t"]
         n_ep = to_et(d["mask"], d["t"]).shape[0]
         return (d["mask"] * disc * sq).sum() / n_ep
@@ -187,21 +197,35 @@ class MetaGradLearner(ManualSyncTorchLearner):
         allreduce_mean_(meta + cost_g)
         return dict(zip(keys, meta)), dict(zip(keys, cost_g)), J.detach(), cost.detach()
 
+    def _cost_ramp(self, opt) -> float:
+        """``min(1, k / cost_warmup_updates)`` with ``k`` the designer's Adam step count (part of
+        the checkpointed optimizer state); 1 when the warm-up is off."""
+        n = int(self.config.cost_warmup_updates or 0)
+        if n <= 0:
+            return 1.0
+        states = [st for st in opt.state.values() if "step" in st]
+        k = float(states[0]["step"]) if states else 0.0
+        return min(1.0, k / n)
+
     def _designer_step(self, meta, cost_g):
         own = dict(self.module[DESIGNER_ID].named_parameters())
         opt = self.get_optimizer(DESIGNER_ID)
-        coeff = 0.0 if self._cost_opt is not None else self.config.cost_coeff
+        ramp = self._cost_ramp(opt)
+        coeff = 0.0 if self._cost_opt is not None else self.config.cost_coeff * ramp
         opt.zero_grad(set_to_none=True)
         for k, p in own.items():
             p.grad = meta[k] + coeff * cost_g[k]
         opt.step()
         if self._cost_opt is not None:  # ER: a separate Adam on the cost alone (lio_id.md §1.6)
+            for group in self._cost_opt.param_groups:
+                group["lr"] = self.config.cost_lr * ramp
             self._cost_opt.zero_grad(set_to_none=True)
             for k, p in own.items():
                 p.grad = cost_g[k].clone()
             self._cost_opt.step()
         for p in own.values():
             p.grad = None
+        return ramp
 
     def compute_losses(self, *, fwd_out, batch, **kwargs):
         data = {m: dict(b) for m, b in batch.items()}
@@ -209,9 +233,10 @@ class MetaGradLearner(ManualSyncTorchLearner):
         if self._prev is not None:
             theta_prev, data_prev = self._prev
             meta, cost_g, J, cost = self.meta_gradient(data_prev, theta_prev, data)
-            self._designer_step(meta, cost_g)
+            ramp = self._designer_step(meta, cost_g)
             self.metrics.log_value((DESIGNER_ID, "outer_objective"), J.item(), window=1)
             self.metrics.log_value((DESIGNER_ID, "incentive_cost"), cost.item(), window=1)
+            self.metrics.log_value((DESIGNER_ID, "cost_weight"), ramp, window=1)
             self.metrics.log_value(
                 (DESIGNER_ID, "meta_grad_norm"),
                 float(torch.sqrt(sum((v ** 2).sum() for v in meta.values()))), window=1)
