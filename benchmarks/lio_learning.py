@@ -31,6 +31,12 @@ SETTINGS = {
     # reward and the greedy policies collapse to "all at the lever" (docs/results/lio/README.md).
     "er32": ("escape_room", {"n_agents": 3, "min_at_lever": 2}, dict(ER_FAST, epsilon_end=0.3, cost_lr=0.003),
              dict(ER_FAST, epsilon_end=0.3, cost_lr=0.003, incentives=False)),
+    # ER(5,3) (optimum 17: three pull, two exit) and the asymmetric ER (optimum 9; A1 = player_0 is
+    # the only LIO agent, A2 plain PG): the ER(3,2) settings / ER(2,1)'s.
+    "er53": ("escape_room", {"n_agents": 5, "min_at_lever": 3}, dict(ER_FAST, epsilon_end=0.3, cost_lr=0.003),
+             dict(ER_FAST, epsilon_end=0.3, cost_lr=0.003, incentives=False)),
+    "asym": ("escape_room", {"asymmetric": True}, dict(ER_FAST, lio_agents=["player_0"]),
+             dict(ER_FAST, incentives=False)),
     "ipd": ("prisoners_dilemma", {"horizon": 5},
             dict(policy_lr=0.01, incentive_lr=0.01, cost_coeff=0.0, separate_cost_optimizer=False, r_max=3.0,
                  entropy_coeff=0.1, epsilon_start=1.0, epsilon_end=0.01, epsilon_div=50, episodes_per_iteration=16,
@@ -102,6 +108,9 @@ def main():
     p.add_argument("--append", action="store_true",
                    help="merge these seeds into the existing JSON (same seed replaced)")
     p.add_argument("--tag", default=None, help="output name (default: the setting)")
+    p.add_argument("--override", default=None,
+                   help='JSON dict of training keys applied to both LIO and the baseline, '
+                        'e.g. \'{"policy_lr": 0.01}\'')
     args = p.parse_args()
     torch.set_num_threads(1)
     import ray
@@ -110,6 +119,9 @@ def main():
 
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     env, env_config, lio_kw, base_kw = SETTINGS[args.setting]
+    if args.override:
+        extra = json.loads(args.override)
+        lio_kw, base_kw = {**lio_kw, **extra}, {**base_kw, **extra}
     results = {"setting": args.setting, "env": env, "env_config": env_config, "lio": [], "baseline": [],
                "lio_training": lio_kw, "baseline_training": base_kw}
     tag = args.tag or args.setting

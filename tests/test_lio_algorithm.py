@@ -29,6 +29,7 @@ def _small(cfg, **training):
         ({"lio_agents": ["nobody"]}, "lio_agents"),
         ({"policy_learner": "ppo"}, "policy_learner"),
         ({"episodes_per_iteration": 0}, "episodes_per_iteration"),
+        ({"preactivation_bound": 0.0}, "preactivation_bound"),
     ],
 )
 def test_config_validation_errors(kw, match):
@@ -82,6 +83,39 @@ def test_zero_recipient_lr_zero_meta_gradient_on_learner(ray_session, schedule):
             assert res["learners"]["theta_hat_mismatch"] == 0.0
         finally:
             algo.stop()
+
+
+@pytest.mark.parametrize("bound", [None, 3.0])
+def test_preactivation_bound_revives_a_saturated_incentive_head(ray_session, bound):
+    """A giver whose incentive outputs sit deep in the sigmoid's tails (output layer x 1e4), with
+    recipients that do not learn (meta-gradient 0) and the cost in the incentive Adam: without
+    ``preactivation_bound`` no gradient reaches the head and it never moves (the "dead head" of
+    docs/results/lio/README.md, ER(3,2)); with it, the cost pulls the pre-activations back."""
+    algo = _small(LIOConfig().environment("escape_room", env_config=ER21), policy_lr=0.0,
+                  separate_cost_optimizer=False, cost_coeff=1.0, incentive_lr=1e-2,
+                  preactivation_bound=bound).build_algo()
+    try:
+        mod = algo.learner_group._learner.module["player_0"]
+        gen = torch.Generator().manual_seed(0)
+        obs = torch.rand((64,) + tuple(mod.observation_space.shape), generator=gen)
+        onehot = torch.nn.functional.one_hot(torch.randint(0, 3, (64,), generator=gen), 3).float()
+        with torch.no_grad():
+            mod.inc_net[-1].weight.mul_(1e4)
+            x0 = mod.incentive_preactivation(obs, onehot)[:, 1]
+        assert x0.abs().min() > 20.0  # every node of the recipient saturated in float32
+        w0 = {k: v.detach().clone() for k, v in mod.named_parameters() if k.startswith("inc_")}
+        for _ in range(3):
+            res = algo.train()
+        assert res["learners"]["player_0"]["meta_grad_norm"] == 0.0
+        with torch.no_grad():
+            x1 = mod.incentive_preactivation(obs, onehot)[:, 1]
+        w1 = {k: v.detach() for k, v in mod.named_parameters() if k.startswith("inc_")}
+        if bound is None:
+            assert all(torch.equal(w0[k], w1[k]) for k in w0)
+        else:
+            assert x1.abs().mean() < x0.abs().mean() - 1.0, (x0.abs().mean(), x1.abs().mean())
+    finally:
+        algo.stop()
 
 
 def test_independent_pg_baseline_has_no_incentives(ray_session):

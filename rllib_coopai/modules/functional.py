@@ -63,3 +63,14 @@ def assign_(module: torch.nn.Module, params: Params) -> None:
     with torch.no_grad():
         for k, v in params.items():
             own[k].copy_(v.detach())
+
+
+def saturation_penalty(x: torch.Tensor, bound: float) -> torch.Tensor:
+    """``relu(|x| - bound)^2`` elementwise: zero inside ``[-bound, bound]``, quadratic outside.
+
+    Added to an incentive cost on the pre-sigmoid outputs ``x`` (the ``preactivation_bound``
+    option of LIO and the incentive designer) so that an output cannot drift so far into the
+    sigmoid's flat tails that no gradient reaches it any more (float32 ``sigmoid(x) == 1`` for
+    ``x`` above ~17): a "dead" incentive node.
+    """
+    return torch.relu(x.abs() - bound).square()

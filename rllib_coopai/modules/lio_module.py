@@ -135,10 +135,13 @@ class LIOTorchRLModule(TorchRLModule, ValueFunctionAPI):
         eps = self.epsilon
         return torch.log((1.0 - eps) * probs + eps / self.n_actions)
 
+    def incentive_preactivation(self, obs: torch.Tensor, others_onehot: torch.Tensor) -> torch.Tensor:
+        """The incentive head's output layer before the sigmoid; shape ``[..., N]``."""
+        return self.inc_net(torch.cat([self.inc_enc(obs), others_onehot.float()], -1))
+
     def incentive_sigmoid(self, obs: torch.Tensor, others_onehot: torch.Tensor) -> torch.Tensor:
         """Unscaled incentive outputs in (0, 1), self node zeroed; shape ``[..., N]``."""
-        x = torch.cat([self.inc_enc(obs), others_onehot.float()], -1)
-        return torch.sigmoid(self.inc_net(x)) * self.self_mask
+        return torch.sigmoid(self.incentive_preactivation(obs, others_onehot)) * self.self_mask
 
     def incentives(self, obs: torch.Tensor, others_onehot: torch.Tensor) -> torch.Tensor:
         """Payments ``r_eta(o, a^{-i})`` to every agent, each in ``[0, R_max]``, self entry 0."""

@@ -15,6 +15,9 @@ batch ``B_k`` (sampled with ``theta_k``, ``eta_k``):
    The incentive cost ``psi`` (sum over t of gamma^t * sum of the unscaled sigmoid outputs on
    ``B_{k-1}``, lio_id.md §2.4) is minimised by its own Adam (``cost_lr``) or, with
    ``cost_lr=None``, added with weight ``cost_coeff`` to the meta loss (eq 6.1's ``- psi``).
+   Budget options, not in the thesis: ``cost_warmup_updates`` ramps that weight (or the cost
+   Adam's lr) in linearly; ``preactivation_bound`` adds ``relu(|x| - b)^2`` of the pre-sigmoid
+   outputs to ``psi`` so that a saturated payment can still be shrunk.
 2. Inner (agents) step on ``B_k`` with the updated ``eta``: plain SGD (lr ``agent_lr``) on the PG
    loss (eq 5.4 / 6.3): ``L_i = -E[sum_t log pi(a_t|o_t) G^i_t(eta)] - c_H * E[sum_t H]`` with
    ``G^i_t(eta)`` the return of ``r^env_i + pay_i(eta)`` (payments detached here).
@@ -40,7 +43,7 @@ from rllib_coopai.algorithms.incentive_designer.shared import (
     to_et,
 )
 from rllib_coopai.algorithms.incentive_designer.tax import rates_in_force, tax_reward_delta
-from rllib_coopai.modules.functional import call_with, named_params, sgd_step
+from rllib_coopai.modules.functional import call_with, named_params, saturation_penalty, sgd_step
 from rllib_coopai.wrappers.designer import DESIGNER_ID, payments
 
 
@@ -160,7 +163,7 @@ class MetaGradLearner(ManualSyncTorchLearner):
             return (sq * 0.0).sum()  # GTB: no incentive cost, taxes are redistributed (§2.4)
         bound = self.config.preactivation_bound
         if bound is not None:
-            sq = sq + torch.relu(x.abs() - bound).square().sum(-1)
+            sq = sq + saturation_penalty(x, bound).sum(-1)
         disc = self.config.gamma ** d["t"]
         n_ep = to_et(d["mask"], d["t"]).shape[0]
         return (d["mask"] * disc * sq).sum() / n_ep

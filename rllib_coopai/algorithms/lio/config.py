@@ -20,6 +20,10 @@ Training keys (``.training(...)``), thesis symbols in brackets (§4):
   alone, the thesis's Escape Room setting; the cost gradient is still scaled by ``cost_coeff``,
   which is 1.0 there], ``cost_on_scaled_incentives`` (False: the l1 cost of eq. 5.6 is taken on the
   sigmoid outputs before ``R_max``, as the reference code does; True: on the payments),
+  ``preactivation_bound`` (None: off; not in the thesis: adds ``relu(|x| - bound)^2`` of the
+  incentive head's pre-sigmoid outputs to the cost of eq. 5.6, so that a node the cost optimizer
+  has pushed deep into the sigmoid's flat tail -- where neither the meta-gradient nor the cost
+  reaches it any more -- is pulled back; see ``modules.functional.saturation_penalty``),
   ``critic_lr`` [alpha_phi], ``target_update_tau`` (0.01), ``r_max`` [R_max], ``entropy_coeff``
   [beta, policy entropy], ``epsilon_start`` / ``epsilon_end`` / ``epsilon_div`` (exploration floor,
   linear decay over ``epsilon_div`` *policy updates*; the thesis counts episodes with one episode
@@ -89,6 +93,7 @@ class LIOConfig(CoopConfigMixin, AlgorithmConfig):
         self.separate_cost_optimizer: bool = True
         self.cost_lr: float = 1e-4
         self.cost_on_scaled_incentives: bool = False
+        self.preactivation_bound: Optional[float] = None
         self.critic_lr: float = 1e-3
         self.target_update_tau: float = 0.01
         self.r_max: float = 2.0
@@ -119,6 +124,7 @@ class LIOConfig(CoopConfigMixin, AlgorithmConfig):
         separate_cost_optimizer=NotProvided,
         cost_lr=NotProvided,
         cost_on_scaled_incentives=NotProvided,
+        preactivation_bound=NotProvided,
         critic_lr=NotProvided,
         target_update_tau=NotProvided,
         r_max=NotProvided,
@@ -139,7 +145,8 @@ class LIOConfig(CoopConfigMixin, AlgorithmConfig):
             incentives=incentives, lio_agents=lio_agents, schedule=schedule,
             policy_learner=policy_learner, policy_lr=policy_lr, incentive_lr=incentive_lr,
             cost_coeff=cost_coeff, separate_cost_optimizer=separate_cost_optimizer, cost_lr=cost_lr,
-            cost_on_scaled_incentives=cost_on_scaled_incentives, critic_lr=critic_lr,
+            cost_on_scaled_incentives=cost_on_scaled_incentives,
+            preactivation_bound=preactivation_bound, critic_lr=critic_lr,
             target_update_tau=target_update_tau, r_max=r_max, entropy_coeff=entropy_coeff,
             epsilon_start=epsilon_start, epsilon_end=epsilon_end, epsilon_div=epsilon_div,
             episodes_per_iteration=episodes_per_iteration, policy_hiddens=policy_hiddens,
@@ -180,6 +187,8 @@ class LIOConfig(CoopConfigMixin, AlgorithmConfig):
         for name in ("incentive_lr", "cost_lr", "critic_lr", "r_max"):
             num(name, 0.0, low_open=True)
         num("target_update_tau", 0.0, 1.0, low_open=True)
+        if self.preactivation_bound is not None:
+            num("preactivation_bound", 0.0, low_open=True)
         num("epsilon_start", 0.0, 1.0)
         num("epsilon_end", 0.0, 1.0)
         if self.epsilon_end > self.epsilon_start:

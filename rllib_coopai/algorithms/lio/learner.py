@@ -40,7 +40,7 @@ from rllib_coopai.algorithms.lio.update import (
     plain_gradient,
     recipient_step,
 )
-from rllib_coopai.modules.functional import assign_, call_with
+from rllib_coopai.modules.functional import assign_, call_with, saturation_penalty
 
 
 class LIOTorchLearner(TorchLearner):
@@ -140,13 +140,16 @@ class LIOTorchLearner(TorchLearner):
         for i in order:
             if not mods[i].gives_incentives:
                 continue
-            others = [k for k in order if k != i]
-            onehot = torch.cat(
-                [F.one_hot(data[k]["actions"], mods[k].n_actions).float() for k in others], -1
-            )
-            sig[i] = mods[i].incentive_sigmoid(data[i]["obs"], onehot)
+            sig[i] = mods[i].incentive_sigmoid(data[i]["obs"], self._others_onehot(mods, order, data, i))
             paid[i] = mods[i].r_max * sig[i]
         return sig, paid
+
+    @staticmethod
+    def _others_onehot(mods, order, data, i) -> torch.Tensor:
+        """The incentive input ``a^{-i}``: the other agents' actions, one-hot, concatenated."""
+        return torch.cat(
+            [F.one_hot(data[k]["actions"], mods[k].n_actions).float() for k in order if k != i], -1
+        )
 
     def _received(self, mods, order, paid) -> Dict[Any, torch.Tensor]:
         """``sum_{i != j} r^j_{eta^i}`` for every recipient j (eq. 5.1); ``[E, T]``."""
@@ -301,6 +304,10 @@ class LIOTorchLearner(TorchLearner):
             # eq. 5.6: L(eta^i, tau) = sum_t gamma^t ||r_eta^i(o_t, a^{-i}_t)||_1 on the FIRST trajectory
             # ([CODE] on the sigmoid outputs before R_max unless cost_on_scaled_incentives).
             out = sig[i] * (mod_i.r_max if cfg.cost_on_scaled_incentives else 1.0)
+            if cfg.preactivation_bound is not None:  # not in the thesis: keep the nodes alive
+                x = mod_i.incentive_preactivation(kept["data"][i]["obs"],
+                                                  self._others_onehot(mods, order, kept["data"], i))
+                out = out + saturation_penalty(x, cfg.preactivation_bound) * mod_i.self_mask
             mask = kept["data"][i]["mask"]
             cost = (mask * disc * out.sum(-1)).sum() / kept["n_eps"]
             cost_grad = plain_gradient(cost_coeff_scale(cfg) * cost, eta)
