@@ -4,6 +4,13 @@ RLlib's own ``ParallelPettingZooEnv`` only exposes Dict spaces and derives ``__a
 agents present in a step; this adapter exposes per-agent ``observation_spaces`` /
 ``action_spaces`` (what the new API stack reads) and ends the episode when the PettingZoo env has
 no live agents left.
+
+Seeding: RLlib 2.60's ``MultiAgentEnvRunner.sample(num_episodes=...)`` resets with the runner's
+seed on *every* call (it sets ``_needs_initial_reset`` again after each such call), which
+would restart a random env's stream (Cleanup's spawns, the coin games, GTB) from the same state
+at every iteration of the algorithms that sample whole episodes (LIO, the designer, DCL). The
+adapter therefore honours a seed only when it differs from the last one it was given; a repeated
+identical seed continues the env's stream. Runs stay reproducible (the sequence of seeds is).
 """
 from __future__ import annotations
 
@@ -22,9 +29,12 @@ class RLlibParallelEnv(MultiAgentEnv):
         self.observation_spaces = {a: par_env.observation_space(a) for a in self.possible_agents}
         self.action_spaces = {a: par_env.action_space(a) for a in self.possible_agents}
         self.render_mode = getattr(par_env, "render_mode", None)
+        self._last_seed: Optional[int] = None
         super().__init__()
 
     def reset(self, *, seed: Optional[int] = None, options: Optional[dict] = None):
+        if seed is not None:  # see the module docstring: a repeated seed continues the stream
+            seed, self._last_seed = (None if seed == self._last_seed else seed), seed
         obs, infos = self.par_env.reset(seed=seed, options=options)
         self.agents = list(self.par_env.agents)
         return obs, infos or {}

@@ -7,12 +7,6 @@ from rllib_coopai.envs import make
 from rllib_coopai.wrappers.rllib_env import RLlibParallelEnv
 from rllib_coopai.algorithms.lio import LIOConfig
 
-class Scripted:
-    def __init__(self, env): self.env = env
-    def __getattr__(self, k): return getattr(self.env, k)
-    def step(self, actions):
-        actions = dict(actions); actions["agent_0"] = 5
-        return self.env.step(actions)
 def creator(cfg):
     par = make("cleanup", **cfg)
     w = RLlibParallelEnv(par)
