@@ -139,9 +139,13 @@ class LIOTorchRLModule(TorchRLModule, ValueFunctionAPI):
         """The incentive head's output layer before the sigmoid; shape ``[..., N]``."""
         return self.inc_net(torch.cat([self.inc_enc(obs), others_onehot.float()], -1))
 
+    def squash(self, preactivation: torch.Tensor) -> torch.Tensor:
+        """``sigmoid(x)`` with the self node zeroed: the unscaled incentive outputs in (0, 1)."""
+        return torch.sigmoid(preactivation) * self.self_mask
+
     def incentive_sigmoid(self, obs: torch.Tensor, others_onehot: torch.Tensor) -> torch.Tensor:
         """Unscaled incentive outputs in (0, 1), self node zeroed; shape ``[..., N]``."""
-        return torch.sigmoid(self.incentive_preactivation(obs, others_onehot)) * self.self_mask
+        return self.squash(self.incentive_preactivation(obs, others_onehot))
 
     def incentives(self, obs: torch.Tensor, others_onehot: torch.Tensor) -> torch.Tensor:
         """Payments ``r_eta(o, a^{-i})`` to every agent, each in ``[0, R_max]``, self entry 0."""

@@ -135,21 +135,18 @@ class LIOTorchLearner(TorchLearner):
         return data, E, T
 
     def _incentives(self, mods, order, data):
-        """Sigmoid outputs and payments of every giver on ``data``: ``{i: [E, T, N]}`` each."""
-        sig, paid = {}, {}
+        """Pre-sigmoid outputs and payments of every giver on ``data``: ``{i: [E, T, N]}`` each."""
+        pre, paid = {}, {}
         for i in order:
             if not mods[i].gives_incentives:
                 continue
-            sig[i] = mods[i].incentive_sigmoid(data[i]["obs"], self._others_onehot(mods, order, data, i))
-            paid[i] = mods[i].r_max * sig[i]
-        return sig, paid
-
-    @staticmethod
-    def _others_onehot(mods, order, data, i) -> torch.Tensor:
-        """The incentive input ``a^{-i}``: the other agents' actions, one-hot, concatenated."""
-        return torch.cat(
-            [F.one_hot(data[k]["actions"], mods[k].n_actions).float() for k in order if k != i], -1
-        )
+            others = [k for k in order if k != i]
+            onehot = torch.cat(
+                [F.one_hot(data[k]["actions"], mods[k].n_actions).float() for k in others], -1
+            )
+            pre[i] = mods[i].incentive_preactivation(data[i]["obs"], onehot)
+            paid[i] = mods[i].r_max * mods[i].squash(pre[i])
+        return pre, paid
 
     def _received(self, mods, order, paid) -> Dict[Any, torch.Tensor]:
         """``sum_{i != j} r^j_{eta^i}`` for every recipient j (eq. 5.1); ``[E, T]``."""
@@ -180,14 +177,14 @@ class LIOTorchLearner(TorchLearner):
     def _recipient_steps(self, mods, order, data, n_eps, theta, create_graph):
         """theta_hat^j for every agent (eq. 5.3) and the inner losses."""
         cfg = self.config
-        sig, paid = self._incentives(mods, order, data)
+        pre, paid = self._incentives(mods, order, data)
         received = self._received(mods, order, paid)
         theta_hat, losses = {}, {}
         for j in order:
             loss = self._inner_loss(mods[j], theta[j], data[j], received[j], n_eps, cfg.gamma, cfg.entropy_coeff)
             theta_hat[j] = recipient_step(theta[j], loss, cfg.policy_lr, create_graph=create_graph)
             losses[j] = loss
-        return theta_hat, losses, sig, paid, received
+        return theta_hat, losses, pre, paid, received
 
     def compute_losses(self, *, fwd_out=None, batch=None, **kwargs) -> Dict[Any, torch.Tensor]:
         """The recipients' policy losses ``-J^policy`` (eqs 5.1-5.4 / B.9) at the current parameters.
@@ -241,7 +238,7 @@ class LIOTorchLearner(TorchLearner):
                 if k in set(mods[j].policy_param_names())}
             for j in order
         }
-        theta_hat, losses, sig, paid, received = self._recipient_steps(
+        theta_hat, losses, _, paid, received = self._recipient_steps(
             mods, order, data, n_eps, theta, create_graph=True
         )
         for j in order:
@@ -268,7 +265,7 @@ class LIOTorchLearner(TorchLearner):
             for j in order:
                 mods[j].epsilon.copy_(kept["epsilon"][j])
         try:
-            theta_hat, _, sig, _, _ = self._recipient_steps(
+            theta_hat, _, pre, _, _ = self._recipient_steps(
                 mods, order, kept["data"], kept["n_eps"], theta, create_graph=True
             )
         finally:
@@ -303,11 +300,9 @@ class LIOTorchLearner(TorchLearner):
             meta = giver_meta_gradient({j: theta_hat[j] for j in recipients}, outer, eta)
             # eq. 5.6: L(eta^i, tau) = sum_t gamma^t ||r_eta^i(o_t, a^{-i}_t)||_1 on the FIRST trajectory
             # ([CODE] on the sigmoid outputs before R_max unless cost_on_scaled_incentives).
-            out = sig[i] * (mod_i.r_max if cfg.cost_on_scaled_incentives else 1.0)
+            out = mod_i.squash(pre[i]) * (mod_i.r_max if cfg.cost_on_scaled_incentives else 1.0)
             if cfg.preactivation_bound is not None:  # not in the thesis: keep the nodes alive
-                x = mod_i.incentive_preactivation(kept["data"][i]["obs"],
-                                                  self._others_onehot(mods, order, kept["data"], i))
-                out = out + saturation_penalty(x, cfg.preactivation_bound) * mod_i.self_mask
+                out = out + saturation_penalty(pre[i], cfg.preactivation_bound) * mod_i.self_mask
             mask = kept["data"][i]["mask"]
             cost = (mask * disc * out.sum(-1)).sum() / kept["n_eps"]
             cost_grad = plain_gradient(cost_coeff_scale(cfg) * cost, eta)
