@@ -52,17 +52,29 @@ SETTINGS = {
 }
 
 
-def greedy_eval(algo, n=5):
-    """Collective env return / cooperation rate of the greedy (explore=False) policies."""
+def greedy_eval(algo, n=5, explore=False):
+    """Collective env return / cooperation rate of the evaluated policies.
+
+    ``explore=False``: the greedy (argmax) policies. ``explore=True``: actions sampled from the
+    softmax policies with the exploration floor set to 0 -- the reference code's evaluation
+    (``test_ssd`` runs the actors with epsilon 0).
+    """
     algo.eval_env_runner_group.sync_weights(from_worker_or_learner_group=algo.learner_group)
-    episodes = algo.eval_env_runner_group.local_env_runner.sample(num_episodes=n, explore=False)
+    runner = algo.eval_env_runner_group.local_env_runner
+    if explore:
+        for mid in runner.module.keys():
+            eps = getattr(runner.module[mid], "epsilon", None)
+            if eps is not None:
+                eps.fill_(0.0)
+    episodes = runner.sample(num_episodes=n, explore=explore)
     coop = [float(i["cooperated"]) for ep in episodes for sa in ep.agent_episodes.values()
             for i in sa.get_infos()[1:] if "cooperated" in i]
     return {"social_welfare": sum(ep.get_return() for ep in episodes) / n,
             "cooperation_rate": sum(coop) / max(len(coop), 1)}
 
 
-def run(env, env_config, training, seed, iters, eval_every, minutes=None, eval_episodes=5):
+def run(env, env_config, training, seed, iters, eval_every, minutes=None, eval_episodes=5, on_progress=None,
+        stochastic_eval=False):
     from rllib_coopai.algorithms.lio import LIOConfig
 
     cfg = (
@@ -79,15 +91,25 @@ def run(env, env_config, training, seed, iters, eval_every, minutes=None, eval_e
             out_of_time = minutes is not None and time.time() - t0 > 60.0 * minutes
             if i % eval_every == 0 or i == iters or out_of_time:
                 ev = greedy_eval(algo, eval_episodes)
+                ev_pi = greedy_eval(algo, eval_episodes, explore=True) if stochastic_eval else None
                 curve.append({
                     "iteration": i,
                     "env_steps": res["env_runners"].get("num_env_steps_sampled_lifetime"),
                     "seconds": round(time.time() - t0, 1),
                     "greedy_social_welfare": ev["social_welfare"],
                     "greedy_cooperation_rate": ev["cooperation_rate"],
+                    **({"policy_social_welfare": ev_pi["social_welfare"],
+                        "policy_cooperation_rate": ev_pi["cooperation_rate"]} if ev_pi else {}),
                     "train_social_welfare": res["env_runners"].get("social_welfare"),
+                    "incentives": {
+                        str(mid): {k: float(v) for k, v in m.items() if str(k).startswith("incentives_")}
+                        for mid, m in res.get("learners", {}).items() if isinstance(m, dict)
+                        and any(str(k).startswith("incentives_") for k in m)
+                    },
                 })
                 print(seed, curve[-1], flush=True)
+                if on_progress is not None:  # long runs: keep what is done on disk
+                    on_progress({"seed": seed, "seconds": time.time() - t0, "curve": curve, "partial": True})
             if out_of_time:
                 break
     finally:
@@ -138,13 +160,18 @@ def main():
             json.dump(results, f, indent=1, default=float)
 
     for seed in args.seeds:
-        if not args.no_lio:
-            results["lio"].append(run(env, env_config, lio_kw, seed, args.iters, args.eval_every,
-                                      args.minutes, args.eval_episodes))
-            save()
-        if not args.no_baseline:
-            results["baseline"].append(run(env, env_config, base_kw, seed, args.iters, args.eval_every,
-                                           args.minutes, args.eval_episodes))
+        for key, kw, skip in (("lio", lio_kw, args.no_lio), ("baseline", base_kw, args.no_baseline)):
+            if skip:
+                continue
+            results[key].append(None)
+
+            def progress(entry, key=key):
+                results[key][-1] = entry
+                save()
+
+            results[key][-1] = run(env, env_config, kw, seed, args.iters, args.eval_every,
+                                   args.minutes, args.eval_episodes, on_progress=progress,
+                                   stochastic_eval=args.setting.startswith("cleanup"))
             save()
     ray.shutdown()
     for key in ("lio", "baseline"):
@@ -161,18 +188,21 @@ def plot(results, path):
     import numpy as np
 
     train = results["setting"].startswith("cleanup")  # Cleanup: also the training (exploring) return
-    fig, axes = plt.subplots(1, 2 if train else 1, figsize=(11 if train else 6, 4), squeeze=False)
     fields = [("greedy_social_welfare", "greedy collective return")]
     if train:
         fields.append(("train_social_welfare", "training collective return (behaviour policy)"))
+        if any(r and r["curve"] and "policy_social_welfare" in r["curve"][0]
+               for key in ("lio", "baseline") for r in results[key]):
+            fields.append(("policy_social_welfare", "collective return, softmax policy without epsilon"))
+    fig, axes = plt.subplots(1, len(fields), figsize=(5.5 * len(fields), 4), squeeze=False)
     for ax, (field, ylabel) in zip(axes[0], fields):
         for key, label in (("lio", "LIO"), ("baseline", "independent PG/AC")):
-            runs = [r for r in results[key] if r["curve"]]
+            runs = [r for r in results[key] if r and r["curve"]]
             if not runs:
                 continue
             n = min(len(r["curve"]) for r in runs)  # time-capped runs may differ in length
             x = [np.mean([r["curve"][k]["env_steps"] for r in runs]) for k in range(n)]
-            y = np.array([[r["curve"][k][field] for k in range(n)] for r in runs], float)
+            y = np.array([[r["curve"][k].get(field, np.nan) for k in range(n)] for r in runs], float)
             m = y.mean(0)
             se = y.std(0) / np.sqrt(len(runs))
             ax.plot(x, m, label=f"{label} ({len(runs)} seeds)")

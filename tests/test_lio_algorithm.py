@@ -30,12 +30,42 @@ def _small(cfg, **training):
         ({"policy_learner": "ppo"}, "policy_learner"),
         ({"episodes_per_iteration": 0}, "episodes_per_iteration"),
         ({"preactivation_bound": 0.0}, "preactivation_bound"),
+        ({"incentive_observed_actions": "beam"}, "incentive_observed_actions"),
+        ({"incentive_observed_actions": [3]}, r"incentive_observed_actions.*\[0, 2\]"),
+        ({"incentive_observed_actions": [1, 1]}, "incentive_observed_actions"),
     ],
 )
 def test_config_validation_errors(kw, match):
     cfg = LIOConfig().environment("escape_room", env_config=ER21).training(**kw)
     with pytest.raises(ValueError, match=match):
         cfg.validate()
+
+
+@pytest.mark.parametrize("setting,width", [("auto", 1), ("all", 6), ([4, 5], 2)])
+def test_cleanup_incentive_head_sees_only_the_cleaning_beam_by_default(setting, width):
+    """lio_id.md §3.3 / [CODE] obs_cleaned_1hot: on Cleanup the incentive head sees, of each other
+    agent's action, only whether it fired the cleaning beam ("auto"); "all" is the one-hot action."""
+    cfg = LIOConfig().environment("cleanup", env_config={"map_size": "7x7"}).training(
+        policy_learner="ac", incentive_observed_actions=setting
+    )
+    cfg.validate()
+    spec = cfg.rl_module_spec.rl_module_specs["agent_0"]
+    mod = spec.build()
+    assert mod.observed_actions == ({"auto": [5], "all": None}.get(setting, setting) if isinstance(setting, str) else setting)
+    first = mod.inc_net[0]
+    assert first.in_features == mod.inc_enc.out_dim + width
+    acts = torch.tensor([5, 0, 3, 4, 5, 1])
+    feats = mod.action_features([acts])
+    assert feats.shape == (6, width)
+    if setting == "auto":
+        assert feats[:, 0].tolist() == [1.0, 0.0, 0.0, 0.0, 1.0, 0.0]
+        obs = torch.rand(1, *spec.observation_space.shape).expand(6, *spec.observation_space.shape)
+        pay = mod.incentives(obs, feats)[:, 1]
+        # every non-firing action is paid the same; firing is paid differently
+        assert torch.allclose(pay[[1, 2, 3, 5]], pay[1].expand(4))
+        assert not torch.isclose(pay[0], pay[1])
+    elif setting == "all":
+        assert torch.equal(feats, torch.nn.functional.one_hot(acts, 6).float())
 
 
 def test_unknown_env_lists_known_names():

@@ -125,6 +125,9 @@ class CleanupEnv(CoopParallelEnv):
     metadata = {"render_modes": ["ansi"], "name": "cleanup", "is_parallelizable": True}
     #: every value the ``action_type`` info can take (metrics per action type use this order)
     ACTION_TYPES = ("clean", "collect", "other")
+    #: what an incentive head sees of another agent's action ([CODE] lio ``obs_cleaned_1hot=True``,
+    #: lio_id.md §3.3): only whether it fired the cleaning beam (``LIOConfig.incentive_observed_actions="auto"``)
+    INCENTIVE_OBSERVED_ACTIONS = (CLEAN,)
 
     def __init__(
         self,

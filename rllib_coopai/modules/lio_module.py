@@ -5,8 +5,10 @@ lio_id.md §1.1 / §1.4 / §1.5 / §4:
 * ``pi_net``: the policy ``pi_theta(a | o)`` (MLP; a small conv encoder first for image
   observations, Cleanup's "conv 6 filters 3x3 -> FC -> FC").
 * ``inc_net``: the incentive function ``r_eta(o^i, a^{-i})``. Its input is the giver's own
-  observation concatenated with the one-hot actions of every other agent (agent order, self
-  skipped); its output layer has ``N`` nodes, **no bias** ([CODE] networks.py), a sigmoid, and is
+  observation concatenated with features of every other agent's action (agent order, self
+  skipped; :meth:`LIOTorchRLModule.action_features`): the full one-hot action by default, or, with
+  ``observed_actions`` (a list of action indices), one 0/1 flag per listed action -- Cleanup's
+  "which agents fired the cleaning beam" multi-hot (lio_id.md §3.3); its output layer has ``N`` nodes, **no bias** ([CODE] networks.py), a sigmoid, and is
   scaled by ``R_max`` so every payment is in ``[0, R_max]``; the node for the giver itself is
   zeroed (an agent never pays itself).
 * ``vf_net`` / ``vf_target``: main and target critic for actor-critic LIO (Cleanup, eqs B.9-B.10).
@@ -34,6 +36,7 @@ DEFAULT_MODEL_CONFIG: Dict[str, Any] = {
     "agent_index": 0,  # this agent's position in possible_agents
     "n_agents": 2,
     "other_action_dims": [2],  # |A^k| of every other agent, agent order, self skipped
+    "observed_actions": None,  # None: one-hot of others' actions; list: 0/1 flag per listed action index
     "gives_incentives": True,  # False: a plain PG / AC agent (LIO-asym partner, baseline)
     "r_max": 2.0,
     "policy_hiddens": [64, 32],
@@ -88,6 +91,8 @@ class LIOTorchRLModule(TorchRLModule, ValueFunctionAPI):
         self.n_agents = int(cfg["n_agents"])
         self.agent_index = int(cfg["agent_index"])
         self.other_action_dims = [int(d) for d in cfg["other_action_dims"]]
+        observed = cfg.get("observed_actions")
+        self.observed_actions = None if observed is None else [int(a) for a in observed]
         self.r_max = float(cfg["r_max"])
         self.gives_incentives = bool(cfg["gives_incentives"])
         self.use_critic = bool(cfg["use_critic"])
@@ -96,7 +101,11 @@ class LIOTorchRLModule(TorchRLModule, ValueFunctionAPI):
         self.pi_net = _mlp([self.pi_enc.out_dim] + list(cfg["policy_hiddens"]), self.n_actions)
         if self.gives_incentives:
             self.inc_enc = _Encoder(obs_shape, cfg["image_conv_filters"])
-            inc_in = self.inc_enc.out_dim + sum(self.other_action_dims)
+            per_other = (
+                self.other_action_dims if self.observed_actions is None
+                else [len(self.observed_actions)] * len(self.other_action_dims)
+            )
+            inc_in = self.inc_enc.out_dim + sum(per_other)
             # Output layer without bias ([CODE] networks.py), one node per agent (lio_id.md §1.4).
             self.inc_net = _mlp([inc_in] + list(cfg["incentive_hiddens"]), self.n_agents, bias_out=False)
             mask = torch.ones(self.n_agents)
@@ -134,6 +143,23 @@ class LIOTorchRLModule(TorchRLModule, ValueFunctionAPI):
         probs = torch.softmax(self.policy_logits(obs), -1)
         eps = self.epsilon
         return torch.log((1.0 - eps) * probs + eps / self.n_actions)
+
+    def action_features(self, others_actions: Sequence[torch.Tensor]) -> torch.Tensor:
+        """The incentive head's view of the other agents' actions (integer tensors, agent order).
+
+        One-hot of each action, or with ``observed_actions`` a 0/1 flag per listed action index.
+        """
+        if self.observed_actions is None:
+            parts = [
+                torch.nn.functional.one_hot(a.long(), n).float()
+                for a, n in zip(others_actions, self.other_action_dims)
+            ]
+        else:
+            parts = [
+                (a.long().unsqueeze(-1) == torch.as_tensor(self.observed_actions, device=a.device)).float()
+                for a in others_actions
+            ]
+        return torch.cat(parts, -1)
 
     def incentive_preactivation(self, obs: torch.Tensor, others_onehot: torch.Tensor) -> torch.Tensor:
         """The incentive head's output layer before the sigmoid; shape ``[..., N]``."""

@@ -29,6 +29,12 @@ Training keys (``.training(...)``), thesis symbols in brackets (§4):
   linear decay over ``epsilon_div`` *policy updates*; the thesis counts episodes with one episode
   per update), ``episodes_per_iteration`` (episodes per rollout; the thesis uses 1),
   ``policy_hiddens`` / ``incentive_hiddens`` / ``critic_hiddens``.
+* ``incentive_observed_actions`` ("auto"): what an incentive head sees of the other agents' actions
+  (lio_id.md §1.4 / §3.3). "all": each other agent's one-hot action. A list of action indices: one
+  0/1 flag per listed action and other agent. "auto": the env's ``INCENTIVE_OBSERVED_ACTIONS`` if
+  it declares one (Cleanup: only whether each other agent fired the cleaning beam, as the
+  reference code's ``obs_cleaned_1hot=True`` and the thesis's "multi-hot vector of which agents
+  used the cleaning beam"), else "all" (IPD, Escape Room).
 * ``observe_given_incentives`` (True): where the env's observation ends with "cumulative
   incentives given" slots (Escape Room ``obs_mode="lio"``, §3.2) an EnvRunner connector fills them
   with what the agent has paid each other agent so far in the episode.
@@ -106,6 +112,7 @@ class LIOConfig(CoopConfigMixin, AlgorithmConfig):
         self.incentive_hiddens: List[int] = [64, 16]
         self.critic_hiddens: List[int] = [64, 64]
         self.observe_given_incentives: bool = True
+        self.incentive_observed_actions = "auto"
         self.gamma = 0.99
         self.batch_mode = "complete_episodes"
         self._learner_connector = lio_learner_connector
@@ -137,6 +144,7 @@ class LIOConfig(CoopConfigMixin, AlgorithmConfig):
         incentive_hiddens=NotProvided,
         critic_hiddens=NotProvided,
         observe_given_incentives=NotProvided,
+        incentive_observed_actions=NotProvided,
         **kwargs,
     ) -> "LIOConfig":
         """Set LIO's training keys (module docstring) and any of RLlib's (e.g. ``gamma``)."""
@@ -152,6 +160,7 @@ class LIOConfig(CoopConfigMixin, AlgorithmConfig):
             episodes_per_iteration=episodes_per_iteration, policy_hiddens=policy_hiddens,
             incentive_hiddens=incentive_hiddens, critic_hiddens=critic_hiddens,
             observe_given_incentives=observe_given_incentives,
+            incentive_observed_actions=incentive_observed_actions,
         )
         return self
 
@@ -235,6 +244,7 @@ class LIOConfig(CoopConfigMixin, AlgorithmConfig):
             act_spaces = {a: env.action_spaces[a] for a in agents}
             n_slots = _given_slots(env)
             action_types = tuple(getattr(getattr(env, "par_env", env), "ACTION_TYPES", ()))
+            env_observed = getattr(getattr(env, "par_env", env), "INCENTIVE_OBSERVED_ACTIONS", None)
         finally:
             env.close()
         for a, sp in act_spaces.items():
@@ -246,6 +256,7 @@ class LIOConfig(CoopConfigMixin, AlgorithmConfig):
             raise ValueError(f"LIOConfig.lio_agents has unknown agents {unknown}; known agents: {agents}")
         if not self.incentives:
             givers = []
+        observed = self._observed_actions(env_observed, agents, act_spaces)
         specs = {}
         from rllib_coopai.modules.lio_module import LIOTorchRLModule
 
@@ -258,6 +269,7 @@ class LIOConfig(CoopConfigMixin, AlgorithmConfig):
                     "agent_index": idx,
                     "n_agents": len(agents),
                     "other_action_dims": [int(act_spaces[b].n) for b in agents if b != a],
+                    "observed_actions": observed,
                     "gives_incentives": a in givers,
                     "r_max": float(self.r_max),
                     "policy_hiddens": list(self.policy_hiddens),
@@ -283,6 +295,29 @@ class LIOConfig(CoopConfigMixin, AlgorithmConfig):
                 if (n_slots and givers and self.observe_given_incentives) else None
             )
         super().validate()
+
+    def _observed_actions(self, env_observed, agents, act_spaces) -> Optional[List[int]]:
+        """``incentive_observed_actions`` resolved to None (one-hot) or a checked list of indices."""
+        v = self.incentive_observed_actions
+        if isinstance(v, str):
+            if v not in ("auto", "all"):
+                raise ValueError(
+                    f"LIOConfig.incentive_observed_actions must be 'auto', 'all' or a list of action indices, got {v!r}"
+                )
+            if v == "all" or env_observed is None:
+                return None
+            v = list(env_observed)
+        n_min = min(int(act_spaces[a].n) for a in agents)
+        if (
+            not isinstance(v, (list, tuple)) or not v
+            or not all(isinstance(x, int) and not isinstance(x, bool) and 0 <= x < n_min for x in v)
+            or len(set(v)) != len(v)
+        ):
+            raise ValueError(
+                f"LIOConfig.incentive_observed_actions must be 'auto', 'all' or a non-empty list of distinct "
+                f"action indices in [0, {n_min - 1}], got {v!r}"
+            )
+        return [int(x) for x in v]
 
     @property
     def gives_incentives(self) -> bool:

@@ -129,13 +129,12 @@ class LIOGivenIncentivesObservation(ConnectorV2):
                     if mod is None or not getattr(mod, "gives_incentives", False) or len(acts) < n:
                         continue
                     prev_obs = ep.agent_episodes[giver].get_observations(-2)
-                    onehot = np.concatenate(
-                        [np.eye(rl_module[k].n_actions, dtype=np.float32)[int(acts[k])] for k in self.agents if k != giver]
-                    )
                     with torch.no_grad():
+                        feats = mod.action_features(
+                            [torch.tensor([int(acts[k])]) for k in self.agents if k != giver]
+                        )
                         paid = mod.incentives(
-                            torch.as_tensor(np.asarray(prev_obs, np.float32))[None],
-                            torch.as_tensor(onehot)[None],
+                            torch.as_tensor(np.asarray(prev_obs, np.float32))[None], feats
                         )[0].cpu().numpy()
                     data["sums"][i] += paid
             for i, a in enumerate(self.agents):

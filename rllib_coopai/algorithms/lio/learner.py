@@ -28,7 +28,6 @@ from __future__ import annotations
 from typing import Any, Dict, List, Tuple
 
 import torch
-import torch.nn.functional as F
 
 from ray.rllib.core.learner.torch.torch_learner import TorchLearner
 
@@ -141,10 +140,8 @@ class LIOTorchLearner(TorchLearner):
             if not mods[i].gives_incentives:
                 continue
             others = [k for k in order if k != i]
-            onehot = torch.cat(
-                [F.one_hot(data[k]["actions"], mods[k].n_actions).float() for k in others], -1
-            )
-            pre[i] = mods[i].incentive_preactivation(data[i]["obs"], onehot)
+            feats = mods[i].action_features([data[k]["actions"] for k in others])
+            pre[i] = mods[i].incentive_preactivation(data[i]["obs"], feats)
             paid[i] = mods[i].r_max * mods[i].squash(pre[i])
         return pre, paid
 
