@@ -52,8 +52,9 @@ def test_cleanup_incentive_head_sees_only_the_cleaning_beam_by_default(setting, 
     spec = cfg.rl_module_spec.rl_module_specs["agent_0"]
     mod = spec.build()
     assert mod.observed_actions == ({"auto": [5], "all": None}.get(setting, setting) if isinstance(setting, str) else setting)
-    first = mod.inc_net[0]
-    assert first.in_features == mod.inc_enc.out_dim + width
+    # lio_id.md §4.3: conv ("same" padding) -> FC 64 -> concat the action features -> FC 64 -> N
+    assert mod.inc_enc[0].out_dim == 6 * 9 * 9 and mod.inc_enc[1].out_features == 64
+    assert mod.inc_net[0].in_features == 64 + width
     acts = torch.tensor([5, 0, 3, 4, 5, 1])
     feats = mod.action_features([acts])
     assert feats.shape == (6, width)

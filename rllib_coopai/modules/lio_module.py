@@ -4,8 +4,8 @@ lio_id.md §1.1 / §1.4 / §1.5 / §4:
 
 * ``pi_net``: the policy ``pi_theta(a | o)`` (MLP; a small conv encoder first for image
   observations, Cleanup's "conv 6 filters 3x3 -> FC -> FC").
-* ``inc_net``: the incentive function ``r_eta(o^i, a^{-i})``. Its input is the giver's own
-  observation concatenated with features of every other agent's action (agent order, self
+* ``inc_enc`` + ``inc_net``: the incentive function ``r_eta(o^i, a^{-i})``. Its input is the giver's own
+  observation (for images: after the conv and the first FC layer, lio_id.md §4.3) concatenated with features of every other agent's action (agent order, self
   skipped; :meth:`LIOTorchRLModule.action_features`): the full one-hot action by default, or, with
   ``observed_actions`` (a list of action indices), one 0/1 flag per listed action -- Cleanup's
   "which agents fired the cleaning beam" multi-hot (lio_id.md §3.3); its output layer has ``N`` nodes, **no bias** ([CODE] networks.py), a sigmoid, and is
@@ -57,7 +57,8 @@ def _mlp(sizes: Sequence[int], out: int, bias_out: bool = True) -> nn.Sequential
 
 
 class _Encoder(nn.Module):
-    """Flatten vector observations; conv(6, 3x3) + ReLU + flatten for HWC images."""
+    """Flatten vector observations; conv(6, 3x3, stride 1, "same" padding as the reference's
+    ``networks.convnet``) + ReLU + flatten for HWC images."""
 
     def __init__(self, obs_shape, filters: int):
         super().__init__()
@@ -65,8 +66,8 @@ class _Encoder(nn.Module):
         self.obs_ndim = len(obs_shape)
         if self.image:
             h, w, c = obs_shape
-            self.conv = nn.Sequential(nn.Conv2d(c, filters, 3, 1), nn.ReLU(), nn.Flatten())
-            self.out_dim = filters * (h - 2) * (w - 2)
+            self.conv = nn.Sequential(nn.Conv2d(c, filters, 3, 1, padding=1), nn.ReLU(), nn.Flatten())
+            self.out_dim = filters * h * w
         else:
             self.out_dim = int(np.prod(obs_shape))
 
@@ -100,14 +101,20 @@ class LIOTorchRLModule(TorchRLModule, ValueFunctionAPI):
         self.pi_enc = _Encoder(obs_shape, cfg["image_conv_filters"])
         self.pi_net = _mlp([self.pi_enc.out_dim] + list(cfg["policy_hiddens"]), self.n_actions)
         if self.gives_incentives:
-            self.inc_enc = _Encoder(obs_shape, cfg["image_conv_filters"])
+            hiddens = list(cfg["incentive_hiddens"])
+            enc = _Encoder(obs_shape, cfg["image_conv_filters"])
+            if enc.image:  # lio_id.md §4.3: conv -> first FC -> concat others' actions -> second FC -> out
+                self.inc_enc = nn.Sequential(enc, nn.Linear(enc.out_dim, hiddens[0]), nn.ReLU())
+                enc_dim, hiddens = hiddens[0], hiddens[1:]
+            else:  # [CODE] networks.reward_mlp: the actions join the observation at the input
+                self.inc_enc, enc_dim = enc, enc.out_dim
             per_other = (
                 self.other_action_dims if self.observed_actions is None
                 else [len(self.observed_actions)] * len(self.other_action_dims)
             )
-            inc_in = self.inc_enc.out_dim + sum(per_other)
+            inc_in = enc_dim + sum(per_other)
             # Output layer without bias ([CODE] networks.py), one node per agent (lio_id.md §1.4).
-            self.inc_net = _mlp([inc_in] + list(cfg["incentive_hiddens"]), self.n_agents, bias_out=False)
+            self.inc_net = _mlp([inc_in] + hiddens, self.n_agents, bias_out=False)
             mask = torch.ones(self.n_agents)
             mask[self.agent_index] = 0.0  # never pay yourself
             self.register_buffer("self_mask", mask)
