@@ -41,7 +41,7 @@ def test_config_validation_errors(kw, match):
         cfg.validate()
 
 
-@pytest.mark.parametrize("setting,width", [("auto", 1), ("all", 6), ([4, 5], 2)])
+@pytest.mark.parametrize("setting,width", [("auto", 2), ("all", 6), ([4, 5], 3)])
 def test_cleanup_incentive_head_sees_only_the_cleaning_beam_by_default(setting, width):
     """lio_id.md §3.3 / [CODE] obs_cleaned_1hot: on Cleanup the incentive head sees, of each other
     agent's action, only whether it fired the cleaning beam ("auto"); "all" is the one-hot action."""
@@ -59,7 +59,8 @@ def test_cleanup_incentive_head_sees_only_the_cleaning_beam_by_default(setting, 
     feats = mod.action_features([acts])
     assert feats.shape == (6, width)
     if setting == "auto":
-        assert feats[:, 0].tolist() == [1.0, 0.0, 0.0, 0.0, 1.0, 0.0]
+        # [CODE] obs_cleaned_1hot: a 2-dim one-hot of "fired the cleaning beam" (index 1)
+        assert feats.tolist() == [[0, 1], [1, 0], [1, 0], [1, 0], [0, 1], [1, 0]]
         obs = torch.rand(1, *spec.observation_space.shape).expand(6, *spec.observation_space.shape)
         pay = mod.incentives(obs, feats)[:, 1]
         # every non-firing action is paid the same; firing is paid differently
@@ -67,6 +68,8 @@ def test_cleanup_incentive_head_sees_only_the_cleaning_beam_by_default(setting, 
         assert not torch.isclose(pay[0], pay[1])
     elif setting == "all":
         assert torch.equal(feats, torch.nn.functional.one_hot(acts, 6).float())
+    else:  # [4, 5]: none / stay / clean
+        assert feats.argmax(-1).tolist() == [2, 0, 0, 1, 2, 0]
 
 
 def test_unknown_env_lists_known_names():

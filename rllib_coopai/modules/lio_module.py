@@ -7,8 +7,8 @@ lio_id.md §1.1 / §1.4 / §1.5 / §4:
 * ``inc_enc`` + ``inc_net``: the incentive function ``r_eta(o^i, a^{-i})``. Its input is the giver's own
   observation (for images: after the conv and the first FC layer, lio_id.md §4.3) concatenated with features of every other agent's action (agent order, self
   skipped; :meth:`LIOTorchRLModule.action_features`): the full one-hot action by default, or, with
-  ``observed_actions`` (a list of action indices), one 0/1 flag per listed action -- Cleanup's
-  "which agents fired the cleaning beam" multi-hot (lio_id.md §3.3); its output layer has ``N`` nodes, **no bias** ([CODE] networks.py), a sigmoid, and is
+  ``observed_actions`` (a list of action indices), a one-hot over "none of them" + the listed
+  actions -- Cleanup's "did it fire the cleaning beam" (lio_id.md §3.3); its output layer has ``N`` nodes, **no bias** ([CODE] networks.py), a sigmoid, and is
   scaled by ``R_max`` so every payment is in ``[0, R_max]``; the node for the giver itself is
   zeroed (an agent never pays itself).
 * ``vf_net`` / ``vf_target``: main and target critic for actor-critic LIO (Cleanup, eqs B.9-B.10).
@@ -36,7 +36,7 @@ DEFAULT_MODEL_CONFIG: Dict[str, Any] = {
     "agent_index": 0,  # this agent's position in possible_agents
     "n_agents": 2,
     "other_action_dims": [2],  # |A^k| of every other agent, agent order, self skipped
-    "observed_actions": None,  # None: one-hot of others' actions; list: 0/1 flag per listed action index
+    "observed_actions": None,  # None: one-hot of others' actions; list: one-hot over [none of them] + listed
     "gives_incentives": True,  # False: a plain PG / AC agent (LIO-asym partner, baseline)
     "r_max": 2.0,
     "policy_hiddens": [64, 32],
@@ -110,7 +110,7 @@ class LIOTorchRLModule(TorchRLModule, ValueFunctionAPI):
                 self.inc_enc, enc_dim = enc, enc.out_dim
             per_other = (
                 self.other_action_dims if self.observed_actions is None
-                else [len(self.observed_actions)] * len(self.other_action_dims)
+                else [len(self.observed_actions) + 1] * len(self.other_action_dims)
             )
             inc_in = enc_dim + sum(per_other)
             # Output layer without bias ([CODE] networks.py), one node per agent (lio_id.md §1.4).
@@ -154,18 +154,22 @@ class LIOTorchRLModule(TorchRLModule, ValueFunctionAPI):
     def action_features(self, others_actions: Sequence[torch.Tensor]) -> torch.Tensor:
         """The incentive head's view of the other agents' actions (integer tensors, agent order).
 
-        One-hot of each action, or with ``observed_actions`` a 0/1 flag per listed action index.
+        One-hot of each action, or with ``observed_actions`` a one-hot over "none of the listed
+        actions" + the listed actions (Cleanup: ``[did not fire, fired the beam]``, the reference's
+        2-dim ``obs_cleaned_1hot`` input).
         """
         if self.observed_actions is None:
             parts = [
                 torch.nn.functional.one_hot(a.long(), n).float()
                 for a, n in zip(others_actions, self.other_action_dims)
             ]
-        else:
-            parts = [
-                (a.long().unsqueeze(-1) == torch.as_tensor(self.observed_actions, device=a.device)).float()
-                for a in others_actions
-            ]
+        else:  # one-hot over [none of the listed actions, listed action 0, listed action 1, ...]
+            listed = torch.as_tensor(self.observed_actions, device=others_actions[0].device)
+            parts = []
+            for a in others_actions:
+                hit = a.long().unsqueeze(-1) == listed
+                cat = torch.where(hit.any(-1), hit.long().argmax(-1) + 1, torch.zeros_like(a.long()))
+                parts.append(torch.nn.functional.one_hot(cat, len(self.observed_actions) + 1).float())
         return torch.cat(parts, -1)
 
     def incentive_preactivation(self, obs: torch.Tensor, others_onehot: torch.Tensor) -> torch.Tensor:
