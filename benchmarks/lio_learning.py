@@ -49,6 +49,17 @@ SETTINGS = {
                       episodes_per_iteration=4, policy_hiddens=[64, 64], incentive_hiddens=[64, 64]),
                  dict(incentives=False, policy_learner="ac", policy_lr=0.001, critic_lr=0.001, entropy_coeff=0.1,
                       epsilon_end=0.05, epsilon_div=100, episodes_per_iteration=4, policy_hiddens=[64, 64])),
+    # Table B.5 as it stands (tuned_configs/lio/cleanup_7x7.yaml and cleanup_7x7_ac.yaml): one-episode
+    # updates, policy lr 1e-4 for LIO and 1e-3 for AC, epsilon 0.5 -> 0.05 over 100 updates, and the
+    # reference code's TF1 initialisers (PyTorch's smaller defaults shrink the meta-gradient ~1000x).
+    "cleanup7_thesis": ("cleanup", {"map_size": "7x7"},
+                        dict(policy_learner="ac", policy_lr=1e-4, incentive_lr=1e-3, critic_lr=1e-3, cost_coeff=1e-4,
+                             separate_cost_optimizer=False, entropy_coeff=0.1, epsilon_end=0.05, epsilon_div=100,
+                             episodes_per_iteration=1, policy_hiddens=[64, 64], incentive_hiddens=[64, 64],
+                             weight_init="reference"),
+                        dict(incentives=False, policy_learner="ac", policy_lr=1e-3, critic_lr=1e-3, entropy_coeff=0.1,
+                             epsilon_end=0.05, epsilon_div=100, episodes_per_iteration=1, policy_hiddens=[64, 64],
+                             weight_init="reference")),
 }
 
 

@@ -31,6 +31,7 @@ def _small(cfg, **training):
         ({"episodes_per_iteration": 0}, "episodes_per_iteration"),
         ({"preactivation_bound": 0.0}, "preactivation_bound"),
         ({"incentive_observed_actions": "beam"}, "incentive_observed_actions"),
+        ({"weight_init": "xavier"}, r"weight_init.*\['torch', 'reference'\]"),
         ({"incentive_observed_actions": [3]}, r"incentive_observed_actions.*\[0, 2\]"),
         ({"incentive_observed_actions": [1, 1]}, "incentive_observed_actions"),
     ],
@@ -70,6 +71,32 @@ def test_cleanup_incentive_head_sees_only_the_cleaning_beam_by_default(setting, 
         assert torch.equal(feats, torch.nn.functional.one_hot(acts, 6).float())
     else:  # [4, 5]: none / stay / clean
         assert feats.argmax(-1).tolist() == [2, 0, 0, 1, 2, 0]
+
+
+def test_reference_weight_init_matches_the_tf1_initialisers():
+    """weight_init="reference": Glorot-uniform kernels, zero dense biases, conv bias from
+    tf.get_variable's Glorot default; the target critic starts equal to the critic."""
+    torch.manual_seed(0)
+    cfg = LIOConfig().environment("cleanup", env_config={"map_size": "7x7"}).training(
+        policy_learner="ac", weight_init="reference", policy_hiddens=[64, 64], incentive_hiddens=[64, 64]
+    )
+    cfg.validate()
+    mod = cfg.rl_module_spec.rl_module_specs["agent_0"].build()
+    fc = mod.pi_net[0]  # 486 -> 64
+    limit = (6.0 / (fc.in_features + fc.out_features)) ** 0.5
+    assert fc.weight.abs().max() <= limit and fc.weight.abs().max() > 0.9 * limit
+    assert torch.count_nonzero(fc.bias) == 0 and torch.count_nonzero(mod.inc_net[-1].weight) > 0
+    conv = mod.pi_enc.conv[0]
+    assert conv.bias.abs().max() <= (6.0 / 7) ** 0.5 and conv.bias.abs().max() > 0.1
+    for a, b in zip(list(mod.vf_enc.parameters()) + list(mod.vf_net.parameters()), mod.vf_target.parameters()):
+        assert torch.equal(a, b)
+    # PyTorch's default is ~2.3x narrower on this layer (1/sqrt(486) vs sqrt(6/550))
+    torch_mod = LIOConfig().environment("cleanup", env_config={"map_size": "7x7"}).training(
+        policy_learner="ac", policy_hiddens=[64, 64]
+    )
+    torch_mod.validate()
+    w = torch_mod.rl_module_spec.rl_module_specs["agent_0"].build().pi_net[0].weight
+    assert w.abs().max() <= 486 ** -0.5 + 1e-6
 
 
 def test_unknown_env_lists_known_names():

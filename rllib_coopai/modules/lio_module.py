@@ -45,6 +45,7 @@ DEFAULT_MODEL_CONFIG: Dict[str, Any] = {
     "critic_hiddens": [64, 64],
     "image_conv_filters": 6,  # image observations only: one conv layer, 3x3, stride 1
     "epsilon_start": 0.5,
+    "weight_init": "torch",  # "torch": PyTorch's defaults; "reference": the TF1 reference code's (see _reference_init)
 }
 
 
@@ -78,6 +79,21 @@ class _Encoder(nn.Module):
             return self.conv(x).reshape(*lead, -1)
         lead = obs.shape[: obs.dim() - self.obs_ndim]
         return obs.reshape(*lead, -1).float()
+
+
+def _reference_init(m: nn.Module) -> None:
+    """The TF1 reference code's initializers ([CODE] lio networks.py): dense layers Glorot-uniform
+    kernels and zero biases (``tf.layers.dense``); the conv layer's kernel *and* bias come from
+    ``tf.get_variable``'s default Glorot-uniform (bias shape ``[1, 1, 1, F]``: limit sqrt(6 / (1 + F)))."""
+    if isinstance(m, nn.Linear):
+        nn.init.xavier_uniform_(m.weight)
+        if m.bias is not None:
+            nn.init.zeros_(m.bias)
+    elif isinstance(m, nn.Conv2d):
+        nn.init.xavier_uniform_(m.weight)
+        if m.bias is not None:
+            limit = (6.0 / (1 + m.out_channels)) ** 0.5
+            nn.init.uniform_(m.bias, -limit, limit)
 
 
 class LIOTorchRLModule(TorchRLModule, ValueFunctionAPI):
@@ -124,6 +140,13 @@ class LIOTorchRLModule(TorchRLModule, ValueFunctionAPI):
             self.vf_target = copy.deepcopy(nn.ModuleDict({"enc": self.vf_enc, "net": self.vf_net}))
             for p in self.vf_target.parameters():
                 p.requires_grad_(False)
+        if cfg["weight_init"] == "reference":
+            self.apply(_reference_init)
+            if self.use_critic:
+                self.vf_target["enc"].load_state_dict(self.vf_enc.state_dict())
+                self.vf_target["net"].load_state_dict(self.vf_net.state_dict())
+        elif cfg["weight_init"] != "torch":
+            raise ValueError(f"LIO model_config weight_init must be 'torch' or 'reference', got {cfg['weight_init']!r}")
         self.register_buffer("epsilon", torch.tensor(float(cfg["epsilon_start"])))
 
     # ------------------------------------------------------------------ parameter groups
