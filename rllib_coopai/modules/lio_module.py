@@ -4,13 +4,15 @@ lio_id.md §1.1 / §1.4 / §1.5 / §4:
 
 * ``pi_net``: the policy ``pi_theta(a | o)`` (MLP; a small conv encoder first for image
   observations, Cleanup's "conv 6 filters 3x3 -> FC -> FC").
-* ``inc_enc`` + ``inc_net``: the incentive function ``r_eta(o^i, a^{-i})``. Its input is the giver's own
-  observation (for images: after the conv and the first FC layer, lio_id.md §4.3) concatenated with features of every other agent's action (agent order, self
-  skipped; :meth:`LIOTorchRLModule.action_features`): the full one-hot action by default, or, with
+* ``inc_enc`` + ``inc_net``: the incentive function ``r_eta(o^i, a^{-i})``. Its input is the
+  giver's own observation (for images: after the conv and the first FC layer, lio_id.md §4.3)
+  concatenated with features of every other agent's action (agent order, self skipped;
+  :meth:`LIOTorchRLModule.action_features`): the full one-hot action by default, or, with
   ``observed_actions`` (a list of action indices), a one-hot over "none of them" + the listed
-  actions -- Cleanup's "did it fire the cleaning beam" (lio_id.md §3.3); its output layer has ``N`` nodes, **no bias** ([CODE] networks.py), a sigmoid, and is
-  scaled by ``R_max`` so every payment is in ``[0, R_max]``; the node for the giver itself is
-  zeroed (an agent never pays itself).
+  actions -- Cleanup's "did it fire the cleaning beam" (lio_id.md §3.3). Its output layer has
+  ``N`` nodes, **no bias** ([CODE] networks.py), a sigmoid, and is scaled by ``R_max`` so every
+  payment is in ``[0, R_max]``; the node for the giver itself is zeroed (an agent never pays
+  itself).
 * ``vf_net`` / ``vf_target``: main and target critic for actor-critic LIO (Cleanup, eqs B.9-B.10).
 * ``epsilon`` buffer: the exploration floor ``(1 - eps) pi + eps / |A|`` of the behaviour policy
   (§1.5). It is a buffer so the learner's schedule reaches the EnvRunners with the weights.

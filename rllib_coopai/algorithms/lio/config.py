@@ -29,12 +29,12 @@ Training keys (``.training(...)``), thesis symbols in brackets (§4):
   linear decay over ``epsilon_div`` *policy updates*; the thesis counts episodes with one episode
   per update), ``episodes_per_iteration`` (episodes per rollout; the thesis uses 1),
   ``policy_hiddens`` / ``incentive_hiddens`` / ``critic_hiddens``.
-* ``incentive_observed_actions`` ("auto"): what an incentive head sees of the other agents' actions
-  (lio_id.md §1.4 / §3.3). "all": each other agent's one-hot action. A list of action indices: per
-  other agent a one-hot over "none of the listed actions" + the listed actions. "auto": the env's ``INCENTIVE_OBSERVED_ACTIONS`` if
-  it declares one (Cleanup: only whether each other agent fired the cleaning beam, as the
-  reference code's ``obs_cleaned_1hot=True`` and the thesis's "multi-hot vector of which agents
-  used the cleaning beam"), else "all" (IPD, Escape Room).
+* ``incentive_observed_actions`` ("auto"): what an incentive head sees of the other agents'
+  actions (lio_id.md §1.4 / §3.3). "all": each other agent's one-hot action. A list of action
+  indices: per other agent a one-hot over "none of the listed actions" + the listed actions.
+  "auto": the env's ``INCENTIVE_OBSERVED_ACTIONS`` if it declares one (Cleanup: only whether each
+  other agent fired the cleaning beam, as the reference code's ``obs_cleaned_1hot=True`` and the
+  thesis's "multi-hot vector of which agents used the cleaning beam"), else "all" (IPD, ER).
 * ``weight_init`` ("torch"): "reference" initialises every layer as the TF1 reference code does
   (Glorot-uniform kernels, zero dense biases, Glorot-uniform conv bias); "torch" keeps PyTorch's
   defaults (smaller weights: the recipients' policy gradients, and with them the meta-gradient of
