@@ -1,0 +1,51 @@
+"""Session 4's Cleanup 7x7 runs on one figure (cleanup7_s4.png): LIO at the thesis's policy lr
+(1e-4), LIO at the AC baseline's lr (1e-3) and AC, all with Table B.5's other settings and the
+reference initialisers. Curves: evaluation return every 25k env steps (4 episodes), smoothed over
+5 evaluations.
+
+    python docs/results/lio/cleanup7_s4_plot.py
+"""
+import glob
+import json
+import os
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+RUNS = [("cleanup7_s4_thesis_lio*.json", "lio", "LIO, policy lr 1e-4 (Table B.5)", "tab:blue"),
+        ("cleanup7_s4_lio_lr1e-3*.json", "lio", "LIO, policy lr 1e-3", "tab:green"),
+        ("cleanup7_s4_thesis_ac*.json", "baseline", "AC, policy lr 1e-3 (Table B.5)", "tab:red")]
+FIELDS = [("policy_social_welfare", "collective return, softmax policy (eps 0)"),
+          ("greedy_social_welfare", "collective return, greedy policy")]
+
+
+def smooth(y, k=5):
+    y = np.asarray(y, float)
+    return np.array([y[max(0, i - k + 1): i + 1].mean() for i in range(len(y))])
+
+
+def main():
+    fig, axes = plt.subplots(1, len(FIELDS), figsize=(11, 4), squeeze=False)
+    for ax, (field, label) in zip(axes[0], FIELDS):
+        for pattern, key, legend, colour in RUNS:
+            runs = [r for path in sorted(glob.glob(os.path.join(HERE, pattern)))
+                    for r in json.load(open(path))[key] if r and r["curve"]]
+            for n, r in enumerate(runs):
+                x = [p["env_steps"] for p in r["curve"]]
+                y = smooth([p.get(field, np.nan) for p in r["curve"]])
+                ax.plot(x, y, color=colour, alpha=0.9, linestyle=["-", "--", ":", "-."][n % 4],
+                        label=f"{legend}, seed {r['seed']}")
+        ax.set_xlabel("env steps sampled")
+        ax.set_ylabel(label)
+        ax.legend(fontsize=7)
+    axes[0][0].set_title("Cleanup 7x7, session 4 (smoothed over 5 evaluations)", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(os.path.join(HERE, "cleanup7_s4.png"), dpi=100)
+
+
+if __name__ == "__main__":
+    main()
