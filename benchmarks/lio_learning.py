@@ -4,12 +4,17 @@
     python benchmarks/lio_learning.py --setting er32 --seeds 0 1 2 --iters 600
     python benchmarks/lio_learning.py --setting ipd --seeds 0 1 2 --iters 200
     python benchmarks/lio_learning.py --setting cleanup7 --seeds 0 --iters 200
+    python benchmarks/lio_learning.py --setting cleanup7_thesis --seeds 0 --iters 1000000 --minutes 40 \
+        --eval-every 250 --eval-episodes 4 --override '{"policy_lr": 0.001}' --no-baseline
 
 Each run trains with ``num_env_runners=0`` and evaluates the greedy policies (``explore=False``,
 10 episodes) every ``--eval-every`` iterations. Results go to ``docs/results/lio/<setting>.json``
 and ``docs/results/lio/<setting>.png`` (mean +- s.e. over seeds of the greedy social welfare).
 The settings use the CI-sized hyperparameters of ``tests/test_lio_learning.py`` (batches of
-episodes, larger learning rates than the thesis's one-episode updates), not the thesis's YAMLs.
+episodes, larger learning rates than the thesis's one-episode updates), not the thesis's YAMLs;
+``cleanup7_thesis`` is Table B.5 as it stands (``tuned_configs/lio/cleanup_7x7*.yaml``). Cleanup
+runs also evaluate the softmax policies without the epsilon floor (the reference's evaluation),
+and every evaluation is written to the JSON at once, so a run cut short keeps its curve.
 """
 from __future__ import annotations
 
