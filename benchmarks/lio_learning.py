@@ -68,7 +68,7 @@ SETTINGS = {
 }
 
 
-def greedy_eval(algo, n=5, explore=False):
+def evaluate(algo, n=5, explore=False):
     """Collective env return / cooperation rate of the evaluated policies.
 
     ``explore=False``: the greedy (argmax) policies. ``explore=True``: actions sampled from the
@@ -106,8 +106,8 @@ def run(env, env_config, training, seed, iters, eval_every, minutes=None, eval_e
             res = algo.train()
             out_of_time = minutes is not None and time.time() - t0 > 60.0 * minutes
             if i % eval_every == 0 or i == iters or out_of_time:
-                ev = greedy_eval(algo, eval_episodes)
-                ev_pi = greedy_eval(algo, eval_episodes, explore=True) if stochastic_eval else None
+                ev = evaluate(algo, eval_episodes)
+                ev_pi = evaluate(algo, eval_episodes, explore=True) if stochastic_eval else None
                 curve.append({
                     "iteration": i,
                     "env_steps": res["env_runners"].get("num_env_steps_sampled_lifetime"),

@@ -126,11 +126,18 @@ class LIOTorchRLModule(TorchRLModule, ValueFunctionAPI):
                 enc_dim, hiddens = hiddens[0], hiddens[1:]
             else:  # [CODE] networks.reward_mlp: the actions join the observation at the input
                 self.inc_enc, enc_dim = enc, enc.out_dim
-            per_other = (
-                self.other_action_dims if self.observed_actions is None
-                else [len(self.observed_actions) + 1] * len(self.other_action_dims)
-            )
-            inc_in = enc_dim + sum(per_other)
+            # action_features: category of each action (identity, or 0 = none of the listed / k+1 =
+            # listed action k) and the one-hot width per other agent
+            n_max = max(self.other_action_dims, default=1)
+            category = torch.arange(n_max)
+            if self.observed_actions is None:
+                self._feature_widths = list(self.other_action_dims)
+            else:
+                category = torch.zeros(n_max, dtype=torch.long)
+                category[self.observed_actions] = torch.arange(1, len(self.observed_actions) + 1)
+                self._feature_widths = [len(self.observed_actions) + 1] * len(self.other_action_dims)
+            self.register_buffer("_action_category", category, persistent=False)
+            inc_in = enc_dim + sum(self._feature_widths)
             # Output layer without bias ([CODE] networks.py), one node per agent (lio_id.md §1.4).
             self.inc_net = _mlp([inc_in] + hiddens, self.n_agents, bias_out=False)
             mask = torch.ones(self.n_agents)
@@ -143,10 +150,11 @@ class LIOTorchRLModule(TorchRLModule, ValueFunctionAPI):
             for p in self.vf_target.parameters():
                 p.requires_grad_(False)
         if cfg["weight_init"] == "reference":
+            # initialises vf_target too before copying the critic over it: the same RNG draws as the
+            # runs recorded in docs/results/lio, so their seeds reproduce
             self.apply(_reference_init)
             if self.use_critic:
-                self.vf_target["enc"].load_state_dict(self.vf_enc.state_dict())
-                self.vf_target["net"].load_state_dict(self.vf_net.state_dict())
+                self.vf_target.load_state_dict(nn.ModuleDict({"enc": self.vf_enc, "net": self.vf_net}).state_dict())
         elif cfg["weight_init"] != "torch":
             raise ValueError(f"LIO model_config weight_init must be 'torch' or 'reference', got {cfg['weight_init']!r}")
         self.register_buffer("epsilon", torch.tensor(float(cfg["epsilon_start"])))
@@ -183,18 +191,10 @@ class LIOTorchRLModule(TorchRLModule, ValueFunctionAPI):
         actions" + the listed actions (Cleanup: ``[did not fire, fired the beam]``, the reference's
         2-dim ``obs_cleaned_1hot`` input).
         """
-        if self.observed_actions is None:
-            parts = [
-                torch.nn.functional.one_hot(a.long(), n).float()
-                for a, n in zip(others_actions, self.other_action_dims)
-            ]
-        else:  # one-hot over [none of the listed actions, listed action 0, listed action 1, ...]
-            listed = torch.as_tensor(self.observed_actions, device=others_actions[0].device)
-            parts = []
-            for a in others_actions:
-                hit = a.long().unsqueeze(-1) == listed
-                cat = torch.where(hit.any(-1), hit.long().argmax(-1) + 1, torch.zeros_like(a.long()))
-                parts.append(torch.nn.functional.one_hot(cat, len(self.observed_actions) + 1).float())
+        parts = [
+            torch.nn.functional.one_hot(self._action_category[a.long()], width).float()
+            for a, width in zip(others_actions, self._feature_widths)
+        ]
         return torch.cat(parts, -1)
 
     def incentive_preactivation(self, obs: torch.Tensor, others_onehot: torch.Tensor) -> torch.Tensor:
