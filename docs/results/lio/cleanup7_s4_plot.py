@@ -1,7 +1,7 @@
 """Session 4's Cleanup 7x7 runs on one figure (cleanup7_s4.png): LIO at the thesis's policy lr
 (1e-4), LIO at the AC baseline's lr (1e-3) and AC, all with Table B.5's other settings and the
-reference initialisers. Curves: evaluation return every 25k env steps (4 episodes), smoothed over
-5 evaluations.
+reference initialisers. Curves: evaluation return every 25k env steps
+(4 episodes), smoothed over 5 evaluations; thin lines are single seeds, thick lines their mean.
 
     python docs/results/lio/cleanup7_s4_plot.py
 """
@@ -28,21 +28,31 @@ def smooth(y, k=5):
     return np.array([y[max(0, i - k + 1): i + 1].mean() for i in range(len(y))])
 
 
+def curves(pattern, key, field):
+    runs = [r for path in sorted(glob.glob(os.path.join(HERE, pattern)))
+            for r in json.load(open(path))[key] if r and r["curve"]]
+    return [(r["seed"], np.array([p["env_steps"] for p in r["curve"]]),
+             smooth([p.get(field, np.nan) for p in r["curve"]])) for r in runs]
+
+
 def main():
-    fig, axes = plt.subplots(1, len(FIELDS), figsize=(11, 4), squeeze=False)
+    fig, axes = plt.subplots(1, len(FIELDS), figsize=(12, 4.5), squeeze=False)
     for ax, (field, label) in zip(axes[0], FIELDS):
         for pattern, key, legend, colour in RUNS:
-            runs = [r for path in sorted(glob.glob(os.path.join(HERE, pattern)))
-                    for r in json.load(open(path))[key] if r and r["curve"]]
-            for n, r in enumerate(runs):
-                x = [p["env_steps"] for p in r["curve"]]
-                y = smooth([p.get(field, np.nan) for p in r["curve"]])
-                ax.plot(x, y, color=colour, alpha=0.9, linestyle=["-", "--", ":", "-."][n % 4],
-                        label=f"{legend}, seed {r['seed']}")
+            runs = curves(pattern, key, field)
+            for seed, x, y in runs:
+                ax.plot(x, y, color=colour, alpha=0.35, linewidth=0.8)
+            if not runs:
+                continue
+            # mean over the seeds, on the evaluation grid all of them reached
+            grid = min((x for _, x, _ in runs), key=len)
+            mean = np.mean([np.interp(grid, x, y) for _, x, y in runs], axis=0)
+            ax.plot(grid, mean, color=colour, linewidth=2.2,
+                    label=f"{legend}: mean of {len(runs)} seeds ({', '.join(str(s) for s, _, _ in runs)})")
         ax.set_xlabel("env steps sampled")
         ax.set_ylabel(label)
         ax.legend(fontsize=7)
-    axes[0][0].set_title("Cleanup 7x7, session 4 (smoothed over 5 evaluations)", fontsize=9)
+    axes[0][0].set_title("Cleanup 7x7 (thin: one seed; smoothed over 5 evaluations)", fontsize=9)
     fig.tight_layout()
     fig.savefig(os.path.join(HERE, "cleanup7_s4.png"), dpi=100)
 
