@@ -1,7 +1,8 @@
 """Session 4's Cleanup 7x7 runs on one figure (cleanup7_s4.png): LIO at the thesis's policy lr
 (1e-4), LIO at the AC baseline's lr (1e-3) and AC, all with Table B.5's other settings and the
 reference initialisers. Curves: evaluation return every 25k env steps
-(4 episodes), smoothed over 5 evaluations; thin lines are single seeds, thick lines their mean.
+(4 episodes), smoothed over 5 evaluations; thin lines are single seeds, thick lines their mean, drawn as far
+as every seed ran.
 
     python docs/results/lio/cleanup7_s4_plot.py
 """
@@ -44,10 +45,13 @@ def main():
                 ax.plot(x, y, color=colour, alpha=0.35, linewidth=0.8)
             if not runs:
                 continue
-            # mean over the seeds, on the evaluation grid all of them reached
-            grid = min((x for _, x, _ in runs), key=len)
-            mean = np.mean([np.interp(grid, x, y) for _, x, y in runs], axis=0)
-            ax.plot(grid, mean, color=colour, linewidth=2.2,
+            # mean over the seeds at each evaluation point (all runs evaluate every 25k env steps):
+            # drawn as far as every seed ran
+            grid = max((x for _, x, _ in runs), key=len)
+            ys = [[y[x == g][0] for _, x, y in runs if (x == g).any()] for g in grid]
+            k = sum(len(v) == len(runs) for v in ys)  # points every seed reached (a prefix)
+            mean = np.array([np.mean(v) for v in ys])
+            ax.plot(grid[:k], mean[:k], color=colour, linewidth=2.2,
                     label=f"{legend}: mean of {len(runs)} seeds ({', '.join(str(s) for s, _, _ in runs)})")
         ax.set_xlabel("env steps sampled")
         ax.set_ylabel(label)
