@@ -1,8 +1,8 @@
-"""Session 4's Cleanup 7x7 runs on one figure (cleanup7_s4.png): LIO at the thesis's policy lr
-(1e-4), LIO at the AC baseline's lr (1e-3) and AC, all with Table B.5's other settings and the
-reference initialisers. Curves: evaluation return every 25k env steps
-(4 episodes), smoothed over 5 evaluations; thin lines are single seeds, thick lines their mean, drawn as far
-as every seed ran.
+"""The Cleanup 7x7 runs of sessions 4 and 5 on one figure (cleanup7_s4.png): LIO at the thesis's
+policy lr (1e-4), LIO at the AC baseline's lr (1e-3) and AC, all with Table B.5's other settings
+and the reference initialisers. Curves: evaluation return every 25k env steps (4 episodes),
+smoothed over 5 evaluations; thin lines are single seeds, thick lines their mean, drawn as far as
+every seed ran.
 
     python docs/results/lio/cleanup7_s4_plot.py
 """
