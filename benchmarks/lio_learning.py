@@ -65,17 +65,12 @@ SETTINGS = {
                         dict(incentives=False, policy_learner="ac", policy_lr=1e-3, critic_lr=1e-3, entropy_coeff=0.1,
                              epsilon_end=0.05, epsilon_div=100, episodes_per_iteration=1, policy_hiddens=[64, 64],
                              weight_init="reference")),
-    # Table B.5's 10x10 columns (tuned_configs/lio/cleanup_10x10.yaml / cleanup_10x10_ac.yaml): as 7x7
-    # but epsilon annealed over 1000 (LIO) / 5000 (AC) updates.
-    "cleanup10_thesis": ("cleanup", {"map_size": "10x10"},
-                         dict(policy_learner="ac", policy_lr=1e-4, incentive_lr=1e-3, critic_lr=1e-3, cost_coeff=1e-4,
-                              separate_cost_optimizer=False, entropy_coeff=0.1, epsilon_end=0.05, epsilon_div=1000,
-                              episodes_per_iteration=1, policy_hiddens=[64, 64], incentive_hiddens=[64, 64],
-                              weight_init="reference"),
-                         dict(incentives=False, policy_learner="ac", policy_lr=1e-3, critic_lr=1e-3,
-                              entropy_coeff=0.1, epsilon_end=0.05, epsilon_div=5000, episodes_per_iteration=1,
-                              policy_hiddens=[64, 64], weight_init="reference")),
 }
+# Table B.5's 10x10 columns (tuned_configs/lio/cleanup_10x10.yaml / cleanup_10x10_ac.yaml): the 7x7
+# settings with epsilon annealed over 1000 (LIO) / 5000 (AC) updates.
+_c7_lio, _c7_ac = SETTINGS["cleanup7_thesis"][2:]
+SETTINGS["cleanup10_thesis"] = ("cleanup", {"map_size": "10x10"}, dict(_c7_lio, epsilon_div=1000),
+                                dict(_c7_ac, epsilon_div=5000))
 
 
 def evaluate(algo, n=5, explore=False):

@@ -146,7 +146,9 @@ class LIOTorchRLModule(TorchRLModule, ValueFunctionAPI):
         if self.use_critic:
             self.vf_enc = _Encoder(obs_shape, cfg["image_conv_filters"])
             self.vf_net = _mlp([self.vf_enc.out_dim] + list(cfg["critic_hiddens"]), 1)
-            self.vf_target = copy.deepcopy(nn.ModuleDict({"enc": self.vf_enc, "net": self.vf_net}))
+            # the critic as one unregistered view (its parameters stay under vf_enc / vf_net)
+            critic = nn.ModuleDict({"enc": self.vf_enc, "net": self.vf_net})
+            self.vf_target = copy.deepcopy(critic)
             for p in self.vf_target.parameters():
                 p.requires_grad_(False)
         if cfg["weight_init"] == "reference":
@@ -154,7 +156,7 @@ class LIOTorchRLModule(TorchRLModule, ValueFunctionAPI):
             # runs recorded in docs/results/lio, so their seeds reproduce
             self.apply(_reference_init)
             if self.use_critic:
-                self.vf_target.load_state_dict(nn.ModuleDict({"enc": self.vf_enc, "net": self.vf_net}).state_dict())
+                self.vf_target.load_state_dict(critic.state_dict())
         elif cfg["weight_init"] != "torch":
             raise ValueError(f"LIO model_config weight_init must be 'torch' or 'reference', got {cfg['weight_init']!r}")
         self.register_buffer("epsilon", torch.tensor(float(cfg["epsilon_start"])))
