@@ -15,6 +15,14 @@ episodes, larger learning rates than the thesis's one-episode updates), not the 
 ``cleanup7_thesis`` is Table B.5 as it stands (``tuned_configs/lio/cleanup_7x7*.yaml``). Cleanup
 runs also evaluate the softmax policies without the epsilon floor (the reference's evaluation),
 and every evaluation is written to the JSON at once, so a run cut short keeps its curve.
+
+At every evaluation the algorithm is also saved to ``runs/lio_learning/<tag>/<lio|baseline>_seed<N>``
+(``--checkpoint-dir`` to change), so a run can be continued later with the same command plus
+``--resume`` and a larger ``--iters`` / new ``--minutes``:
+
+    python benchmarks/lio_learning.py --setting cleanup7_thesis --seeds 7 --iters 1000000 --minutes 30 \
+        --eval-every 250 --eval-episodes 4 --no-baseline --tag cleanup7_s4_lio_lr1e-3_s7 \
+        --override '{"policy_lr": 0.001}' --resume
 """
 from __future__ import annotations
 
@@ -25,7 +33,7 @@ import time
 
 import torch
 
-OUT = os.path.join(os.path.dirname(__file__), "..", "docs", "results", "lio")
+OUT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "docs", "results", "lio"))
 
 ER_FAST = dict(policy_lr=0.01, incentive_lr=0.03, cost_lr=0.001, entropy_coeff=0.1, epsilon_div=100,
                episodes_per_iteration=16, schedule="one_rollout")
@@ -95,7 +103,15 @@ def evaluate(algo, n=5, explore=False):
 
 
 def run(env, env_config, training, seed, iters, eval_every, minutes=None, eval_episodes=5, on_progress=None,
-        stochastic_eval=False):
+        stochastic_eval=False, checkpoint=None, resume_from=None):
+    """Train one seed, evaluating every ``eval_every`` iterations.
+
+    ``checkpoint``: a directory the algorithm is saved to at every evaluation (so a run that is cut
+    off keeps its last evaluated state). ``resume_from``: this seed's earlier result entry; the
+    algorithm is then restored from ``checkpoint`` (weights, optimizer states, epsilon, iteration
+    and env-step counters) and its curve is continued. The random streams after a resume differ
+    from those of an uninterrupted run.
+    """
     from rllib_coopai.algorithms.lio import LIOConfig
 
     cfg = (
@@ -105,11 +121,19 @@ def run(env, env_config, training, seed, iters, eval_every, minutes=None, eval_e
                     evaluation_config={"explore": False})
     )
     algo = cfg.build_algo()
-    curve, t0 = [], time.time()
+    curve, t0, resumed = [], time.time(), []
+    if resume_from is not None:
+        algo.restore_from_path(checkpoint)
+        if algo.iteration != resume_from["curve"][-1]["iteration"]:
+            raise SystemExit(f"checkpoint {checkpoint} is at iteration {algo.iteration}, the results at "
+                             f"{resume_from['curve'][-1]['iteration']}: they do not belong together")
+        curve, resumed = list(resume_from["curve"]), resume_from.get("resumed_at", []) + [algo.iteration]
+        t0 -= resume_from["seconds"]
+    t_start = time.time()
     try:
-        for i in range(1, iters + 1):
+        for i in range(algo.iteration + 1, iters + 1):
             res = algo.train()
-            out_of_time = minutes is not None and time.time() - t0 > 60.0 * minutes
+            out_of_time = minutes is not None and time.time() - t_start > 60.0 * minutes
             if i % eval_every == 0 or i == iters or out_of_time:
                 ev = evaluate(algo, eval_episodes)
                 ev_pi = evaluate(algo, eval_episodes, explore=True) if stochastic_eval else None
@@ -129,13 +153,16 @@ def run(env, env_config, training, seed, iters, eval_every, minutes=None, eval_e
                     },
                 })
                 print(seed, curve[-1], flush=True)
+                if checkpoint is not None:
+                    algo.save_to_path(checkpoint)
                 if on_progress is not None:  # long runs: keep what is done on disk
-                    on_progress({"seed": seed, "seconds": time.time() - t0, "curve": curve, "partial": True})
+                    on_progress({"seed": seed, "seconds": time.time() - t0, "curve": curve, "partial": True,
+                                 **({"resumed_at": resumed} if resumed else {})})
             if out_of_time:
                 break
     finally:
         algo.stop()
-    return {"seed": seed, "seconds": time.time() - t0, "curve": curve}
+    return {"seed": seed, "seconds": time.time() - t0, "curve": curve, **({"resumed_at": resumed} if resumed else {})}
 
 
 def main():
@@ -151,6 +178,12 @@ def main():
     p.add_argument("--append", action="store_true",
                    help="merge these seeds into the existing JSON (same seed replaced)")
     p.add_argument("--tag", default=None, help="output name (default: the setting)")
+    p.add_argument("--checkpoint-dir", default=None,
+                   help="save each run's algorithm here at every evaluation, as <dir>/<lio|baseline>_seed<N> "
+                        "(default: runs/lio_learning/<tag>)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue these seeds from their checkpoints and the curves in <tag>.json, up to --iters "
+                        "(implies --append)")
     p.add_argument("--override", default=None,
                    help='JSON dict of training keys applied to both LIO and the baseline, '
                         'e.g. \'{"policy_lr": 0.01}\'')
@@ -160,7 +193,6 @@ def main():
 
     import rllib_coopai  # noqa: F401
 
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     env, env_config, lio_kw, base_kw = SETTINGS[args.setting]
     if args.override:
         extra = json.loads(args.override)
@@ -169,12 +201,29 @@ def main():
                "lio_training": lio_kw, "baseline_training": base_kw}
     tag = args.tag or args.setting
     path = os.path.join(OUT, f"{tag}.json")
-    if args.append and os.path.exists(path):
+    ckpt_root = args.checkpoint_dir or os.path.join(os.path.dirname(__file__), "..", "runs", "lio_learning", tag)
+    ckpt_root = os.path.abspath(ckpt_root)
+    earlier = {}  # (key, seed) -> the entry a --resume continues
+    if args.resume and not os.path.exists(path):
+        raise SystemExit(f"--resume: no earlier results at {path}")
+    if (args.append or args.resume) and os.path.exists(path):
         with open(path) as f:
             old = json.load(f)
         for key, ran in (("lio", not args.no_lio), ("baseline", not args.no_baseline)):
             results[key] = [r for r in old.get(key, []) if not (ran and r["seed"] in args.seeds)]
+            if args.resume and ran:
+                if old.get(f"{key}_training") != results[f"{key}_training"]:
+                    raise SystemExit(f"--resume: the {key} training settings differ from those in {path} "
+                                     "(pass the same --setting and --override)")
+                for seed in args.seeds:
+                    entry = next((r for r in old.get(key, []) if r and r["seed"] == seed and r["curve"]), None)
+                    ckpt = os.path.join(ckpt_root, f"{key}_seed{seed}")
+                    if entry is None or not os.path.isdir(ckpt):
+                        raise SystemExit(f"--resume: seed {seed} ({key}) needs an evaluated run in {path} and "
+                                         f"its checkpoint {ckpt}")
+                    earlier[key, seed] = entry
     os.makedirs(OUT, exist_ok=True)
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
 
     def save():
         with open(path, "w") as f:
@@ -192,7 +241,9 @@ def main():
 
             results[key][-1] = run(env, env_config, kw, seed, args.iters, args.eval_every,
                                    args.minutes, args.eval_episodes, on_progress=progress,
-                                   stochastic_eval=args.setting.startswith("cleanup"))
+                                   stochastic_eval=args.setting.startswith("cleanup"),
+                                   checkpoint=os.path.join(ckpt_root, f"{key}_seed{seed}"),
+                                   resume_from=earlier.get((key, seed)))
             save()
     ray.shutdown()
     for key in ("lio", "baseline"):

@@ -1,6 +1,7 @@
-"""The Cleanup 7x7 runs of sessions 4 and 5 on one figure (cleanup7_s4.png): LIO at the thesis's
-policy lr (1e-4), LIO at the AC baseline's lr (1e-3) and AC, all with Table B.5's other settings
-and the reference initialisers. Curves: evaluation return every 25k env steps (4 episodes),
+"""The Cleanup 7x7 runs of sessions 4-6 on one figure (cleanup7_s4.png): LIO at the thesis's
+policy lr (1e-4), LIO at the AC baseline's lr (1e-3) with the thesis's incentive lr (1e-3) and
+with incentive lr 1e-4 (session 6, `cleanup_7x7_fast.yaml`), and AC, all with Table B.5's other
+settings and the reference initialisers. Curves: evaluation return every 25k env steps (4 episodes),
 smoothed over 5 evaluations; thin lines are single seeds, thick lines their mean, drawn as far as
 every seed ran.
 
@@ -18,7 +19,8 @@ import numpy as np  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 RUNS = [("cleanup7_s4_thesis_lio*.json", "lio", "LIO, policy lr 1e-4 (Table B.5)", "tab:blue"),
-        ("cleanup7_s4_lio_lr1e-3*.json", "lio", "LIO, policy lr 1e-3", "tab:green"),
+        ("cleanup7_s4_lio_lr1e-3*.json", "lio", "LIO, policy lr 1e-3, incentive lr 1e-3", "tab:green"),
+        ("cleanup7_s6_lio_inc1e-4*.json", "lio", "LIO, policy lr 1e-3, incentive lr 1e-4", "tab:purple"),
         ("cleanup7_s4_thesis_ac*.json", "baseline", "AC, policy lr 1e-3 (Table B.5)", "tab:red")]
 FIELDS = [("policy_social_welfare", "collective return, softmax policy (eps 0)"),
           ("greedy_social_welfare", "collective return, greedy policy")]
