@@ -39,7 +39,7 @@ def curves(pattern, key, field):
 
 
 def main():
-    fig, axes = plt.subplots(1, len(FIELDS), figsize=(12, 4.5), squeeze=False)
+    fig, axes = plt.subplots(1, len(FIELDS), figsize=(12, 5.2), squeeze=False)
     for ax, (field, label) in zip(axes[0], FIELDS):
         for pattern, key, legend, colour in RUNS:
             runs = curves(pattern, key, field)
@@ -57,9 +57,10 @@ def main():
                     label=f"{legend}: mean of {len(runs)} seeds ({', '.join(str(s) for s, _, _ in runs)})")
         ax.set_xlabel("env steps sampled")
         ax.set_ylabel(label)
-        ax.legend(fontsize=7)
     axes[0][0].set_title("Cleanup 7x7 (thin: one seed; smoothed over 5 evaluations)", fontsize=9)
-    fig.tight_layout()
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=2, fontsize=8)  # below the panels, off the curves
+    fig.tight_layout(rect=(0, 0.12, 1, 1))
     fig.savefig(os.path.join(HERE, "cleanup7_s4.png"), dpi=100)
 
 
