@@ -33,7 +33,8 @@ import time
 
 import torch
 
-OUT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "docs", "results", "lio"))
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+OUT = os.path.join(ROOT, "docs", "results", "lio")
 
 ER_FAST = dict(policy_lr=0.01, incentive_lr=0.03, cost_lr=0.001, entropy_coeff=0.1, epsilon_div=100,
                episodes_per_iteration=16, schedule="one_rollout")
@@ -121,13 +122,14 @@ def run(env, env_config, training, seed, iters, eval_every, minutes=None, eval_e
                     evaluation_config={"explore": False})
     )
     algo = cfg.build_algo()
-    curve, t0, resumed = [], time.time(), []
+    curve, t0, extra = [], time.time(), {}
     if resume_from is not None:
         algo.restore_from_path(checkpoint)
         if algo.iteration != resume_from["curve"][-1]["iteration"]:
             raise SystemExit(f"checkpoint {checkpoint} is at iteration {algo.iteration}, the results at "
                              f"{resume_from['curve'][-1]['iteration']}: they do not belong together")
-        curve, resumed = list(resume_from["curve"]), resume_from.get("resumed_at", []) + [algo.iteration]
+        curve = list(resume_from["curve"])
+        extra = {"resumed_at": resume_from.get("resumed_at", []) + [algo.iteration]}
         t0 -= resume_from["seconds"]
     t_start = time.time()
     try:
@@ -156,13 +158,12 @@ def run(env, env_config, training, seed, iters, eval_every, minutes=None, eval_e
                 if checkpoint is not None:
                     algo.save_to_path(checkpoint)
                 if on_progress is not None:  # long runs: keep what is done on disk
-                    on_progress({"seed": seed, "seconds": time.time() - t0, "curve": curve, "partial": True,
-                                 **({"resumed_at": resumed} if resumed else {})})
+                    on_progress({"seed": seed, "seconds": time.time() - t0, "curve": curve, "partial": True, **extra})
             if out_of_time:
                 break
     finally:
         algo.stop()
-    return {"seed": seed, "seconds": time.time() - t0, "curve": curve, **({"resumed_at": resumed} if resumed else {})}
+    return {"seed": seed, "seconds": time.time() - t0, "curve": curve, **extra}
 
 
 def main():
@@ -201,8 +202,11 @@ def main():
                "lio_training": lio_kw, "baseline_training": base_kw}
     tag = args.tag or args.setting
     path = os.path.join(OUT, f"{tag}.json")
-    ckpt_root = args.checkpoint_dir or os.path.join(os.path.dirname(__file__), "..", "runs", "lio_learning", tag)
-    ckpt_root = os.path.abspath(ckpt_root)
+    ckpt_root = os.path.abspath(args.checkpoint_dir or os.path.join(ROOT, "runs", "lio_learning", tag))
+
+    def ckpt_of(key, seed):
+        return os.path.join(ckpt_root, f"{key}_seed{seed}")
+
     earlier = {}  # (key, seed) -> the entry a --resume continues
     if args.resume and not os.path.exists(path):
         raise SystemExit(f"--resume: no earlier results at {path}")
@@ -217,10 +221,9 @@ def main():
                                      "(pass the same --setting and --override)")
                 for seed in args.seeds:
                     entry = next((r for r in old.get(key, []) if r and r["seed"] == seed and r["curve"]), None)
-                    ckpt = os.path.join(ckpt_root, f"{key}_seed{seed}")
-                    if entry is None or not os.path.isdir(ckpt):
+                    if entry is None or not os.path.isdir(ckpt_of(key, seed)):
                         raise SystemExit(f"--resume: seed {seed} ({key}) needs an evaluated run in {path} and "
-                                         f"its checkpoint {ckpt}")
+                                         f"its checkpoint {ckpt_of(key, seed)}")
                     earlier[key, seed] = entry
     os.makedirs(OUT, exist_ok=True)
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
@@ -242,7 +245,7 @@ def main():
             results[key][-1] = run(env, env_config, kw, seed, args.iters, args.eval_every,
                                    args.minutes, args.eval_episodes, on_progress=progress,
                                    stochastic_eval=args.setting.startswith("cleanup"),
-                                   checkpoint=os.path.join(ckpt_root, f"{key}_seed{seed}"),
+                                   checkpoint=ckpt_of(key, seed),
                                    resume_from=earlier.get((key, seed)))
             save()
     ray.shutdown()

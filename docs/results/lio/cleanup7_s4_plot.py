@@ -1,6 +1,6 @@
 """The Cleanup 7x7 runs of sessions 4-6 on one figure (cleanup7_s4.png): LIO at the thesis's
-policy lr (1e-4), LIO at the AC baseline's lr (1e-3) with the thesis's incentive lr (1e-3) and
-with incentive lr 1e-4 (session 6, `cleanup_7x7_fast.yaml`), and AC, all with Table B.5's other
+policy lr (1e-4), LIO at the AC baseline's lr (1e-3) with the thesis's incentive lr (1e-3,
+`cleanup_7x7_fast.yaml`) and with incentive lr 1e-4 (session 6), and AC, all with Table B.5's other
 settings and the reference initialisers. Curves: evaluation return every 25k env steps (4 episodes),
 smoothed over 5 evaluations; thin lines are single seeds, thick lines their mean, drawn as far as
 every seed ran.
