@@ -6,13 +6,16 @@
     python benchmarks/lio_learning.py --setting cleanup7 --seeds 0 --iters 200
     python benchmarks/lio_learning.py --setting cleanup7_thesis --seeds 0 --iters 1000000 --minutes 40 \
         --eval-every 250 --eval-episodes 4 --override '{"policy_lr": 0.001}' --no-baseline
+    python benchmarks/lio_learning.py --setting er32_thesis --seeds 0 --iters 50000 --eval-every 1000 \
+        --eval-episodes 10 --minutes 95 --no-baseline --tag er32_thesis_s0
 
 Each run trains with ``num_env_runners=0`` and evaluates the greedy policies (``explore=False``,
 10 episodes) every ``--eval-every`` iterations. Results go to ``docs/results/lio/<setting>.json``
 and ``docs/results/lio/<setting>.png`` (mean +- s.e. over seeds of the greedy social welfare).
 The settings use the CI-sized hyperparameters of ``tests/test_lio_learning.py`` (batches of
 episodes, larger learning rates than the thesis's one-episode updates), not the thesis's YAMLs;
-``cleanup7_thesis`` is Table B.5 as it stands (``tuned_configs/lio/cleanup_7x7*.yaml``). Cleanup
+``cleanup7_thesis`` is Table B.5 as it stands (``tuned_configs/lio/cleanup_7x7*.yaml``) and
+``er32_thesis`` Table B.4's N=3 column (``tuned_configs/lio/escape_room_3_2.yaml``). Cleanup
 runs also evaluate the softmax policies without the epsilon floor (the reference's evaluation),
 and every evaluation is written to the JSON at once, so a run cut short keeps its curve.
 
