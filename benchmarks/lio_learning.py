@@ -41,10 +41,30 @@ OUT = os.path.join(ROOT, "docs", "results", "lio")
 
 ER_FAST = dict(policy_lr=0.01, incentive_lr=0.03, cost_lr=0.001, entropy_coeff=0.1, epsilon_div=100,
                episodes_per_iteration=16, schedule="one_rollout")
-ER_THESIS = dict(policy_lr=1e-4, incentive_lr=1e-3, cost_coeff=1.0, separate_cost_optimizer=True, cost_lr=1e-4,
-                 r_max=2.0, entropy_coeff=0.01, epsilon_start=0.5, epsilon_end=0.3, epsilon_div=1000,
-                 episodes_per_iteration=1, schedule="two_rollouts", policy_hiddens=[64, 32],
-                 incentive_hiddens=[64, 16])
+TUNED = os.path.join(ROOT, "tuned_configs", "lio")
+
+
+def tuned(name, **changes):
+    """``(env, env_config, training keys)`` of ``tuned_configs/lio/<name>.yaml`` (+ ``changes``).
+
+    The thesis settings below are read from the YAMLs that ``rllib train`` runs, so the benchmark and
+    the tuned configs cannot drift apart. Keys that are not LIO training keys (``num_env_runners``;
+    the runs here always sample on the local runner) are dropped.
+    """
+    from rllib_coopai.cli.experiment import read_file
+
+    (exp,) = read_file(os.path.join(TUNED, f"{name}.yaml")).values()
+    training = {k: v for k, v in exp["config"].items() if k not in ("env_config", "num_env_runners")}
+    return exp["env"], exp["config"]["env_config"], {**training, **changes}
+
+
+def thesis(lio_file, baseline_file=None):
+    """A setting from tuned YAMLs; the baseline is ``baseline_file`` or the LIO file without incentives."""
+    env, env_config, lio = tuned(lio_file)
+    base = tuned(baseline_file)[2] if baseline_file else {**lio, "incentives": False}
+    return env, env_config, lio, base
+
+
 SETTINGS = {
     "er21": ("escape_room", {"n_agents": 2, "min_at_lever": 1}, ER_FAST, {**ER_FAST, "incentives": False}),
     # ER(3,2): Table B.4's N=3 exploration floor (0.3) and its cost/incentive lr ratio 1:10 (cost_lr
@@ -55,7 +75,7 @@ SETTINGS = {
     # Table B.4's N=3 column as it stands (tuned_configs/lio/escape_room_3_2.yaml): one-episode updates,
     # the thesis's two-rollout schedule, policy lr 1e-4, separate cost Adam lr 1e-4, epsilon 0.5 -> 0.3
     # over 1000 updates; baseline = the same without incentives.
-    "er32_thesis": ("escape_room", {"n_agents": 3, "min_at_lever": 2}, ER_THESIS, {**ER_THESIS, "incentives": False}),
+    "er32_thesis": thesis("escape_room_3_2"),
     # ER(5,3) (optimum 17: three pull, two exit) and the asymmetric ER (optimum 9; A1 = player_0 is
     # the only LIO agent, A2 plain PG): the ER(3,2) settings / ER(2,1)'s.
     "er53": ("escape_room", {"n_agents": 5, "min_at_lever": 3}, dict(ER_FAST, epsilon_end=0.3, cost_lr=0.003),
@@ -77,20 +97,19 @@ SETTINGS = {
     # Table B.5 as it stands (tuned_configs/lio/cleanup_7x7.yaml and cleanup_7x7_ac.yaml): one-episode
     # updates, policy lr 1e-4 for LIO and 1e-3 for AC, epsilon 0.5 -> 0.05 over 100 updates, and the
     # reference code's TF1 initialisers (PyTorch's smaller defaults shrink the meta-gradient ~1000x).
-    "cleanup7_thesis": ("cleanup", {"map_size": "7x7"},
-                        dict(policy_learner="ac", policy_lr=1e-4, incentive_lr=1e-3, critic_lr=1e-3, cost_coeff=1e-4,
-                             separate_cost_optimizer=False, entropy_coeff=0.1, epsilon_end=0.05, epsilon_div=100,
-                             episodes_per_iteration=1, policy_hiddens=[64, 64], incentive_hiddens=[64, 64],
-                             weight_init="reference"),
-                        dict(incentives=False, policy_learner="ac", policy_lr=1e-3, critic_lr=1e-3, entropy_coeff=0.1,
-                             epsilon_end=0.05, epsilon_div=100, episodes_per_iteration=1, policy_hiddens=[64, 64],
-                             weight_init="reference")),
+    "cleanup7_thesis": thesis("cleanup_7x7", "cleanup_7x7_ac"),
+    # Table B.5's 10x10 columns: the 7x7 settings with epsilon annealed over 1000 (LIO) / 5000 (AC) updates.
+    "cleanup10_thesis": thesis("cleanup_10x10", "cleanup_10x10_ac"),
 }
-# Table B.5's 10x10 columns (tuned_configs/lio/cleanup_10x10.yaml / cleanup_10x10_ac.yaml): the 7x7
-# settings with epsilon annealed over 1000 (LIO) / 5000 (AC) updates.
-_c7_lio, _c7_ac = SETTINGS["cleanup7_thesis"][2:]
-SETTINGS["cleanup10_thesis"] = ("cleanup", {"map_size": "10x10"}, dict(_c7_lio, epsilon_div=1000),
-                                dict(_c7_ac, epsilon_div=5000))
+
+
+def same_training(a, b):
+    """Whether two training-key dicts configure LIO identically (a key one of them leaves out counts
+    at LIOConfig's default), so that results recorded before a key moved into a tuned YAML resume."""
+    from rllib_coopai.algorithms.lio import LIOConfig
+
+    ca, cb = LIOConfig().training(**a), LIOConfig().training(**b)
+    return all(getattr(ca, k) == getattr(cb, k) for k in set(a) | set(b))
 
 
 def evaluate(algo, n=5, explore=False):
@@ -227,7 +246,7 @@ def main():
         for key, ran in (("lio", not args.no_lio), ("baseline", not args.no_baseline)):
             results[key] = [r for r in old.get(key, []) if not (ran and r["seed"] in args.seeds)]
             if args.resume and ran:
-                if old.get(f"{key}_training") != results[f"{key}_training"]:
+                if not same_training(old.get(f"{key}_training") or {}, results[f"{key}_training"]):
                     raise SystemExit(f"--resume: the {key} training settings differ from those in {path} "
                                      "(pass the same --setting and --override)")
                 for seed in args.seeds:
