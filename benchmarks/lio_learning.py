@@ -15,9 +15,12 @@ and ``docs/results/lio/<setting>.png`` (mean +- s.e. over seeds of the greedy so
 The settings use the CI-sized hyperparameters of ``tests/test_lio_learning.py`` (batches of
 episodes, larger learning rates than the thesis's one-episode updates), not the thesis's YAMLs;
 ``cleanup7_thesis`` is Table B.5 as it stands (``tuned_configs/lio/cleanup_7x7*.yaml``) and
-``er32_thesis`` Table B.4's N=3 column (``tuned_configs/lio/escape_room_3_2.yaml``). Cleanup
-runs also evaluate the softmax policies without the epsilon floor (the reference's evaluation),
-and every evaluation is written to the JSON at once, so a run cut short keeps its curve.
+``er32_thesis`` Table B.4's N=3 column (``tuned_configs/lio/escape_room_3_2.yaml``), both read
+from those YAMLs. Every evaluation also samples the softmax policies with the epsilon floor set to 0
+(``policy_social_welfare``): that is the reference code's evaluation, the metric of the thesis's
+curves (``evaluate.test_room_symmetric`` / ``test_ssd`` sample ``run_actor`` with epsilon 0; before
+session 8 only Cleanup runs recorded it). Every evaluation is written to the JSON at once, so a run
+cut short keeps its curve.
 
 At every evaluation the algorithm is also saved to ``runs/lio_learning/<tag>/<lio|baseline>_seed<N>``
 (``--checkpoint-dir`` to change), so a run can be continued later with the same command plus
@@ -134,14 +137,16 @@ def evaluate(algo, n=5, explore=False):
 
 
 def run(env, env_config, training, seed, iters, eval_every, minutes=None, eval_episodes=5, on_progress=None,
-        stochastic_eval=False, checkpoint=None, resume_from=None):
+        stochastic_eval=False, checkpoint=None, resume_from=None, final_eval=0):
     """Train one seed, evaluating every ``eval_every`` iterations.
 
     ``checkpoint``: a directory the algorithm is saved to at every evaluation (so a run that is cut
     off keeps its last evaluated state). ``resume_from``: this seed's earlier result entry; the
     algorithm is then restored from ``checkpoint`` (weights, optimizer states, epsilon, iteration
     and env-step counters) and its curve is continued. The random streams after a resume differ
-    from those of an uninterrupted run.
+    from those of an uninterrupted run. ``final_eval``: at the end, evaluate the greedy and the
+    softmax policies over this many episodes (``final_eval`` in the entry); resuming a finished run
+    with it only evaluates.
     """
     from rllib_coopai.algorithms.lio import LIOConfig
 
@@ -159,11 +164,14 @@ def run(env, env_config, training, seed, iters, eval_every, minutes=None, eval_e
             raise SystemExit(f"checkpoint {checkpoint} is at iteration {algo.iteration}, the results at "
                              f"{resume_from['curve'][-1]['iteration']}: they do not belong together")
         curve = list(resume_from["curve"])
-        extra = {"resumed_at": resume_from.get("resumed_at", []) + [algo.iteration]}
+        extra = {k: resume_from[k] for k in ("resumed_at", "final_eval") if k in resume_from}
+        if iters > algo.iteration:
+            extra["resumed_at"] = extra.get("resumed_at", []) + [algo.iteration]
+            extra.pop("final_eval", None)
         t0 -= resume_from["seconds"]
-    t_start = time.time()
+    t_start, first = time.time(), algo.iteration + 1
     try:
-        for i in range(algo.iteration + 1, iters + 1):
+        for i in range(first, iters + 1):
             res = algo.train()
             out_of_time = minutes is not None and time.time() - t_start > 60.0 * minutes
             if i % eval_every == 0 or i == iters or out_of_time:
@@ -191,9 +199,17 @@ def run(env, env_config, training, seed, iters, eval_every, minutes=None, eval_e
                     on_progress({"seed": seed, "seconds": time.time() - t0, "curve": curve, "partial": True, **extra})
             if out_of_time:
                 break
+        seconds = time.time() - t0 if iters >= first or resume_from is None else resume_from["seconds"]
+        if final_eval:
+            greedy, pi = evaluate(algo, final_eval), evaluate(algo, final_eval, explore=True)
+            extra["final_eval"] = {"iteration": algo.iteration, "episodes": final_eval,
+                                   "greedy_social_welfare": greedy["social_welfare"],
+                                   "policy_social_welfare": pi["social_welfare"],
+                                   "policy_cooperation_rate": pi["cooperation_rate"]}
+            print(seed, extra["final_eval"], flush=True)
     finally:
         algo.stop()
-    return {"seed": seed, "seconds": time.time() - t0, "curve": curve, **extra}
+    return {"seed": seed, "seconds": seconds, "curve": curve, **extra}
 
 
 def main():
@@ -215,6 +231,9 @@ def main():
     p.add_argument("--resume", action="store_true",
                    help="continue these seeds from their checkpoints and the curves in <tag>.json, up to --iters "
                         "(implies --append)")
+    p.add_argument("--final-eval", type=int, default=0, metavar="EPISODES",
+                   help="after training, evaluate the greedy and the softmax policies over this many episodes; "
+                        "with --resume on a finished run (--iters = its last iteration) it only evaluates")
     p.add_argument("--override", default=None,
                    help='JSON dict of training keys applied to both LIO and the baseline, '
                         'e.g. \'{"policy_lr": 0.01}\'')
@@ -274,9 +293,9 @@ def main():
 
             results[key][-1] = run(env, env_config, kw, seed, args.iters, args.eval_every,
                                    args.minutes, args.eval_episodes, on_progress=progress,
-                                   stochastic_eval=args.setting.startswith("cleanup"),
+                                   stochastic_eval=True,
                                    checkpoint=ckpt_of(key, seed),
-                                   resume_from=earlier.get((key, seed)))
+                                   resume_from=earlier.get((key, seed)), final_eval=args.final_eval)
             save()
     ray.shutdown()
     for key in ("lio", "baseline"):
@@ -292,13 +311,12 @@ def plot(results, path):
     import matplotlib.pyplot as plt
     import numpy as np
 
-    train = results["setting"].startswith("cleanup")  # Cleanup: also the training (exploring) return
     fields = [("greedy_social_welfare", "greedy collective return")]
-    if train:
+    if results["setting"].startswith("cleanup"):  # Cleanup: also the training (exploring) return
         fields.append(("train_social_welfare", "training collective return (behaviour policy)"))
-        if any(r and r["curve"] and "policy_social_welfare" in r["curve"][0]
-               for key in ("lio", "baseline") for r in results[key]):
-            fields.append(("policy_social_welfare", "collective return, softmax policy without epsilon"))
+    if any(r and r["curve"] and "policy_social_welfare" in r["curve"][0]
+           for key in ("lio", "baseline") for r in results[key]):
+        fields.append(("policy_social_welfare", "collective return, softmax policy without epsilon"))
     fig, axes = plt.subplots(1, len(fields), figsize=(5.5 * len(fields), 4), squeeze=False)
     for ax, (field, ylabel) in zip(axes[0], fields):
         for key, label in (("lio", "LIO"), ("baseline", "independent PG/AC")):
