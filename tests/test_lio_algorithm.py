@@ -23,6 +23,7 @@ def _small(cfg, **training):
     "kw,match",
     [
         ({"schedule": "three"}, "schedule"),
+        ({"meta_gradient_scope": "everyone"}, r"meta_gradient_scope.*\['own', 'all_givers'\]"),
         ({"r_max": 0.0}, "r_max"),
         ({"policy_lr": -1.0}, "policy_lr"),
         ({"epsilon_start": 0.1, "epsilon_end": 0.5}, "epsilon_end"),
@@ -278,6 +279,52 @@ def test_checkpoint_restore(ray_session, tmp_path, schedule):
             assert res["learners"]["theta_hat_mismatch"] == 0.0
     finally:
         restored.stop()
+
+
+@pytest.mark.parametrize("n_agents", [2, 3])
+def test_meta_gradient_scope_all_givers_also_steps_the_other_heads(ray_session, n_agents):
+    """``meta_gradient_scope="all_givers"`` (the reference code's ``minimize`` without ``var_list``):
+    giver i's Adam also steps every other giver's head k along d Loss_i / d eta^k. Same seed, same
+    data: after the first incentive step a head differs between the two scopes by exactly the
+    other givers' first Adam steps, each +-lr per element (Adam's first step is lr * g / (|g| + eps)),
+    so by 0, +-lr or +-2lr in ER(3,2). With N = 2 no other giver reaches a recipient: bitwise equal."""
+    lr = 1e-2
+    env_config = {"n_agents": n_agents, "min_at_lever": n_agents - 1}
+    heads, n_params, res = {}, {}, {}
+    for scope in ("own", "all_givers"):
+        algo = _small(LIOConfig().environment("escape_room", env_config=env_config), policy_lr=0.05,
+                      incentive_lr=lr, meta_gradient_scope=scope).build_algo()
+        try:
+            learner = algo.learner_group._learner
+            n_params[scope] = sum(p.numel() for g in learner.get_optimizer("player_0", "incentive").param_groups
+                                  for p in g["params"])
+            res[scope] = algo.train()["learners"]
+            assert res[scope]["player_0"]["meta_grad_norm"] > 0.0
+            heads[scope] = {a: {k: v.detach().numpy().copy() for k, v in learner.module[a].named_parameters()
+                                if k.startswith("inc_")} for a in learner.module.keys()}
+        finally:
+            algo.stop()
+    own_size = n_params["own"]
+    assert n_params["all_givers"] == (own_size * n_agents if n_agents >= 3 else own_size)
+    for a in heads["own"]:
+        for k, w_own in heads["own"][a].items():
+            diff = heads["all_givers"][a][k] - w_own
+            if n_agents == 2:
+                np.testing.assert_array_equal(diff, 0.0)
+                continue
+            steps = np.abs(diff) / lr
+            assert steps.max() <= 2.0 + 1e-4, (a, k, steps.max())
+            # |g| >> Adam's eps almost everywhere: whole steps
+            assert np.mean(np.abs(steps - np.round(steps)) < 1e-2) > 0.9, (a, k)
+            # the other givers did move this head (inputs that are 0 in the whole batch get no gradient)
+            assert np.mean(np.round(steps) >= 1) > 0.3, (a, k)
+    if n_agents >= 3:
+        assert max(float(np.abs(heads["all_givers"][a][k] - heads["own"][a][k]).max())
+                   for a in heads["own"] for k in heads["own"][a]) > 2 * lr - 1e-4  # both others, same sign
+        assert res["all_givers"]["player_0"]["meta_grad_norm_other_heads"] > 0.0
+        assert "meta_grad_norm_other_heads" not in res["own"]["player_0"]
+    # the giver's own part of the gradient does not depend on the scope
+    assert res["own"]["player_0"]["meta_grad_norm"] == pytest.approx(res["all_givers"]["player_0"]["meta_grad_norm"])
 
 
 def test_asymmetric_escape_room_lio_asym(ray_session):

@@ -40,6 +40,16 @@ Training keys (``.training(...)``), thesis symbols in brackets (§4):
   defaults (smaller weights: the recipients' policy gradients, and with them the meta-gradient of
   eq. 5.10, are smaller). The Cleanup tuned configs use "reference"; the Escape Room / IPD results
   and tests were tuned with "torch".
+* ``meta_gradient_scope`` ("own"): which incentive heads giver ``i``'s eq. 5.10 step moves.
+  "own" = only its own ``eta^i``, the thesis's rule ("each agent updates its own incentive
+  function", lio_id.md §1.7). "all_givers" = the reference code as it runs: its TF
+  ``minimize`` has no ``var_list``, so giver ``i``'s Adam also steps every other giver's ``eta^k``
+  along ``d Loss_i / d eta^k`` -- ``eta^k`` pays a recipient ``j`` (``j != i, k``) whose updated
+  policy enters ``Loss_i`` -- with its own Adam moments per (giver, head), as TF keeps them. It
+  makes a difference only with N >= 3 (for N = 2 no other giver reaches ``i``'s recipient), i.e. in
+  every ER(3,2) / ER(5,3) run the thesis reports. Unlike TF's sequential ``sess.run`` per giver,
+  all givers' gradients are taken at the same parameters (the thesis's simultaneous update). The
+  cost (eq. 5.6) always moves only the giver's own head.
 * ``observe_given_incentives`` (True): where the env's observation ends with "cumulative
   incentives given" slots (Escape Room ``obs_mode="lio"``, §3.2) an EnvRunner connector fills them
   with what the agent has paid each other agent so far in the episode.
@@ -60,6 +70,7 @@ from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 from rllib_coopai.algorithms.common import CoopConfigMixin, probe_env
 
 SCHEDULES = ("two_rollouts", "one_rollout")
+META_GRADIENT_SCOPES = ("own", "all_givers")
 POLICY_LEARNERS = ("pg", "ac")
 WEIGHT_INITS = ("torch", "reference")
 
@@ -98,6 +109,7 @@ class LIOConfig(CoopConfigMixin, AlgorithmConfig):
         self.incentives: bool = True
         self.lio_agents: Optional[List[str]] = None
         self.schedule: str = "two_rollouts"
+        self.meta_gradient_scope: str = "own"
         self.policy_learner: str = "pg"
         self.policy_lr: float = 1e-4
         self.incentive_lr: float = 1e-3
@@ -131,6 +143,7 @@ class LIOConfig(CoopConfigMixin, AlgorithmConfig):
         incentives=NotProvided,
         lio_agents=NotProvided,
         schedule=NotProvided,
+        meta_gradient_scope=NotProvided,
         policy_learner=NotProvided,
         policy_lr=NotProvided,
         incentive_lr=NotProvided,
@@ -159,6 +172,7 @@ class LIOConfig(CoopConfigMixin, AlgorithmConfig):
         super().training(**kwargs)
         self.set_provided(
             incentives=incentives, lio_agents=lio_agents, schedule=schedule,
+            meta_gradient_scope=meta_gradient_scope,
             policy_learner=policy_learner, policy_lr=policy_lr, incentive_lr=incentive_lr,
             cost_coeff=cost_coeff, separate_cost_optimizer=separate_cost_optimizer, cost_lr=cost_lr,
             cost_on_scaled_incentives=cost_on_scaled_incentives,
@@ -220,6 +234,11 @@ class LIOConfig(CoopConfigMixin, AlgorithmConfig):
             raise ValueError(f"LIOConfig.weight_init must be one of {list(WEIGHT_INITS)}, got {self.weight_init!r}")
         if self.schedule not in SCHEDULES:
             raise ValueError(f"LIOConfig.schedule must be one of {list(SCHEDULES)}, got {self.schedule!r}")
+        if self.meta_gradient_scope not in META_GRADIENT_SCOPES:
+            raise ValueError(
+                f"LIOConfig.meta_gradient_scope must be one of {list(META_GRADIENT_SCOPES)}, "
+                f"got {self.meta_gradient_scope!r}"
+            )
         if self.policy_learner not in POLICY_LEARNERS:
             raise ValueError(
                 f"LIOConfig.policy_learner must be one of {list(POLICY_LEARNERS)}, got {self.policy_learner!r}"

@@ -13,6 +13,8 @@ One ``update()`` call runs one *phase* (set by the algorithm before the call, se
   giver ``i`` rebuilds ``theta_hat^j(eta)`` from the kept ``theta``/``tau`` with the *same* code
   (so the graph's values equal the committed parameters; ``theta_hat_mismatch`` logs the
   difference), differentiates its loss (5.10) through it and adds the giving cost (5.6) on ``tau``.
+  All givers' gradients are taken before any head moves. ``meta_gradient_scope="all_givers"``
+  (the reference code) also sends giver ``i``'s eq. 5.10 gradient to the other givers' heads.
 * ``"both"``: ``"outer"`` (if a previous ``tau`` is kept) then ``"inner"`` on the same batch -- the
   one-rollout schedule where ``tau_hat`` of iteration k is ``tau`` of iteration k+1.
 
@@ -85,12 +87,13 @@ class LIOTorchLearner(TorchLearner):
         module = self.module[module_id].unwrapped()
         named = dict(module.named_parameters())
         if module.gives_incentives:
-            params = [named[k] for k in module.incentive_param_names()]
+            params = list(self._meta_targets(module_id).values())
             self.register_optimizer(
                 module_id=module_id, optimizer_name="incentive",
                 optimizer=torch.optim.Adam(params, lr=cfg.incentive_lr), params=params,
                 lr_or_lr_schedule=cfg.incentive_lr,
             )
+            params = [named[k] for k in module.incentive_param_names()]
             if cfg.separate_cost_optimizer:
                 self.register_optimizer(
                     module_id=module_id, optimizer_name="cost",
@@ -105,12 +108,28 @@ class LIOTorchLearner(TorchLearner):
                 lr_or_lr_schedule=cfg.critic_lr,
             )
 
-    def _step(self, module_id, name: str, module, grads: Dict[str, torch.Tensor]) -> None:
+    def _meta_targets(self, giver) -> Dict[Tuple[Any, str], torch.nn.Parameter]:
+        """The incentive parameters giver ``giver``'s eq. 5.10 step moves, keyed ``(module id, name)``.
+
+        ``meta_gradient_scope="own"``: its own head. "all_givers" (the reference code): also every
+        other giver's head, when a third agent exists for that head to pay (N >= 3).
+        """
+        mods = {mid: self.module[mid].unwrapped() for mid in self.module.keys()}
+        heads = [giver]
+        if self.config.meta_gradient_scope == "all_givers" and len(mods) >= 3:
+            heads += sorted((k for k in mods if k != giver and mods[k].gives_incentives), key=lambda k: mods[k].agent_index)
+        out = {}
+        for k in heads:
+            named = dict(mods[k].named_parameters())
+            out.update({(k, n): named[n] for n in mods[k].incentive_param_names()})
+        return out
+
+    def _step(self, module_id, name: str, params: Dict[Any, torch.Tensor], grads: Dict[Any, torch.Tensor]) -> None:
+        """One step of optimizer ``name`` of ``module_id`` with ``grads[key]`` on ``params[key]``."""
         opt = self.get_optimizer(module_id, name)
-        named = dict(module.named_parameters())
         opt.zero_grad(set_to_none=True)
         for k, g in grads.items():
-            named[k].grad = g.clone()
+            params[k].grad = g.clone()
         opt.step()
         opt.zero_grad(set_to_none=True)
 
@@ -276,6 +295,7 @@ class LIOTorchLearner(TorchLearner):
         self.metrics.log_value("theta_hat_mismatch", mismatch, window=1)
         T = kept["data"][order[0]]["mask"].shape[1]
         disc = discounts(T, cfg.gamma)
+        steps = []  # every giver's gradients first, then the steps: all at the same parameters
         for i in order:
             mod_i = mods[i]
             if not mod_i.gives_incentives:
@@ -293,8 +313,9 @@ class LIOTorchLearner(TorchLearner):
                 logp = call_with(mods[j], theta_hat[j], d_j["obs"], method="policy_logp")
                 logp = logp.gather(-1, d_j["actions"].unsqueeze(-1)).squeeze(-1)
                 outer = outer - (d_j["mask"] * logp * weight).sum() / n_eps_hat
+            targets = self._meta_targets(i)
+            meta = giver_meta_gradient({j: theta_hat[j] for j in recipients}, outer, targets)
             eta = {k: p for k, p in mod_i.named_parameters() if k in set(mod_i.incentive_param_names())}
-            meta = giver_meta_gradient({j: theta_hat[j] for j in recipients}, outer, eta)
             # eq. 5.6: L(eta^i, tau) = sum_t gamma^t ||r_eta^i(o_t, a^{-i}_t)||_1 on the FIRST trajectory
             # ([CODE] on the sigmoid outputs before R_max unless cost_on_scaled_incentives).
             out = mod_i.squash(pre[i]) * (mod_i.r_max if cfg.cost_on_scaled_incentives else 1.0)
@@ -302,16 +323,22 @@ class LIOTorchLearner(TorchLearner):
                 out = out + saturation_penalty(pre[i], cfg.preactivation_bound) * mod_i.self_mask
             mask = kept["data"][i]["mask"]
             cost = (mask * disc * out.sum(-1)).sum() / kept["n_eps"]
-            cost_grad = plain_gradient(cost_coeff_scale(cfg) * cost, eta)
+            cost_grad = {(i, k): g for k, g in plain_gradient(cost_coeff_scale(cfg) * cost, eta).items()}
             if cfg.separate_cost_optimizer:
-                self._step(i, "incentive", mod_i, meta)
-                self._step(i, "cost", mod_i, cost_grad)
-            else:
-                self._step(i, "incentive", mod_i, {k: meta[k] + cost_grad[k] for k in meta})
-            self.metrics.log_value((i, "meta_grad_norm"), _norm(meta), window=1)
+                steps += [(i, "incentive", targets, meta), (i, "cost", targets, cost_grad)]
+            else:  # eq. 5.5: meta-gradient + cost gradient in one Adam step
+                steps.append((i, "incentive", targets, {k: g + cost_grad[k] if k in cost_grad else g
+                                                         for k, g in meta.items()}))
+            own = {k: g for k, g in meta.items() if k[0] == i}
+            self.metrics.log_value((i, "meta_grad_norm"), _norm(own), window=1)
+            if len(meta) > len(own):  # meta_gradient_scope="all_givers": what i's step sends to other heads
+                self.metrics.log_value((i, "meta_grad_norm_other_heads"), _norm({k: g for k, g in meta.items()
+                                                                                  if k[0] != i}), window=1)
             self.metrics.log_value((i, "cost_grad_norm"), _norm(cost_grad), window=1)
             self.metrics.log_value((i, "incentive_loss"), float(outer.item()), window=1)
             self.metrics.log_value((i, "incentive_cost"), float(cost.item()), window=1)
+        for module_id, name, params, grads in steps:
+            self._step(module_id, name, params, grads)
         self._kept = None
 
     def _fit_critics(self, mods, order, data, received):
@@ -327,7 +354,7 @@ class LIOTorchLearner(TorchLearner):
             n_steps = max(self._global_count(d["mask"].sum().item()), 1.0)
             loss = (d["mask"] * (target - mod.value(d["obs"])) ** 2).sum() / n_steps  # eq. B.10
             crit = {k: p for k, p in mod.named_parameters() if k in set(mod.critic_param_names())}
-            self._step(j, "critic", mod, plain_gradient(loss, crit))
+            self._step(j, "critic", crit, plain_gradient(loss, crit))
             with torch.no_grad():  # tilde-phi <- tau phi + (1 - tau) tilde-phi
                 main = list(mod.vf_enc.parameters()) + list(mod.vf_net.parameters())
                 targ = list(mod.vf_target["enc"].parameters()) + list(mod.vf_target["net"].parameters())
