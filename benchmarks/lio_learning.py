@@ -29,6 +29,10 @@ At every evaluation the algorithm is also saved to ``runs/lio_learning/<tag>/<li
     python benchmarks/lio_learning.py --setting cleanup7_thesis --seeds 7 --iters 1000000 --minutes 30 \
         --eval-every 250 --eval-episodes 4 --no-baseline --tag cleanup7_s4_lio_lr1e-3_s7 \
         --override '{"policy_lr": 0.001}' --resume
+
+``--final-eval 100`` adds a 100-episode evaluation (greedy and softmax) of the final policies to each
+seed's entry; on a finished run, ``--resume --final-eval 100`` with the run's own ``--iters`` only
+evaluates its checkpoint (how the er32_thesis and two-rollout checkpoints were scored in session 8).
 """
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
 """ER(3,2) with Table B.4's N=3 settings (one-episode updates, `setting er32_thesis`, session 7) on
-one figure (er32_thesis.png): the greedy collective return of each seed every 1000 iterations (10
-episodes), against the optimum 8 and the -3 every independent-PG run ends at.
+one figure (er32_thesis.png): the collective return of each seed every 1000 iterations (10
+episodes) of the greedy policies and (runs from session 8 on) of the softmax policies at epsilon 0,
+against the optimum 8 and the -3 every independent-PG run ends at.
 
     python docs/results/lio/er32_thesis_plot.py
 """
@@ -17,21 +18,29 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def main():
-    fig, ax = plt.subplots(figsize=(8, 4.5))
+    fig, axes = plt.subplots(1, 2, figsize=(13, 4.5), sharey=True)
     for path in sorted(glob.glob(os.path.join(HERE, "er32_thesis_s*.json"))):
         for r in json.load(open(path))["lio"]:
             c = r["curve"]
-            ax.plot([p["iteration"] for p in c], [p["greedy_social_welfare"] for p in c], marker=".",
-                    label=f"LIO seed {r['seed']}")
-    ax.axhline(8, color="k", linestyle="--", linewidth=0.8, label="optimum (8)")
-    ax.axhline(-3, color="tab:red", linestyle=":", linewidth=0.8, label="independent PG (config E runs)")
-    ax.set_xlabel("iterations (one update = two episodes, tau and tau_hat)")
-    ax.set_ylabel("greedy collective return")
-    ax.set_title("Escape Room ER(3,2), Table B.4 N=3 settings (policy lr 1e-4, cost Adam lr 1e-4)", fontsize=9)
-    ax.legend(fontsize=8, loc="center right")
+            for ax, field in zip(axes, ("greedy_social_welfare", "policy_social_welfare")):
+                pts = [(p["iteration"], p[field]) for p in c if field in p]
+                color = f"C{r['seed']}"
+                if pts:
+                    ax.plot(*zip(*pts), marker=".", color=color, label=f"LIO seed {r['seed']}")
+                fe = r.get("final_eval")
+                if fe and field in fe:  # the 100-episode evaluation of the final checkpoint
+                    ax.plot([fe["iteration"]], [fe[field]], marker="*", markersize=12, color=color,
+                            linestyle="none", label=None if pts else f"LIO seed {r['seed']} (final only)")
+    for ax, what in zip(axes, ("greedy policies", "softmax policies, epsilon 0 (the reference's evaluation)")):
+        ax.axhline(8, color="k", linestyle="--", linewidth=0.8, label="optimum (8)")
+        ax.axhline(-3, color="tab:red", linestyle=":", linewidth=0.8, label="independent PG (config E runs)")
+        ax.set_xlabel("iterations (one update = two episodes, tau and tau_hat)")
+        ax.set_title(f"{what}; star: 100-episode final evaluation", fontsize=9)
+        ax.legend(fontsize=8, loc="center right" if ax is axes[0] else "lower right")
+    axes[0].set_ylabel("collective return (10 episodes)")
+    fig.suptitle("Escape Room ER(3,2), Table B.4 N=3 settings (policy lr 1e-4, cost Adam lr 1e-4)", fontsize=10)
     fig.tight_layout()
     fig.savefig(os.path.join(HERE, "er32_thesis.png"), dpi=110)
-
 
 if __name__ == "__main__":
     main()

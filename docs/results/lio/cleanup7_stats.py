@@ -1,0 +1,46 @@
+"""Is LIO above AC on Cleanup 7x7? Per-seed final return (mean of the last 5 evaluations, greedy
+and softmax at epsilon 0) of the full-length runs behind cleanup7_s4.png -- LIO with policy lr 1e-3
+(`cleanup_7x7_fast.yaml`, seeds 0-4, 6-9) and AC (Table B.5, seeds 0-4) -- with Welch's t-test,
+the Mann-Whitney U test (one-sided, LIO > AC) and a bootstrap 95% interval of the difference of means.
+
+    python docs/results/lio/cleanup7_stats.py
+"""
+import glob
+import json
+import os
+
+import numpy as np
+from scipy import stats
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+GROUPS = {"LIO": ("cleanup7_s4_lio_lr1e-3*.json", "lio"), "AC": ("cleanup7_s4_thesis_ac*.json", "baseline")}
+
+
+def finals(pattern, key, field, last=5):
+    out = {}
+    for path in sorted(glob.glob(os.path.join(HERE, pattern))):
+        for r in json.load(open(path))[key]:
+            if r and r["curve"]:
+                out[r["seed"]] = float(np.mean([p[field] for p in r["curve"][-last:]]))
+    return out
+
+
+def main(n_boot=20000):
+    rng = np.random.default_rng(0)
+    for field in ("greedy_social_welfare", "policy_social_welfare"):
+        vals = {g: finals(pat, key, field) for g, (pat, key) in GROUPS.items()}
+        lio, ac = np.array(list(vals["LIO"].values())), np.array(list(vals["AC"].values()))
+        boot = [rng.choice(lio, lio.size).mean() - rng.choice(ac, ac.size).mean() for _ in range(n_boot)]
+        lo, hi = np.percentile(boot, [2.5, 97.5])
+        t = stats.ttest_ind(lio, ac, equal_var=False, alternative="greater")
+        u = stats.mannwhitneyu(lio, ac, alternative="greater")
+        print(f"{field}: LIO seeds {sorted(vals['LIO'])} mean {lio.mean():.1f} (s.e. {lio.std(ddof=1) / np.sqrt(lio.size):.1f}); "
+              f"AC seeds {sorted(vals['AC'])} mean {ac.mean():.1f} (s.e. {ac.std(ddof=1) / np.sqrt(ac.size):.1f})")
+        print(f"  difference {lio.mean() - ac.mean():.1f}, bootstrap 95% [{lo:.1f}, {hi:.1f}]; "
+              f"Welch t one-sided p = {t.pvalue:.3f}; Mann-Whitney U = {u.statistic:.0f}, one-sided p = {u.pvalue:.3f}")
+        print(f"  LIO seeds above every AC seed: {int((lio > ac.max()).sum())}/{lio.size}; "
+              f"below every AC seed: {int((lio < ac.min()).sum())}/{lio.size}")
+
+
+if __name__ == "__main__":
+    main()
