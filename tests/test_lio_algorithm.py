@@ -193,9 +193,11 @@ def test_independent_pg_baseline_has_no_incentives(ray_session):
         algo.stop()
 
 
-def test_two_env_runners_two_learners(ray_session):
+@pytest.mark.parametrize("scope", ["own", "all_givers"])
+def test_two_env_runners_two_learners(ray_session, scope):
     """num_env_runners=2, num_learners=2: whole episodes per learner, gradients all-reduced by hand,
-    so both learners hold identical parameters after every update (policy and incentive head)."""
+    so both learners hold identical parameters after every update (policy and incentive head), with
+    either meta-gradient scope."""
 
     def _world(learner):  # defined here so that Ray pickles it by value
         import torch.distributed as dist
@@ -211,7 +213,7 @@ def test_two_env_runners_two_learners(ray_session):
         .learners(num_learners=2, num_cpus_per_learner=0.25)
         .debugging(seed=0)
         .training(episodes_per_iteration=4, policy_hiddens=[16], incentive_hiddens=[16], policy_lr=0.05,
-                  schedule="one_rollout")
+                  schedule="one_rollout", meta_gradient_scope=scope)
     )
     algo = cfg.build_algo()
     try:
@@ -219,6 +221,7 @@ def test_two_env_runners_two_learners(ray_session):
             res = algo.train()
         assert res["learners"]["theta_hat_mismatch"] == 0.0
         assert res["learners"]["player_2"]["meta_grad_norm"] > 0.0
+        assert ("meta_grad_norm_other_heads" in res["learners"]["player_2"]) == (scope == "all_givers")
         # checkpoint state: one kept (theta, tau) per learner, each with its own shard of episodes
         kept = algo.get_state(components="lio_kept")["lio_kept"]
         assert sorted((k["rank"], k["world"]) for k in kept) == [(0, 2), (1, 2)]
