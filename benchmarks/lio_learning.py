@@ -141,7 +141,7 @@ def evaluate(algo, n=5, explore=False):
 
 
 def run(env, env_config, training, seed, iters, eval_every, minutes=None, eval_episodes=5, on_progress=None,
-        stochastic_eval=False, checkpoint=None, resume_from=None, final_eval=0):
+        checkpoint=None, resume_from=None, final_eval=0):
     """Train one seed, evaluating every ``eval_every`` iterations.
 
     ``checkpoint``: a directory the algorithm is saved to at every evaluation (so a run that is cut
@@ -180,15 +180,15 @@ def run(env, env_config, training, seed, iters, eval_every, minutes=None, eval_e
             out_of_time = minutes is not None and time.time() - t_start > 60.0 * minutes
             if i % eval_every == 0 or i == iters or out_of_time:
                 ev = evaluate(algo, eval_episodes)
-                ev_pi = evaluate(algo, eval_episodes, explore=True) if stochastic_eval else None
+                ev_pi = evaluate(algo, eval_episodes, explore=True)
                 curve.append({
                     "iteration": i,
                     "env_steps": res["env_runners"].get("num_env_steps_sampled_lifetime"),
                     "seconds": round(time.time() - t0, 1),
                     "greedy_social_welfare": ev["social_welfare"],
                     "greedy_cooperation_rate": ev["cooperation_rate"],
-                    **({"policy_social_welfare": ev_pi["social_welfare"],
-                        "policy_cooperation_rate": ev_pi["cooperation_rate"]} if ev_pi else {}),
+                    "policy_social_welfare": ev_pi["social_welfare"],
+                    "policy_cooperation_rate": ev_pi["cooperation_rate"],
                     "train_social_welfare": res["env_runners"].get("social_welfare"),
                     "incentives": {
                         str(mid): {k: float(v) for k, v in m.items() if str(k).startswith("incentives_")}
@@ -297,7 +297,6 @@ def main():
 
             results[key][-1] = run(env, env_config, kw, seed, args.iters, args.eval_every,
                                    args.minutes, args.eval_episodes, on_progress=progress,
-                                   stochastic_eval=True,
                                    checkpoint=ckpt_of(key, seed),
                                    resume_from=earlier.get((key, seed)), final_eval=args.final_eval)
             save()

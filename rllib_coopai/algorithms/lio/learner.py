@@ -315,7 +315,7 @@ class LIOTorchLearner(TorchLearner):
                 outer = outer - (d_j["mask"] * logp * weight).sum() / n_eps_hat
             targets = self._meta_targets(i)
             meta = giver_meta_gradient({j: theta_hat[j] for j in recipients}, outer, targets)
-            eta = {k: p for k, p in mod_i.named_parameters() if k in set(mod_i.incentive_param_names())}
+            eta = {k: p for k, p in targets.items() if k[0] == i}  # giver i's own head
             # eq. 5.6: L(eta^i, tau) = sum_t gamma^t ||r_eta^i(o_t, a^{-i}_t)||_1 on the FIRST trajectory
             # ([CODE] on the sigmoid outputs before R_max unless cost_on_scaled_incentives).
             out = mod_i.squash(pre[i]) * (mod_i.r_max if cfg.cost_on_scaled_incentives else 1.0)
@@ -323,7 +323,7 @@ class LIOTorchLearner(TorchLearner):
                 out = out + saturation_penalty(pre[i], cfg.preactivation_bound) * mod_i.self_mask
             mask = kept["data"][i]["mask"]
             cost = (mask * disc * out.sum(-1)).sum() / kept["n_eps"]
-            cost_grad = {(i, k): g for k, g in plain_gradient(cost_coeff_scale(cfg) * cost, eta).items()}
+            cost_grad = plain_gradient(cost_coeff_scale(cfg) * cost, eta)
             if cfg.separate_cost_optimizer:
                 steps += [(i, "incentive", targets, meta), (i, "cost", targets, cost_grad)]
             else:  # eq. 5.5: meta-gradient + cost gradient in one Adam step
