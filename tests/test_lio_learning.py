@@ -65,8 +65,9 @@ ER_SEEDS = (0, 1, 2)
 ER_EVAL_EVERY = 20
 
 
-def _best_greedy(env, env_config, training, seed, iters, every):
-    """Best greedy collective return over evaluations every ``every`` iterations (and the last)."""
+def _best_greedy(env, env_config, training, seed, iters, every, stop_at=float("inf")):
+    """Best greedy collective return over evaluations every ``every`` iterations (and the last);
+    returns early once an evaluation reaches ``stop_at`` (later ones cannot lower the best)."""
     algo = _build(env, env_config, training, seed)
     try:
         best = -float("inf")
@@ -74,6 +75,8 @@ def _best_greedy(env, env_config, training, seed, iters, every):
             algo.train()
             if i % every == 0 or i == iters:
                 best = max(best, greedy_eval(algo)["social_welfare"])
+                if best >= stop_at:
+                    break
         return best
     finally:
         algo.stop()
@@ -88,9 +91,17 @@ def test_lio_solves_escape_room_2_1_where_independent_pg_fails(ray_session):
     "Reach" = at some evaluation within the budget: at 140-160 iterations only 1 of these 3 seeds
     was at 9 at the *end* (two configs tried), so the budget is 200 iterations and the check is
     the best evaluation. Longer multi-seed curves: docs/results/lio/er21.{json,png}.
+
+    A LIO run stops at its first evaluation >= 8, and the LIO seeds stop once two have reached
+    it (the third cannot change the verdict; measured: seed 0 reaches 9 at iteration 180, seed 1
+    at 200, seed 2 at 120). Every PG seed runs its whole budget.
     """
     er21 = {"n_agents": 2, "min_at_lever": 1}
-    lio = [_best_greedy("escape_room", er21, ER_FAST, s, ER_ITERS, ER_EVAL_EVERY) for s in ER_SEEDS]
+    lio = []
+    for s in ER_SEEDS:
+        if sum(v >= 8.0 for v in lio) >= 2:
+            break
+        lio.append(_best_greedy("escape_room", er21, ER_FAST, s, ER_ITERS, ER_EVAL_EVERY, stop_at=8.0))
     pg = [_best_greedy("escape_room", er21, dict(ER_FAST, incentives=False), s, PG_ITERS, ER_EVAL_EVERY)
           for s in ER_SEEDS]
     print("ER(2,1) best greedy collective return, LIO:", lio, "PG:", pg)
@@ -144,10 +155,11 @@ def _cleanup_with_scripted_cleaner(cfg):
 
 def test_actor_critic_recipient_learns_to_harvest_beside_a_scripted_cleaner(ray_session):
     """The actor-critic path of LIO (eqs B.9-B.10, conv encoder, target critic) learns Cleanup's
-    harvesting: with agent_0 scripted to clean, agent_1's return per 50-step episode must rise by
-    8+ apples between the first and the last 10 of 80 iterations of 4 episodes (16k env steps) and
-    end above 15 (measured: 10.9 -> 26.5; the scripted bound is ~38). A broken TD error, critic or
-    encoder stays near the random policy's level."""
+    harvesting: with agent_0 scripted to clean, agent_1's mean return per 50-step episode over 10
+    consecutive iterations of 4 episodes (after the first 10) must reach 20 apples and 8+ above its first 10
+    within 80 iterations (16k env steps); the run stops there. Measured with seed 0: 10.9 over the
+    first 10, 20.2 over iterations 17-26 (the stop), 26.5 over 71-80 when run on; the scripted bound
+    is ~38. A broken TD error, critic or encoder stays near the random policy's level (~11)."""
     from ray.tune.registry import register_env
 
     register_env("cleanup_scripted_cleaner", _cleanup_with_scripted_cleaner)
@@ -158,13 +170,18 @@ def test_actor_critic_recipient_learns_to_harvest_beside_a_scripted_cleaner(ray_
                   epsilon_end=0.05, epsilon_div=100, episodes_per_iteration=4, policy_hiddens=[64, 64],
                   weight_init="reference")
     ).build_algo()
-    returns = []
+    returns, first, best = [], None, -float("inf")
     try:
-        for _ in range(80):
+        for i in range(80):
             res = algo.train()
             returns.append(res["env_runners"]["agent_returns"]["agent_1"])
+            if i + 1 == 10:
+                first = sum(returns) / 10
+            elif i + 1 >= 20:  # windows after the first ten
+                best = max(best, sum(returns[-10:]) / 10)
+                if best >= 20.0 and best - first >= 8.0:
+                    break
     finally:
         algo.stop()
-    first, last = sum(returns[:10]) / 10, sum(returns[-10:]) / 10
-    print("agent_1 return, first / last 10 iterations:", first, last)
-    assert last >= 15.0 and last - first >= 8.0, (first, last)
+    print(f"agent_1 return: first 10 iterations {first}, best 10-iteration mean {best} at iteration {len(returns)}")
+    assert best >= 20.0 and best - first >= 8.0, (first, best, returns)
