@@ -323,7 +323,8 @@ def plot(results, path):
     fig, axes = plt.subplots(1, len(fields), figsize=(5.5 * len(fields), 4), squeeze=False)
     for ax, (field, ylabel) in zip(axes[0], fields):
         for key, label in (("lio", "LIO"), ("baseline", "independent PG/AC")):
-            runs = [r for r in results[key] if r and r["curve"]]
+            # Runs recorded before a field existed (e.g. the softmax evaluation) are left out of its panel.
+            runs = [r for r in results[key] if r and r["curve"] and field in r["curve"][0]]
             if not runs:
                 continue
             n = min(len(r["curve"]) for r in runs)  # time-capped runs may differ in length
