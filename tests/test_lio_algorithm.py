@@ -345,12 +345,15 @@ def test_asymmetric_escape_room_lio_asym(ray_session):
         algo.stop()
 
 
-def test_escape_room_observation_holds_incentives_given(ray_session):
+@pytest.mark.parametrize("num_envs", [1, 4])
+def test_escape_room_observation_holds_incentives_given(ray_session, num_envs):
     """§3.2: the last N-1 entries of an ER agent's observation = incentives it gave each other
-    agent so far in the episode (filled on the EnvRunner by LIOGivenIncentivesObservation)."""
-    algo = _small(LIOConfig().environment("escape_room", env_config={"n_agents": 3, "min_at_lever": 2})).build_algo()
+    agent so far in the episode (filled on the EnvRunner by LIOGivenIncentivesObservation), also
+    on a vectorised EnvRunner whose episodes end at different steps (one batched forward per giver)."""
+    cfg = _small(LIOConfig().environment("escape_room", env_config={"n_agents": 3, "min_at_lever": 2}))
+    algo = cfg.env_runners(num_envs_per_env_runner=num_envs).build_algo()
     try:
-        episodes = algo.env_runner.sample(num_episodes=3, explore=True)
+        episodes = algo.env_runner.sample(num_episodes=6, explore=True)
         agents = ["player_0", "player_1", "player_2"]
         checked = 0
         for ep in episodes:
@@ -366,7 +369,14 @@ def test_escape_room_observation_holds_incentives_given(ray_session):
                 torch.testing.assert_close(obs[a][1:, -2:], cum, rtol=1e-5, atol=1e-5)
                 assert torch.all(obs[a][0, -2:] == 0)
                 checked += 1
-        assert checked == 9 and any(len(ep) > 1 for ep in episodes)
+        assert len(episodes) >= 6 and checked == 3 * len(episodes) and any(len(ep) > 1 for ep in episodes)
+        if num_envs > 1:
+            assert len({len(ep) for ep in episodes}) > 1, "episodes of different lengths"
+            assert all(ep.is_done for ep in episodes)
+            for _ in range(2):  # and the learner trains on a vectorised EnvRunner's episodes
+                res = algo.train()
+            assert res["learners"]["theta_hat_mismatch"] == 0.0
+            assert res["env_runners"]["num_episodes"] >= 4 and res["learners"]["player_0"]["meta_grad_norm"] > 0
     finally:
         algo.stop()
 

@@ -116,33 +116,40 @@ class LIOGivenIncentivesObservation(ConnectorV2):
 
     def __call__(self, *, rl_module, batch, episodes, explore=None, shared_data=None, **kwargs):
         n = len(self.agents)
+        fresh = []  # episodes whose env step advanced since this connector last ran on them
         for ep in episodes:
             data = ep.custom_data.setdefault(self.KEY, {"t": -1, "sums": np.zeros((n, n), np.float32)})
             t = ep.env_t if hasattr(ep, "env_t") else len(ep)
-            if data["t"] == t:
-                continue
-            data["t"] = t
-            if len(ep) > 0:
-                acts = {a: ep.agent_episodes[a].get_actions(-1) for a in self.agents if a in ep.agent_episodes}
-                for i, giver in enumerate(self.agents):
-                    mod = rl_module[giver] if giver in rl_module else None
-                    if mod is None or not getattr(mod, "gives_incentives", False) or len(acts) < n:
-                        continue
-                    prev_obs = ep.agent_episodes[giver].get_observations(-2)
-                    with torch.no_grad():
-                        feats = mod.action_features(
-                            [torch.tensor([int(acts[k])]) for k in self.agents if k != giver]
-                        )
-                        paid = mod.incentives(
-                            torch.as_tensor(np.asarray(prev_obs, np.float32))[None], feats
-                        )[0].cpu().numpy()
-                    data["sums"][i] += paid
+            if data["t"] != t:
+                data["t"] = t
+                fresh.append(ep)
+        stepped = [ep for ep in fresh if len(ep) > 0 and all(a in ep.agent_episodes for a in self.agents)]
+        if stepped:
+            # One incentive-head forward per giver over all stepped episodes of a vectorised
+            # EnvRunner (``num_envs_per_env_runner`` > 1), not one per giver per episode.
+            acts = torch.as_tensor(np.array(
+                [[int(ep.agent_episodes[a].get_actions(-1)) for a in self.agents] for ep in stepped], np.int64
+            ).reshape(len(stepped), n))
+            for i, giver in enumerate(self.agents):
+                mod = rl_module[giver] if giver in rl_module else None
+                if mod is None or not getattr(mod, "gives_incentives", False):
+                    continue
+                prev_obs = np.stack(
+                    [np.asarray(ep.agent_episodes[giver].get_observations(-2), np.float32) for ep in stepped]
+                )
+                with torch.no_grad():
+                    feats = mod.action_features([acts[:, k] for k in range(n) if k != i])
+                    paid = mod.incentives(torch.as_tensor(prev_obs), feats).cpu().numpy()  # [B, N]
+                for b, ep in enumerate(stepped):
+                    ep.custom_data[self.KEY]["sums"][i] += paid[b]
+        for ep in fresh:
+            sums = ep.custom_data[self.KEY]["sums"]
             for i, a in enumerate(self.agents):
                 sa = ep.agent_episodes.get(a)
                 if sa is None:
                     continue
                 obs = np.array(sa.get_observations(-1), np.float32, copy=True)
                 others = [j for j in range(n) if j != i]
-                obs[-self.n_slots:] = data["sums"][i][others]
+                obs[-self.n_slots:] = sums[i][others]
                 sa.set_observations(at_indices=-1, new_data=obs)
         return batch
