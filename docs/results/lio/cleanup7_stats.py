@@ -1,6 +1,6 @@
 """Is LIO above AC on Cleanup 7x7? Per-seed final return (mean of the last 5 evaluations, greedy
 and softmax at epsilon 0) of the full-length runs behind cleanup7_s4.png -- LIO with policy lr 1e-3
-(`cleanup_7x7_fast.yaml`, seeds 0-4, 6-11) and AC (Table B.5, seeds 0-4) -- with Welch's t-test,
+(`cleanup_7x7_fast.yaml`, seeds 0-14) and AC (Table B.5, seeds 0-4) -- with Welch's t-test,
 the Mann-Whitney U test (one-sided, LIO > AC) and a bootstrap 95% interval of the difference of means.
 
     python docs/results/lio/cleanup7_stats.py
