@@ -115,6 +115,9 @@ def same_training(a, b):
     at LIOConfig's default), so that results recorded before a key moved into a tuned YAML resume."""
     from rllib_coopai.algorithms.lio import LIOConfig
 
+    a, b, key = dict(a), dict(b), "num_envs_per_env_runner"  # an EnvRunner key: compared on its own
+    if a.pop(key, 1) != b.pop(key, 1):
+        return False
     ca, cb = LIOConfig().training(**a), LIOConfig().training(**b)
     return all(getattr(ca, k) == getattr(cb, k) for k in set(a) | set(b))
 
@@ -154,8 +157,11 @@ def run(env, env_config, training, seed, iters, eval_every, minutes=None, eval_e
     """
     from rllib_coopai.algorithms.lio import LIOConfig
 
+    training = dict(training)
+    num_envs = training.pop("num_envs_per_env_runner", 1)  # an EnvRunner key, allowed in --override / YAMLs
     cfg = (
-        LIOConfig().environment(env, env_config=env_config).env_runners(num_env_runners=0)
+        LIOConfig().environment(env, env_config=env_config)
+        .env_runners(num_env_runners=0, num_envs_per_env_runner=num_envs)
         .debugging(seed=seed).training(**training)
         .evaluation(evaluation_interval=10**6, evaluation_duration=10, evaluation_duration_unit="episodes",
                     evaluation_config={"explore": False})

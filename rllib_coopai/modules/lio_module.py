@@ -13,7 +13,11 @@ lio_id.md §1.1 / §1.4 / §1.5 / §4:
   ``N`` nodes, **no bias** ([CODE] networks.py), a sigmoid, and is scaled by ``R_max`` so every
   payment is in ``[0, R_max]``; the node for the giver itself is zeroed (an agent never pays
   itself).
-* ``vf_net`` / ``vf_target``: main and target critic for actor-critic LIO (Cleanup, eqs B.9-B.10).
+* ``vf_net`` / ``vf_target``: main and target critic for actor-critic LIO (Cleanup, eqs B.9-B.10),
+  fit to the agent's total reward (extrinsic + incentives received, [CODE] lio_ac.py).
+* ``ext_vf_net`` / ``ext_vf_target`` (only with ``extrinsic_critic``: a giver with
+  ``giver_critic="extrinsic"``): a second critic of the agent's *extrinsic* reward alone, the
+  baseline of the giver's TD error in the actor-critic form of eq. 5.10.
 * ``epsilon`` buffer: the exploration floor ``(1 - eps) pi + eps / |A|`` of the behaviour policy
   (§1.5). It is a buffer so the learner's schedule reaches the EnvRunners with the weights.
 
@@ -48,6 +52,7 @@ DEFAULT_MODEL_CONFIG: Dict[str, Any] = {
     "image_conv_filters": 6,  # image observations only: one conv layer, 3x3, stride 1
     "epsilon_start": 0.5,
     "weight_init": "torch",  # "torch": PyTorch's defaults; "reference": the TF1 reference code's (see _reference_init)
+    "extrinsic_critic": False,  # a second critic of the extrinsic reward (LIOConfig.giver_critic="extrinsic")
 }
 
 
@@ -159,6 +164,20 @@ class LIOTorchRLModule(TorchRLModule, ValueFunctionAPI):
                 self.vf_target.load_state_dict(critic.state_dict())
         elif cfg["weight_init"] != "torch":
             raise ValueError(f"LIO model_config weight_init must be 'torch' or 'reference', got {cfg['weight_init']!r}")
+        self.extrinsic_critic = bool(cfg["extrinsic_critic"])
+        if self.extrinsic_critic:
+            # Built after everything else (and initialised on its own), so that the modules without
+            # it draw exactly the random numbers they drew before this option existed.
+            if not self.use_critic:
+                raise ValueError("LIO model_config extrinsic_critic needs use_critic (actor-critic agents)")
+            self.ext_vf_enc = _Encoder(obs_shape, cfg["image_conv_filters"])
+            self.ext_vf_net = _mlp([self.ext_vf_enc.out_dim] + list(cfg["critic_hiddens"]), 1)
+            ext = nn.ModuleDict({"enc": self.ext_vf_enc, "net": self.ext_vf_net})
+            if cfg["weight_init"] == "reference":
+                ext.apply(_reference_init)
+            self.ext_vf_target = copy.deepcopy(ext)
+            for p in self.ext_vf_target.parameters():
+                p.requires_grad_(False)
         self.register_buffer("epsilon", torch.tensor(float(cfg["epsilon_start"])))
 
     # ------------------------------------------------------------------ parameter groups
@@ -170,6 +189,9 @@ class LIOTorchRLModule(TorchRLModule, ValueFunctionAPI):
 
     def critic_param_names(self) -> List[str]:
         return [k for k, p in self.named_parameters() if k.startswith(("vf_enc.", "vf_net."))]
+
+    def extrinsic_critic_param_names(self) -> List[str]:
+        return [k for k, p in self.named_parameters() if k.startswith(("ext_vf_enc.", "ext_vf_net."))]
 
     # ------------------------------------------------------------------ heads
     def policy_logits(self, obs: torch.Tensor) -> torch.Tensor:
@@ -220,6 +242,12 @@ class LIOTorchRLModule(TorchRLModule, ValueFunctionAPI):
 
     def target_value(self, obs: torch.Tensor) -> torch.Tensor:
         return self.vf_target["net"](self.vf_target["enc"](obs)).squeeze(-1)
+
+    def extrinsic_value(self, obs: torch.Tensor) -> torch.Tensor:
+        return self.ext_vf_net(self.ext_vf_enc(obs)).squeeze(-1)
+
+    def extrinsic_target_value(self, obs: torch.Tensor) -> torch.Tensor:
+        return self.ext_vf_target["net"](self.ext_vf_target["enc"](obs)).squeeze(-1)
 
     # ------------------------------------------------------------------ RLModule API
     def _forward_inference(self, batch: Dict[str, Any], **kwargs) -> Dict[str, Any]:

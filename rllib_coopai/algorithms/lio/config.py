@@ -50,6 +50,17 @@ Training keys (``.training(...)``), thesis symbols in brackets (§4):
   every ER(3,2) / ER(5,3) run the thesis reports. Unlike TF's sequential ``sess.run`` per giver,
   all givers' gradients are taken at the same parameters (the thesis's simultaneous update). The
   cost (eq. 5.6) always moves only the giver's own head.
+* ``giver_critic`` ("total"; actor-critic only): the critic in the giver's one-step TD error that
+  replaces the return of eq. 5.10 in actor-critic LIO. "total" is the reference code
+  ([CODE] lio_ac.py ``train_reward``): the agent's one critic, fit (eq. B.10) to its extrinsic reward
+  *plus the incentives it receives*, inside a TD error of the extrinsic reward alone,
+  ``r^{i,env} + gamma V(s') - V(s)``. That error is then off by about the incentives the giver
+  receives per step (about -R_max/2 per step at initialisation, where every head pays ~R_max/2), a
+  baseline error that under the epsilon-mixed sampling of ``tau_hat`` (the log-probabilities of
+  eq. 5.10 are of the un-mixed policy, §1.5) does not even average out. "extrinsic" (not in the
+  thesis or the code) gives every giver a second critic with its own target network and Adam
+  (``critic_lr``), fit to the extrinsic reward alone, and uses that one: an unbiased baseline for
+  eq. 5.5's extrinsic objective. Recipients' updates (eq. B.9) always use the total-reward critic.
 * ``observe_given_incentives`` (True): where the env's observation ends with "cumulative
   incentives given" slots (Escape Room ``obs_mode="lio"``, §3.2) an EnvRunner connector fills them
   with what the agent has paid each other agent so far in the episode.
@@ -72,6 +83,7 @@ from rllib_coopai.algorithms.common import CoopConfigMixin, probe_env
 SCHEDULES = ("two_rollouts", "one_rollout")
 META_GRADIENT_SCOPES = ("own", "all_givers")
 POLICY_LEARNERS = ("pg", "ac")
+GIVER_CRITICS = ("total", "extrinsic")
 WEIGHT_INITS = ("torch", "reference")
 
 
@@ -132,6 +144,7 @@ class LIOConfig(CoopConfigMixin, AlgorithmConfig):
         self.observe_given_incentives: bool = True
         self.incentive_observed_actions = "auto"
         self.weight_init = "torch"
+        self.giver_critic = "total"
         self.gamma = 0.99
         self.batch_mode = "complete_episodes"
         self._learner_connector = lio_learner_connector
@@ -166,6 +179,7 @@ class LIOConfig(CoopConfigMixin, AlgorithmConfig):
         observe_given_incentives=NotProvided,
         incentive_observed_actions=NotProvided,
         weight_init=NotProvided,
+        giver_critic=NotProvided,
         **kwargs,
     ) -> "LIOConfig":
         """Set LIO's training keys (module docstring) and any of RLlib's (e.g. ``gamma``)."""
@@ -183,6 +197,7 @@ class LIOConfig(CoopConfigMixin, AlgorithmConfig):
             incentive_hiddens=incentive_hiddens, critic_hiddens=critic_hiddens,
             observe_given_incentives=observe_given_incentives,
             incentive_observed_actions=incentive_observed_actions, weight_init=weight_init,
+            giver_critic=giver_critic,
         )
         return self
 
@@ -242,6 +257,13 @@ class LIOConfig(CoopConfigMixin, AlgorithmConfig):
         if self.policy_learner not in POLICY_LEARNERS:
             raise ValueError(
                 f"LIOConfig.policy_learner must be one of {list(POLICY_LEARNERS)}, got {self.policy_learner!r}"
+            )
+        if self.giver_critic not in GIVER_CRITICS:
+            raise ValueError(f"LIOConfig.giver_critic must be one of {list(GIVER_CRITICS)}, got {self.giver_critic!r}")
+        if self.giver_critic == "extrinsic" and self.policy_learner != "ac":
+            raise ValueError(
+                "LIOConfig.giver_critic='extrinsic' needs policy_learner='ac' (policy-gradient givers use the "
+                "extrinsic return of eq. 5.10 and have no critic)"
             )
         for name in ("incentives", "separate_cost_optimizer", "cost_on_scaled_incentives", "observe_given_incentives"):
             if not isinstance(getattr(self, name), bool):
@@ -307,6 +329,7 @@ class LIOConfig(CoopConfigMixin, AlgorithmConfig):
                     "critic_hiddens": list(self.critic_hiddens),
                     "epsilon_start": float(self.epsilon_start),
                     "weight_init": self.weight_init,
+                    "extrinsic_critic": a in givers and self.policy_learner == "ac" and self.giver_critic == "extrinsic",
                 },
             )
         self._rl_module_spec = MultiRLModuleSpec(rl_module_specs=specs)

@@ -100,10 +100,13 @@ class LIOTorchLearner(TorchLearner):
                     optimizer=torch.optim.Adam(params, lr=cfg.cost_lr), params=params,
                     lr_or_lr_schedule=cfg.cost_lr,
                 )
-        if module.use_critic:
-            params = [named[k] for k in module.critic_param_names()]
+        critics = [("critic", module.critic_param_names())] if module.use_critic else []
+        if getattr(module, "extrinsic_critic", False):
+            critics.append(("extrinsic_critic", module.extrinsic_critic_param_names()))
+        for name, names in critics:
+            params = [named[k] for k in names]
             self.register_optimizer(
-                module_id=module_id, optimizer_name="critic",
+                module_id=module_id, optimizer_name=name,
                 optimizer=torch.optim.Adam(params, lr=cfg.critic_lr), params=params,
                 lr_or_lr_schedule=cfg.critic_lr,
             )
@@ -302,8 +305,12 @@ class LIOTorchLearner(TorchLearner):
                 continue
             d_i = data_hat[i]
             if mod_i.use_critic:  # giver's one-step extrinsic TD error on tau_hat ([CODE] lio_ac.py)
+                # giver_critic="total" ([CODE]): the critic fit to extrinsic + received rewards;
+                # "extrinsic": the critic fit to the extrinsic reward alone (see LIOConfig)
+                value = mod_i.extrinsic_value if mod_i.extrinsic_critic else mod_i.value
                 with torch.no_grad():
-                    weight = d_i["rewards"] + cfg.gamma * mod_i.value(d_i["next_obs"]) * (1.0 - d_i["terminal"]) - mod_i.value(d_i["obs"])
+                    weight = d_i["rewards"] + cfg.gamma * value(d_i["next_obs"]) * (1.0 - d_i["terminal"]) - value(d_i["obs"])
+                self.metrics.log_value((i, "giver_td_mean"), float((weight * d_i["mask"]).sum() / d_i["mask"].sum().clamp(min=1.0)), window=1)
             else:  # giver's extrinsic return on tau_hat (eq. 5.10)
                 weight = discounted_returns(d_i["rewards"], d_i["mask"], cfg.gamma)
             outer = 0.0
@@ -342,25 +349,36 @@ class LIOTorchLearner(TorchLearner):
         self._kept = None
 
     def _fit_critics(self, mods, order, data, received):
-        cfg = self.config
         for j in order:
             mod = mods[j]
             if not mod.use_critic:
                 continue
             d = data[j]
             reward = d["rewards"] if received[j] is None else d["rewards"] + received[j].detach()
-            with torch.no_grad():
-                target = reward + cfg.gamma * mod.target_value(d["next_obs"]) * (1.0 - d["terminal"])
-            n_steps = max(self._global_count(d["mask"].sum().item()), 1.0)
-            loss = (d["mask"] * (target - mod.value(d["obs"])) ** 2).sum() / n_steps  # eq. B.10
-            crit = {k: p for k, p in mod.named_parameters() if k in set(mod.critic_param_names())}
-            self._step(j, "critic", crit, plain_gradient(loss, crit))
-            with torch.no_grad():  # tilde-phi <- tau phi + (1 - tau) tilde-phi
-                main = list(mod.vf_enc.parameters()) + list(mod.vf_net.parameters())
-                targ = list(mod.vf_target["enc"].parameters()) + list(mod.vf_target["net"].parameters())
-                for p, tp in zip(main, targ):
-                    tp.mul_(1.0 - cfg.target_update_tau).add_(cfg.target_update_tau * p)
-            self.metrics.log_value((j, "critic_loss"), float(loss.item()), window=1)
+            loss = self._fit_critic(j, d, reward, "critic", mod.critic_param_names(), mod.value,
+                                    mod.target_value, (mod.vf_enc, mod.vf_net), mod.vf_target)
+            self.metrics.log_value((j, "critic_loss"), loss, window=1)
+            if mod.extrinsic_critic:  # giver_critic="extrinsic": the same fit on the extrinsic reward alone
+                loss = self._fit_critic(j, d, d["rewards"], "extrinsic_critic", mod.extrinsic_critic_param_names(),
+                                        mod.extrinsic_value, mod.extrinsic_target_value,
+                                        (mod.ext_vf_enc, mod.ext_vf_net), mod.ext_vf_target)
+                self.metrics.log_value((j, "extrinsic_critic_loss"), loss, window=1)
+
+    def _fit_critic(self, j, d, reward, opt_name, names, value, target_value, main_nets, target_nets) -> float:
+        """One Adam step of eq. B.10 on ``reward``, then the soft target update; returns the loss."""
+        cfg = self.config
+        mod = self.module[j].unwrapped()
+        with torch.no_grad():
+            target = reward + cfg.gamma * target_value(d["next_obs"]) * (1.0 - d["terminal"])
+        n_steps = max(self._global_count(d["mask"].sum().item()), 1.0)
+        loss = (d["mask"] * (target - value(d["obs"])) ** 2).sum() / n_steps  # eq. B.10
+        crit = {k: p for k, p in mod.named_parameters() if k in set(names)}
+        self._step(j, opt_name, crit, plain_gradient(loss, crit))
+        with torch.no_grad():  # tilde-phi <- tau phi + (1 - tau) tilde-phi
+            main = [p for net in main_nets for p in net.parameters()]
+            for p, tp in zip(main, target_nets.parameters()):
+                tp.mul_(1.0 - cfg.target_update_tau).add_(cfg.target_update_tau * p)
+        return float(loss.item())
 
     def _decay_epsilon(self, mods):
         cfg = self.config
