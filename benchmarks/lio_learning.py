@@ -105,6 +105,9 @@ SETTINGS = {
     # updates, policy lr 1e-4 for LIO and 1e-3 for AC, epsilon 0.5 -> 0.05 over 100 updates, and the
     # reference code's TF1 initialisers (PyTorch's smaller defaults shrink the meta-gradient ~1000x).
     "cleanup7_thesis": thesis("cleanup_7x7", "cleanup_7x7_ac"),
+    # cleanup_7x7_batched(_ac).yaml: batches of 8 episodes from 8 vector envs, policy lr 4e-3, critic lr
+    # 3e-3, epsilon over 13 updates, and (LIO) giver_critic="extrinsic" (docs/results/lio/README.md, session 12).
+    "cleanup7_batched": thesis("cleanup_7x7_batched", "cleanup_7x7_batched_ac"),
     # Table B.5's 10x10 columns: the 7x7 settings with epsilon annealed over 1000 (LIO) / 5000 (AC) updates.
     "cleanup10_thesis": thesis("cleanup_10x10", "cleanup_10x10_ac"),
 }

@@ -3,8 +3,10 @@ and softmax at epsilon 0) of the full-length runs behind cleanup7_s4.png -- LIO 
 (`cleanup_7x7_fast.yaml`, seeds 0-14) and AC (Table B.5, seeds 0-4) -- with Welch's t-test,
 the Mann-Whitney U test (one-sided, LIO > AC) and a bootstrap 95% interval of the difference of means.
 
-    python docs/results/lio/cleanup7_stats.py
+    python docs/results/lio/cleanup7_stats.py                 # cleanup_7x7_fast.yaml vs Table B.5 AC
+    python docs/results/lio/cleanup7_stats.py --set batched   # cleanup_7x7_batched(_ac).yaml (session 12)
 """
+import argparse
 import glob
 import json
 import os
@@ -13,7 +15,10 @@ import numpy as np
 from scipy import stats
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-GROUPS = {"LIO": ("cleanup7_s4_lio_lr1e-3*.json", "lio"), "AC": ("cleanup7_s4_thesis_ac*.json", "baseline")}
+SETS = {
+    "fast": {"LIO": ("cleanup7_s4_lio_lr1e-3*.json", "lio"), "AC": ("cleanup7_s4_thesis_ac*.json", "baseline")},
+    "batched": {"LIO": ("cleanup7_s12_batch8_extrinsic*.json", "lio"), "AC": ("cleanup7_s12_batch8_ac*.json", "baseline")},
+}
 
 
 def finals(pattern, key, field, last=5):
@@ -26,9 +31,12 @@ def finals(pattern, key, field, last=5):
 
 
 def main(n_boot=20000):
+    p = argparse.ArgumentParser()
+    p.add_argument("--set", choices=sorted(SETS), default="fast")
+    groups = SETS[p.parse_args().set]
     rng = np.random.default_rng(0)
     for field in ("greedy_social_welfare", "policy_social_welfare"):
-        vals = {g: finals(pat, key, field) for g, (pat, key) in GROUPS.items()}
+        vals = {g: finals(pat, key, field) for g, (pat, key) in groups.items()}
         lio, ac = np.array(list(vals["LIO"].values())), np.array(list(vals["AC"].values()))
         boot = [rng.choice(lio, lio.size).mean() - rng.choice(ac, ac.size).mean() for _ in range(n_boot)]
         lo, hi = np.percentile(boot, [2.5, 97.5])
