@@ -6,7 +6,13 @@ smoothed over 5 evaluations; thin lines are single seeds, thick lines their mean
 every seed ran.
 
     python docs/results/lio/cleanup7_s4_plot.py
+    python docs/results/lio/cleanup7_s4_plot.py --set batched   # cleanup7_s12.png (session 12)
+
+``--set batched``: the session-12 runs (`cleanup_7x7_batched.yaml` LIO and `cleanup_7x7_batched_ac.yaml`
+AC, evaluated every 40k env steps; LIO seeds 5-9, AC seeds 5-7 and AC at lr 1e-3 from session 13) beside
+the session 4-11 LIO (`cleanup_7x7_fast.yaml`) and AC runs.
 """
+import argparse
 import glob
 import json
 import os
@@ -18,10 +24,16 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-RUNS = [("cleanup7_s4_thesis_lio*.json", "lio", "LIO, policy lr 1e-4 (Table B.5)", "tab:blue"),
+RUN_SETS = {"s4": ("cleanup7_s4.png", [("cleanup7_s4_thesis_lio*.json", "lio", "LIO, policy lr 1e-4 (Table B.5)", "tab:blue"),
         ("cleanup7_s4_lio_lr1e-3*.json", "lio", "LIO, policy lr 1e-3, incentive lr 1e-3", "tab:green"),
         ("cleanup7_s6_lio_inc1e-4*.json", "lio", "LIO, policy lr 1e-3, incentive lr 1e-4", "tab:purple"),
-        ("cleanup7_s4_thesis_ac*.json", "baseline", "AC, policy lr 1e-3 (Table B.5)", "tab:red")]
+        ("cleanup7_s4_thesis_ac*.json", "baseline", "AC, policy lr 1e-3 (Table B.5)", "tab:red")])}
+RUN_SETS["batched"] = ("cleanup7_s12.png", [
+    (("cleanup7_s12_batch8_extrinsic*.json", "cleanup7_s13_batch8_lio*.json"), "lio", "LIO batched (cleanup_7x7_batched.yaml)", "tab:green"),
+    (("cleanup7_s12_batch8_ac*.json", "cleanup7_s13_batch8_ac*.json"), "baseline", "AC batched (cleanup_7x7_batched_ac.yaml)", "tab:red"),
+    ("cleanup7_s13_acbatch8_lr1e-3*.json", "baseline", "AC batched at Table B.5's AC lrs (1e-3)", "tab:purple"),
+    ("cleanup7_s4_lio_lr1e-3*.json", "lio", "LIO one-episode (cleanup_7x7_fast.yaml)", "tab:olive"),
+    ("cleanup7_s4_thesis_ac*.json", "baseline", "AC one-episode (Table B.5)", "tab:orange")])
 FIELDS = [("policy_social_welfare", "collective return, softmax policy (eps 0)"),
           ("greedy_social_welfare", "collective return, greedy policy")]
 
@@ -31,14 +43,18 @@ def smooth(y, k=5):
     return np.array([y[max(0, i - k + 1): i + 1].mean() for i in range(len(y))])
 
 
-def curves(pattern, key, field):
-    runs = [r for path in sorted(glob.glob(os.path.join(HERE, pattern)))
+def curves(patterns, key, field):
+    patterns = (patterns,) if isinstance(patterns, str) else patterns
+    runs = [r for path in sorted(p for pat in patterns for p in glob.glob(os.path.join(HERE, pat)))
             for r in json.load(open(path))[key] if r and r["curve"]]
     return [(r["seed"], np.array([p["env_steps"] for p in r["curve"]]),
              smooth([p.get(field, np.nan) for p in r["curve"]])) for r in runs]
 
 
 def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--set", choices=sorted(RUN_SETS), default="s4")
+    out, RUNS = RUN_SETS[p.parse_args().set]
     fig, axes = plt.subplots(1, len(FIELDS), figsize=(12, 5.2), squeeze=False)
     for ax, (field, label) in zip(axes[0], FIELDS):
         for pattern, key, legend, colour in RUNS:
@@ -61,7 +77,7 @@ def main():
     handles, labels = axes[0][0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=2, fontsize=8)  # below the panels, off the curves
     fig.tight_layout(rect=(0, 0.12, 1, 1))
-    fig.savefig(os.path.join(HERE, "cleanup7_s4.png"), dpi=100)
+    fig.savefig(os.path.join(HERE, out), dpi=100)
 
 
 if __name__ == "__main__":

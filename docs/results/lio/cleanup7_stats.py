@@ -5,6 +5,8 @@ the Mann-Whitney U test (one-sided, LIO > AC) and a bootstrap 95% interval of th
 
     python docs/results/lio/cleanup7_stats.py                 # cleanup_7x7_fast.yaml vs Table B.5 AC
     python docs/results/lio/cleanup7_stats.py --set batched   # cleanup_7x7_batched(_ac).yaml (session 12)
+    python docs/results/lio/cleanup7_stats.py --set batched_vs_b5   # batched LIO vs Table B.5 AC
+    python docs/results/lio/cleanup7_stats.py --set batched10       # + LIO seeds 5-9 (session 13)
 """
 import argparse
 import glob
@@ -18,12 +20,21 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SETS = {
     "fast": {"LIO": ("cleanup7_s4_lio_lr1e-3*.json", "lio"), "AC": ("cleanup7_s4_thesis_ac*.json", "baseline")},
     "batched": {"LIO": ("cleanup7_s12_batch8_extrinsic*.json", "lio"), "AC": ("cleanup7_s12_batch8_ac*.json", "baseline")},
+    # the session-12 LIO seeds against the stronger one-episode-per-update AC of Table B.5 (not pre-registered)
+    "batched_vs_b5": {"LIO": ("cleanup7_s12_batch8_extrinsic*.json", "lio"), "AC": ("cleanup7_s4_thesis_ac*.json", "baseline")},
+    # seeds 0-4 plus the extra seeds 5-9 of session 13, against both AC sets (not pre-registered)
+    "batched10": {"LIO": (("cleanup7_s12_batch8_extrinsic*.json", "cleanup7_s13_batch8_lio*.json"), "lio"),
+                  "AC": (("cleanup7_s12_batch8_ac*.json", "cleanup7_s13_batch8_ac*.json"), "baseline")},
+    "batched10_vs_b5": {"LIO": (("cleanup7_s12_batch8_extrinsic*.json", "cleanup7_s13_batch8_lio*.json"), "lio"),
+                        "AC": ("cleanup7_s4_thesis_ac*.json", "baseline")},
 }
 
 
-def finals(pattern, key, field, last=5):
+def finals(patterns, key, field, last=5):
+    """{seed: mean of its last `last` evaluations of `field`} over the JSONs one or more glob patterns match."""
     out = {}
-    for path in sorted(glob.glob(os.path.join(HERE, pattern))):
+    patterns = (patterns,) if isinstance(patterns, str) else patterns
+    for path in sorted(p for pat in patterns for p in glob.glob(os.path.join(HERE, pat))):
         for r in json.load(open(path))[key]:
             if r and r["curve"]:
                 out[r["seed"]] = float(np.mean([p[field] for p in r["curve"][-last:]]))
