@@ -61,6 +61,8 @@ Training keys (``.training(...)``), thesis symbols in brackets (§4):
   thesis or the code) gives every giver a second critic with its own target network and Adam
   (``critic_lr``), fit to the extrinsic reward alone, and uses that one: an unbiased baseline for
   eq. 5.5's extrinsic objective. Recipients' updates (eq. B.9) always use the total-reward critic.
+  On Cleanup 7x7 with 8-episode batches both choices held the division of labour in 4 of the same
+  6 seeds (docs/results/lio/README.md, sessions 12-13): the flag changes which seeds fail, not how many.
 * ``observe_given_incentives`` (True): where the env's observation ends with "cumulative
   incentives given" slots (Escape Room ``obs_mode="lio"``, §3.2) an EnvRunner connector fills them
   with what the agent has paid each other agent so far in the episode.
