@@ -13,8 +13,6 @@ AC, evaluated every 40k env steps; LIO seeds 5-9, AC seeds 5-7 and AC at lr 1e-3
 the session 4-11 LIO (`cleanup_7x7_fast.yaml`) and AC runs.
 """
 import argparse
-import glob
-import json
 import os
 
 import matplotlib
@@ -23,17 +21,17 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+from cleanup7_runs import B5_AC, BATCHED_AC, BATCHED_LIO, FAST_LIO, HERE, load_runs  # noqa: E402
 RUN_SETS = {"s4": ("cleanup7_s4.png", [("cleanup7_s4_thesis_lio*.json", "lio", "LIO, policy lr 1e-4 (Table B.5)", "tab:blue"),
-        ("cleanup7_s4_lio_lr1e-3*.json", "lio", "LIO, policy lr 1e-3, incentive lr 1e-3", "tab:green"),
+        (FAST_LIO, "lio", "LIO, policy lr 1e-3, incentive lr 1e-3", "tab:green"),
         ("cleanup7_s6_lio_inc1e-4*.json", "lio", "LIO, policy lr 1e-3, incentive lr 1e-4", "tab:purple"),
-        ("cleanup7_s4_thesis_ac*.json", "baseline", "AC, policy lr 1e-3 (Table B.5)", "tab:red")])}
+        (B5_AC, "baseline", "AC, policy lr 1e-3 (Table B.5)", "tab:red")])}
 RUN_SETS["batched"] = ("cleanup7_s12.png", [
-    (("cleanup7_s12_batch8_extrinsic*.json", "cleanup7_s13_batch8_lio*.json"), "lio", "LIO batched (cleanup_7x7_batched.yaml)", "tab:green"),
-    (("cleanup7_s12_batch8_ac*.json", "cleanup7_s13_batch8_ac*.json"), "baseline", "AC batched (cleanup_7x7_batched_ac.yaml)", "tab:red"),
+    (BATCHED_LIO, "lio", "LIO batched (cleanup_7x7_batched.yaml)", "tab:green"),
+    (BATCHED_AC, "baseline", "AC batched (cleanup_7x7_batched_ac.yaml)", "tab:red"),
     ("cleanup7_s13_acbatch8_lr1e-3*.json", "baseline", "AC batched at Table B.5's AC lrs (1e-3)", "tab:purple"),
-    ("cleanup7_s4_lio_lr1e-3*.json", "lio", "LIO one-episode (cleanup_7x7_fast.yaml)", "tab:olive"),
-    ("cleanup7_s4_thesis_ac*.json", "baseline", "AC one-episode (Table B.5)", "tab:orange")])
+    (FAST_LIO, "lio", "LIO one-episode (cleanup_7x7_fast.yaml)", "tab:olive"),
+    (B5_AC, "baseline", "AC one-episode (Table B.5)", "tab:orange")])
 FIELDS = [("policy_social_welfare", "collective return, softmax policy (eps 0)"),
           ("greedy_social_welfare", "collective return, greedy policy")]
 
@@ -44,11 +42,8 @@ def smooth(y, k=5):
 
 
 def curves(patterns, key, field):
-    patterns = (patterns,) if isinstance(patterns, str) else patterns
-    runs = [r for path in sorted(p for pat in patterns for p in glob.glob(os.path.join(HERE, pat)))
-            for r in json.load(open(path))[key] if r and r["curve"]]
     return [(r["seed"], np.array([p["env_steps"] for p in r["curve"]]),
-             smooth([p.get(field, np.nan) for p in r["curve"]])) for r in runs]
+             smooth([p.get(field, np.nan) for p in r["curve"]])) for r in load_runs(patterns, key)]
 
 
 def main():

@@ -9,36 +9,26 @@ the Mann-Whitney U test (one-sided, LIO > AC) and a bootstrap 95% interval of th
     python docs/results/lio/cleanup7_stats.py --set batched10       # + LIO seeds 5-9 (session 13)
 """
 import argparse
-import glob
-import json
-import os
 
 import numpy as np
 from scipy import stats
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+from cleanup7_runs import B5_AC, BATCHED_AC, BATCHED_AC_S12, BATCHED_LIO, BATCHED_LIO_S12, FAST_LIO, load_runs
+
 SETS = {
-    "fast": {"LIO": ("cleanup7_s4_lio_lr1e-3*.json", "lio"), "AC": ("cleanup7_s4_thesis_ac*.json", "baseline")},
-    "batched": {"LIO": ("cleanup7_s12_batch8_extrinsic*.json", "lio"), "AC": ("cleanup7_s12_batch8_ac*.json", "baseline")},
+    "fast": {"LIO": (FAST_LIO, "lio"), "AC": (B5_AC, "baseline")},
+    "batched": {"LIO": (BATCHED_LIO_S12, "lio"), "AC": (BATCHED_AC_S12, "baseline")},  # the pre-registered set
     # the session-12 LIO seeds against the stronger one-episode-per-update AC of Table B.5 (not pre-registered)
-    "batched_vs_b5": {"LIO": ("cleanup7_s12_batch8_extrinsic*.json", "lio"), "AC": ("cleanup7_s4_thesis_ac*.json", "baseline")},
-    # seeds 0-4 plus the extra seeds 5-9 of session 13, against both AC sets (not pre-registered)
-    "batched10": {"LIO": (("cleanup7_s12_batch8_extrinsic*.json", "cleanup7_s13_batch8_lio*.json"), "lio"),
-                  "AC": (("cleanup7_s12_batch8_ac*.json", "cleanup7_s13_batch8_ac*.json"), "baseline")},
-    "batched10_vs_b5": {"LIO": (("cleanup7_s12_batch8_extrinsic*.json", "cleanup7_s13_batch8_lio*.json"), "lio"),
-                        "AC": ("cleanup7_s4_thesis_ac*.json", "baseline")},
+    "batched_vs_b5": {"LIO": (BATCHED_LIO_S12, "lio"), "AC": (B5_AC, "baseline")},
+    # seeds 0-4 plus the extra seeds of session 13, against both AC sets (not pre-registered)
+    "batched10": {"LIO": (BATCHED_LIO, "lio"), "AC": (BATCHED_AC, "baseline")},
+    "batched10_vs_b5": {"LIO": (BATCHED_LIO, "lio"), "AC": (B5_AC, "baseline")},
 }
 
 
 def finals(patterns, key, field, last=5):
-    """{seed: mean of its last `last` evaluations of `field`} over the JSONs one or more glob patterns match."""
-    out = {}
-    patterns = (patterns,) if isinstance(patterns, str) else patterns
-    for path in sorted(p for pat in patterns for p in glob.glob(os.path.join(HERE, pat))):
-        for r in json.load(open(path))[key]:
-            if r and r["curve"]:
-                out[r["seed"]] = float(np.mean([p[field] for p in r["curve"][-last:]]))
-    return out
+    """{seed: mean of its last `last` evaluations of `field`} over the runs the pattern(s) match."""
+    return {r["seed"]: float(np.mean([p[field] for p in r["curve"][-last:]])) for r in load_runs(patterns, key)}
 
 
 def main(n_boot=20000):
