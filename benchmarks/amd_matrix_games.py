@@ -1,12 +1,13 @@
-"""AMD on the greed/fear games: amd_norms.md Table 4.2 (exact V) with the planner on, turned off
+"""AMD on the greed/fear games: AMD thesis Table 4.2 (exact V) with the planner on, turned off
 after 4000 steps (+4000 more), and without a planner; several seeds (planner init N(0, 0.1)).
-Setting ``om`` (not in [A]): the planner on, with opponent modelling (eq. 4.6,
+Setting ``om`` (not in the AMD thesis): the planner on, with opponent modelling (eq. 4.6,
 ``opponent_model=True``: MLE of the learners' parameters from one sampled round per step, decayed
 counts, instead of reading their parameters).
 
 Every run is a real ``AMD`` RLlib algorithm (``updates_per_iteration=100``, so 40 iterations =
-4000 exact steps). Writes ``docs/results/amd/table_4_2.md`` (+ ``.json``) and
-``docs/results/amd/amd_pcc.png`` (P(CC) over steps, mean over seeds, per game and setting).
+4000 exact steps). Writes ``runs/amd/table_4_2.md`` (+ ``.json``) and ``runs/amd/amd_pcc.png``
+(P(CC) over steps, mean over seeds, per game and setting); ``--out`` to change.
+``python benchmarks/reproduce.py --claim amd_table_4_2`` summarises them for ``docs/REPRODUCTION.md``.
 
     python benchmarks/amd_matrix_games.py --seeds 5
 """
@@ -23,7 +24,7 @@ import numpy as np  # noqa: E402
 
 SETTINGS = ("on", "off", "none", "om")
 GAMES = {"PD": ("greed_fear", {}), "Chicken": ("chicken", {}), "Stag Hunt": ("stag_hunt", {})}
-PAPER = {  # [A] Table 4.2: P(CC) (%), V
+PAPER = {  # AMD thesis Table 4.2: P(CC) (%), V
     ("PD", "on"): (98.7, 5.975), ("Chicken", "on"): (99.0, 5.995), ("Stag Hunt", "on"): (99.1, 5.964),
     ("PD", "off"): (0.48, 2.60), ("Chicken", "off"): (53.8, 5.728), ("Stag Hunt", "off"): (99.6, 5.986),
     ("PD", "om"): ("-", "-"), ("Chicken", "om"): ("-", "-"), ("Stag Hunt", "om"): ("-", "-"),
@@ -59,7 +60,7 @@ def main(argv=None):
 
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--seeds", type=int, default=5)
-    p.add_argument("--out", default="docs/results/amd")
+    p.add_argument("--out", default="runs/amd")
     args = p.parse_args(argv)
     os.makedirs(args.out, exist_ok=True)
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
@@ -79,17 +80,17 @@ def main(argv=None):
             print(f"{game:9s} {setting:4s} P(CC)={100 * np.mean(r['pcc']):7.3f}% "
                   f"V={np.mean(r['V']):.3f} ({r['seconds_per_run']:.1f}s/run)", flush=True)
     lines = [
-        "# AMD, exact V, greed/fear games (amd_norms.md Table 4.2)", "",
+        "# AMD, exact V, greed/fear games (AMD thesis Table 4.2)", "",
         f"{args.seeds} seeds per cell (planner init N(0, 0.1)), learners P(C)=0.25 at start, "
         "Adam lr 0.01 for planner and learners, c=3, alpha=0.0002. 'on' = 4000 exact steps with "
         "the planner; 'off' = 4000 on + 4000 with the planner turned off; 'none' = 4000 steps "
         "without a planner; 'om' = 4000 steps with the planner using opponent modelling (eq. 4.6: "
         "it sees one sampled joint action per step, decayed-count MLE, decay 0.99, prior 1; "
-        "proposed but not run in [A]). Final P(CC) and expected welfare V (original payoffs), mean ± std; "
-        "[A] = the paper's Table 4.2 (10 runs, stochastic actor-critic learners). "
+        "proposed but not run in the AMD thesis). Final P(CC) and expected welfare V (original payoffs), mean ± std; "
+        "'thesis' = the AMD thesis's Table 4.2 (10 runs, stochastic actor-critic learners). "
         f"Wall clock {(time.perf_counter() - t_all) / 60:.1f} min on the shared 2-core machine "
         f"(load average at the end {os.getloadavg()[0]:.1f}).", "",
-        "| Game | Setting | P(CC) % (ours) | V (ours) | AAR (ours, mean over run) | P(CC) % [A] | V [A] | s/run |",
+        "| Game | Setting | P(CC) % (ours) | V (ours) | AAR (ours, mean over run) | P(CC) % (thesis) | V (thesis) | s/run |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for (game, setting), r in results.items():

@@ -1,4 +1,4 @@
-"""DCL learning benchmarks (dcl.md §5, §7): several seeds per setting, curves as PNG, summary as md.
+"""DCL learning benchmarks (DCL paper §4.1, §5.1): several seeds per setting, curves as PNG, summary as md.
 
     python benchmarks/dcl_learning.py --setting pd --seeds 5 --iters 250
     python benchmarks/dcl_learning.py --setting grid --seeds 2 --time-limit 600
@@ -17,7 +17,9 @@ paper's architecture and batch sizes but uses the larger learning rates / shorte
 
 Each run records per iteration: social welfare (undiscounted sum of the base env's returns),
 agreement rate, per-agent returns, env steps and wall-clock seconds. Results go to
-``docs/results/dcl/<setting>.json|.png|.md``.
+``runs/dcl/<setting>.json|.png|.md`` (git-ignored; ``--out`` to change);
+``python benchmarks/reproduce.py --claim dcl_<setting>`` runs a paper claim's commands and writes
+its summary to ``docs/results/`` for ``docs/REPRODUCTION.md``.
 """
 from __future__ import annotations
 
@@ -29,7 +31,7 @@ import time
 
 import numpy as np
 
-OUT = "docs/results/dcl"
+OUT = "runs/dcl"
 
 
 def dcl_config(env, env_config=None, budget="fast", **training):
@@ -95,7 +97,7 @@ def settings(name, budget, n_agents=(2, 3, 5)):
     if name == "public_goods":
         # Table 8 gives only DCL-IC and batch 256; the rest is the PD's (fast) settings. A
         # 5x smaller entropy bonus (0.1, -0.002 / iter) was tried for N = 5 and oscillated
-        # (docs/results/dcl/public_goods_probe_ent01.md), so it is not the default.
+        # (docs/REPRODUCTION.md, public goods), so it is not the default.
         return {f"DCL-IC N={n}": dcl_config("public_goods", {"n_agents": n}, budget=budget,
                                             ic_lambda=1.0, train_batch_size_per_learner=256)
                 for n in n_agents}
@@ -171,7 +173,7 @@ def plot(name, results, path):
 
 
 REFERENCE = {"pd": -2.2, "grid": -10.0, "rpc": 15.0}
-TABLE8_SW = {2: 0.997, 3: 1.491, 5: 1.989, 10: 3.659}  # dcl.md §5.4
+TABLE8_SW = {2: 0.997, 3: 1.491, 5: 1.989, 10: 3.659}  # DCL paper Table 8
 
 
 def reference(setting, method):

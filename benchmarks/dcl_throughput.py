@@ -10,7 +10,7 @@ step takes three RLlib env steps; its rate is reported in base-env steps (RLlib 
 
 Every measurement runs in a fresh subprocess so that one algorithm's torch thread setting
 (DCL pins torch to 1 thread by default, ``torch_threads``) does not leak into the next one.
-Writes ``docs/results/dcl/throughput.md``.
+Writes ``runs/dcl/throughput.md``.
 """
 from __future__ import annotations
 
@@ -68,7 +68,7 @@ def main(argv=None):
     p.add_argument("--iters", type=int, default=3)
     p.add_argument("--runners", default="0,2")
     p.add_argument("--envs", default="prisoners_dilemma,grid_game")
-    p.add_argument("--out", default="docs/results/dcl")
+    p.add_argument("--out", default="runs/dcl")
     p.add_argument("--one", default="", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.one:

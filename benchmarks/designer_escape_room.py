@@ -1,4 +1,4 @@
-"""MetaGrad vs the dual-RL designer on Escape Room ER(N, M) (lio_id.md §6.2: MetaGrad reaches ~26
+"""MetaGrad vs the dual-RL designer on Escape Room ER(N, M) (ID thesis §6.4: MetaGrad reaches ~26
 in ER(5,2), dual-RL mostly fails), several seeds, equal env-step budgets.
 
 Both are ``IncentiveDesigner`` (``designer="metagrad"`` / ``"rl"``) RLlib algorithms. Curves of
@@ -6,7 +6,8 @@ the agents' social welfare (sum of extrinsic rewards, gross) and of the social o
 the designer's payments (the thesis' test-time accounting) over env steps. RLlib counts two env
 steps per inner ER step (the designer seat's act/pay phases); the x-axis uses RLlib's counter.
 
-Writes ``docs/results/designer/er<N><M>.md`` / ``.json`` / ``.png``.
+Writes ``runs/designer/er<N><M>.md`` / ``.json`` / ``.png`` (``--out``); ``python benchmarks/reproduce.py
+--claim metagrad_er52`` summarises them into ``docs/results/`` for ``docs/REPRODUCTION.md``.
 
 Two presets (``--preset``):
 
@@ -18,7 +19,7 @@ Two presets (``--preset``):
   as a PPO designer + PPO agents (lr 3e-4, 400 env steps per iteration) for the same env steps.
   ``--cost-lr X`` switches back to the thesis's separate cost Adam. Writes
   ``er<N><M>.md/.json/.png``.
-* ``table_c1``: lio_id.md §4.6 Table C.1 exactly as ``tuned_configs/incentive_designer/
+* ``table_c1``: ID thesis Table C.1 exactly as ``tuned_configs/incentive_designer/
   escape_room_metagrad.yaml`` / ``escape_room_dual_rl.yaml`` give it (MetaGrad: 1 episode per
   update, alpha_theta 9.56e-5, alpha_ID 7.93e-4, alpha_cost 6.03e-5, c_H 0.0166, 64-64 / 64-32
   nets; dual-RL (d): agents' lr 3.41e-4 and c_H 0.386, designer lr 2.47e-3 and c_H 0.488,
@@ -112,7 +113,7 @@ def main(argv=None):
     p.add_argument("--cost-warmup", type=int, default=100, help="cost_warmup_updates")
     p.add_argument("--preactivation-bound", type=float, default=3.0,
                    help="preactivation_bound (<= 0: off)")
-    p.add_argument("--out", default="docs/results/designer")
+    p.add_argument("--out", default="runs/designer")
     args = p.parse_args(argv)
     if args.preset == "table_c1" and args.minutes is None:
         args.minutes = 2.5
@@ -152,7 +153,7 @@ def main(argv=None):
                    "dual-RL (d): PPO agents + PPO designer (menu {0, 1.1, 2.0}^3, lr 3e-4, "
                    "entropy 0.01, 400 env steps per iteration)")
     else:
-        setting = (f"Table C.1 hyperparameters (lio_id.md §4.6). MetaGrad: 1 episode per update, "
+        setting = (f"ID thesis Table C.1 hyperparameters. MetaGrad: 1 episode per update, "
                    f"{args.minutes} min of wall clock per seed; dual-RL (d): agents lr 3.41e-4, "
                    "c_H 0.386, designer lr 2.47e-3, c_H 0.488, 128-64 nets, 100 env steps per "
                    "iteration (the thesis trains 100k episodes)")

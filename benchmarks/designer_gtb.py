@@ -1,5 +1,5 @@
 """Tax designers on Gather-Trade-Build: free market vs US-federal vs MetaGrad vs dual-RL
-(lio_id.md §6.2 / §3.4), objective ``sum_t prod_t * eq_t`` per episode, equal wall-time budgets.
+(ID thesis §6.4.1, §6.3.1), objective ``sum_t prod_t * eq_t`` per episode, equal wall-time budgets.
 
 * ``metagrad``: ``IncentiveDesigner(designer="metagrad", incentive_output="tax_brackets")``: PG
   agents (plain SGD), the designer's 7 sigmoid rates trained through the torch replay of the tax
@@ -16,7 +16,8 @@
   ``--cap-episodes``; the thesis uses 8000 episodes).
 
 Every run gets ``--minutes`` of wall time (1 seed each by default) with ``num_env_runners=0`` and
-one torch thread. Writes ``docs/results/designer/gtb.md`` / ``.json`` / ``.png``.
+one torch thread. Writes ``runs/designer/gtb.json`` / ``.png`` (``--out``); ``python benchmarks/reproduce.py
+--claim metagrad_gtb`` summarises them into ``docs/results/`` for ``docs/REPRODUCTION.md``.
 
     python benchmarks/designer_gtb.py --minutes 7 --methods free_market us_federal metagrad dual_rl
 """
@@ -113,7 +114,7 @@ def main():
     ap.add_argument("--cap-episodes", type=int, default=200)
     ap.add_argument("--methods", nargs="+",
                     default=["free_market", "us_federal", "metagrad", "dual_rl"])
-    ap.add_argument("--out", default="docs/results/designer/gtb")
+    ap.add_argument("--out", default="runs/designer/gtb")
     args = ap.parse_args()
     import ray
     import torch
@@ -122,6 +123,7 @@ def main():
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     results = {}
     path = args.out + ".json"
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     if os.path.exists(path):
         results = json.load(open(path)).get("runs", {})
     for method in args.methods:

@@ -10,16 +10,18 @@
         --eval-episodes 10 --minutes 95 --no-baseline --tag er32_thesis_s0
 
 Each run trains with ``num_env_runners=0`` and evaluates the greedy policies (``explore=False``,
-10 episodes) every ``--eval-every`` iterations. Results go to ``docs/results/lio/<setting>.json``
-and ``docs/results/lio/<setting>.png`` (mean +- s.e. over seeds of the greedy social welfare).
+10 episodes) every ``--eval-every`` iterations. Results go to ``runs/lio/<tag>.json`` and
+``runs/lio/<tag>.png`` (mean +- s.e. over seeds of the greedy social welfare; git-ignored);
+``python benchmarks/reproduce.py --claim lio_<claim>`` runs a paper claim's commands and summarises
+them into ``docs/results/`` for ``docs/REPRODUCTION.md``.
 The settings use the CI-sized hyperparameters of ``tests/test_lio_learning.py`` (batches of
 episodes, larger learning rates than the thesis's one-episode updates), not the thesis's YAMLs;
 ``cleanup7_thesis`` is Table B.5 as it stands (``tuned_configs/lio/cleanup_7x7*.yaml``) and
 ``er32_thesis`` Table B.4's N=3 column (``tuned_configs/lio/escape_room_3_2.yaml``), both read
 from those YAMLs. Every evaluation also samples the softmax policies with the epsilon floor set to 0
 (``policy_social_welfare``): that is the reference code's evaluation, the metric of the thesis's
-curves (``evaluate.test_room_symmetric`` / ``test_ssd`` sample ``run_actor`` with epsilon 0; before
-session 8 only Cleanup runs recorded it). Every evaluation is written to the JSON at once, so a run
+curves (``evaluate.test_room_symmetric`` / ``test_ssd`` sample ``run_actor`` with epsilon 0; older
+Escape Room results lack it). Every evaluation is written to the JSON at once, so a run
 cut short keeps its curve.
 
 At every evaluation the algorithm is also saved to ``runs/lio_learning/<tag>/<lio|baseline>_seed<N>``
@@ -27,12 +29,12 @@ At every evaluation the algorithm is also saved to ``runs/lio_learning/<tag>/<li
 ``--resume`` and a larger ``--iters`` / new ``--minutes``:
 
     python benchmarks/lio_learning.py --setting cleanup7_thesis --seeds 7 --iters 1000000 --minutes 30 \
-        --eval-every 250 --eval-episodes 4 --no-baseline --tag cleanup7_s4_lio_lr1e-3_s7 \
+        --eval-every 250 --eval-episodes 4 --no-baseline --tag cleanup7_fast_lio_s7 \
         --override '{"policy_lr": 0.001}' --resume
 
 ``--final-eval 100`` adds a 100-episode evaluation (greedy and softmax) of the final policies to each
 seed's entry; on a finished run, ``--resume --final-eval 100`` with the run's own ``--iters`` only
-evaluates its checkpoint (how the er32_thesis and two-rollout checkpoints were scored in session 8).
+evaluates its checkpoint (how the er32_thesis and two-rollout checkpoints were scored).
 """
 from __future__ import annotations
 
@@ -44,7 +46,7 @@ import time
 import torch
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-OUT = os.path.join(ROOT, "docs", "results", "lio")
+OUT = os.path.join(ROOT, "runs", "lio")
 
 ER_FAST = dict(policy_lr=0.01, incentive_lr=0.03, cost_lr=0.001, entropy_coeff=0.1, epsilon_div=100,
                episodes_per_iteration=16, schedule="one_rollout")
@@ -76,7 +78,7 @@ SETTINGS = {
     "er21": ("escape_room", {"n_agents": 2, "min_at_lever": 1}, ER_FAST, {**ER_FAST, "incentives": False}),
     # ER(3,2): Table B.4's N=3 exploration floor (0.3) and its cost/incentive lr ratio 1:10 (cost_lr
     # 0.001 -> 0.003): with ER(2,1)'s 1:30 the lever-pullers' bribes to the winner outgrow its exit
-    # reward and the greedy policies collapse to "all at the lever" (docs/results/lio/README.md).
+    # reward and the greedy policies collapse to "all at the lever" (docs/REPRODUCTION.md, ER(3,2)).
     "er32": ("escape_room", {"n_agents": 3, "min_at_lever": 2}, dict(ER_FAST, epsilon_end=0.3, cost_lr=0.003),
              dict(ER_FAST, epsilon_end=0.3, cost_lr=0.003, incentives=False)),
     # Table B.4's N=3 column as it stands (tuned_configs/lio/escape_room_3_2.yaml): one-episode updates,
@@ -106,7 +108,7 @@ SETTINGS = {
     # reference code's TF1 initialisers (PyTorch's smaller defaults shrink the meta-gradient ~1000x).
     "cleanup7_thesis": thesis("cleanup_7x7", "cleanup_7x7_ac"),
     # cleanup_7x7_batched(_ac).yaml: batches of 8 episodes from 8 vector envs, policy lr 4e-3, critic lr
-    # 3e-3, epsilon over 13 updates, and (LIO) giver_critic="extrinsic" (docs/results/lio/README.md, session 12).
+    # 3e-3, epsilon over 13 updates, and (LIO) giver_critic="extrinsic" (docs/REPRODUCTION.md, Cleanup 7x7).
     "cleanup7_batched": thesis("cleanup_7x7_batched", "cleanup_7x7_batched_ac"),
     # Table B.5's 10x10 columns: the 7x7 settings with epsilon annealed over 1000 (LIO) / 5000 (AC) updates.
     "cleanup10_thesis": thesis("cleanup_10x10", "cleanup_10x10_ac"),

@@ -1,5 +1,5 @@
 """Env steps per second of LIO (both schedules) and the independent-PG baseline next to IPPO,
-on the same env in the same run (ER(2,1) by default). Writes docs/results/lio/throughput.json.
+on the same env in the same run (ER(2,1) by default). Writes runs/lio/throughput_<env>_runners<N>.json.
 
     python benchmarks/lio_throughput.py [--env escape_room] [--seconds 30] [--runners 0] [--num-envs 1]
 
@@ -18,7 +18,7 @@ import time
 
 import torch
 
-OUT = os.path.join(os.path.dirname(__file__), "..", "docs", "results", "lio")
+OUT = os.path.join(os.path.dirname(__file__), "..", "runs", "lio")
 
 
 def measure(name, env, env_config, runners, seconds, training=None, num_envs=1):

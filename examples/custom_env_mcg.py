@@ -1,4 +1,4 @@
-"""Bring your own PettingZoo game, play it as a Markov Commitment Game (dcl.md §1).
+"""Bring your own PettingZoo game, play it as a Markov Commitment Game (DCL paper §2).
 
 1. Write a plain PettingZoo ``ParallelEnv`` (here: a 3-player Volunteer's Dilemma; it follows the
    package's info contract, ``infos[agent]["cooperated"]``, so cooperation_rate is logged).

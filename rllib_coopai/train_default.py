@@ -2,7 +2,7 @@
 
 The default experiment (:func:`default_experiment`) is DCL on the one-shot Prisoner's Dilemma
 (``rllib_coopai.algorithms.dcl.default_experiment_config()``); ``--algo ippo`` runs the IPPO
-baseline on the same game (dcl.md §2.9 Table 5 settings) for comparison. Training stops early
+baseline on the same game (DCL paper Table 5 settings) for comparison. Training stops early
 once mutual cooperation is reached and held for 5 iterations. It prints one progress
 line per iteration, a final summary (per-agent returns, social welfare, cooperation rate, agreement
 rate if present) and saves a checkpoint that ``rllib evaluate`` can roll out.
@@ -21,7 +21,7 @@ DEFAULT_ITERATIONS = 300
 
 
 def ippo_default_config(seed: Optional[int] = 0):
-    """IPPO on the one-shot PD, dcl.md §2.9 Table 5 (IPPO column), batch 128, 8-8 ReLU MLPs."""
+    """IPPO on the one-shot PD, DCL paper Table 5 (IPPO column), batch 128, 8-8 ReLU MLPs."""
     from rllib_coopai.algorithms.ippo import IPPOConfig
 
     return (
@@ -38,7 +38,7 @@ def ippo_default_config(seed: Optional[int] = 0):
 def default_experiment(algo: str = "dcl", seed: Optional[int] = 0) -> Tuple[str, object, str]:
     """``(name, AlgorithmConfig, why)`` of the experiment ``make train`` runs (DCL unless asked)."""
     if algo == "ippo":
-        return "IPPO", ippo_default_config(seed), "IPPO baseline, dcl.md Table 5"
+        return "IPPO", ippo_default_config(seed), "IPPO baseline, DCL paper Table 5"
     from rllib_coopai.algorithms.dcl import default_experiment_config
 
     return "DCL", default_experiment_config(seed=seed), "DCL, rllib_coopai.algorithms.dcl.default_experiment_config()"

@@ -1,4 +1,4 @@
-"""AMD as an RLlib Algorithm: amd_norms.md C.3 learning oracles (planner on -> mutual
+"""AMD as an RLlib Algorithm: hand-derived exact-gradient learning oracles (planner on -> mutual
 cooperation, planner off -> PD collapses, Stag Hunt stays), the no-planner baseline, the pg
 variant on any env, env runners 0/2, num_learners 2, checkpoints and config errors."""
 import numpy as np
@@ -33,7 +33,7 @@ def exact(res, key):
 
 
 def test_exact_planner_pd_cooperates_then_collapses_when_turned_off(ray_session):
-    """C.3: 4000 exact steps with the planner -> P(CC) > 0.95; 2400 more without -> collapse."""
+    """Exact-gradient oracle: 4000 exact steps with the planner -> P(CC) > 0.95; 2400 more without -> collapse."""
     out = run(amd(turn_off_after=10), 16)
     on, off = out[9], out[-1]
     assert exact(on, "p_all_cooperate") > 0.95
@@ -52,7 +52,7 @@ def test_exact_planner_stag_hunt_stays_cooperative_after_turn_off(ray_session):
 
 
 def test_no_planner_baseline_defects(ray_session):
-    """Without mechanism design (planner off from the start) naive learners defect (C.3)."""
+    """Without mechanism design (planner off from the start) naive learners defect (exact-gradient oracle)."""
     out = run(amd(turn_off_after=0), 10)
     assert exact(out[-1], "p_cooperate_player_0") < 0.01
     assert exact(out[-1], "p_all_cooperate") < 0.001

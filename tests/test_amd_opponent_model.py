@@ -1,4 +1,4 @@
-"""AMD opponent modelling (amd_norms.md A.5, eq. 4.6): the planner plugs the maximum-likelihood
+"""AMD opponent modelling (AMD thesis §4.1.4, eq. 4.6): the planner plugs the maximum-likelihood
 estimate of the learners' parameters, fitted from their observed actions, into eq. 4.3.
 
 Estimator oracles on synthetic actions (closed-form tabular MLE, decayed window, gradient MLE of a
@@ -47,7 +47,7 @@ def test_tabular_mle_recovers_known_policies_from_synthetic_actions():
         theta = est.params()[0]
         np.testing.assert_allclose(probs_of(module, theta, obs0)[0].detach().numpy(),
                                    p_hat.numpy(), rtol=1e-5)
-        if n_actions == 2:  # the scalar A.9 parameterisation: theta = logit P(C)
+        if n_actions == 2:  # the scalar parameterisation of AMD thesis §4.2: theta = logit P(C)
             bias = [v for k, v in theta.items() if k.endswith("bias")][-1]
             assert float(bias) == pytest.approx(float(torch.log(p_hat[0] / p_hat[1])), rel=1e-5)
     # Smoothing: the closed form with prior pseudo-counts, exact numbers.
@@ -124,7 +124,7 @@ def om_amd(env="greed_fear", **training):
 
 
 def test_opponent_model_planner_drives_greed_fear_pd_to_cooperation(ray_session):
-    """A.5/eq. 4.6 with the exact variant: 4000 rounds, the planner sees only the actions."""
+    """AMD thesis eq. 4.6 with the exact variant: 4000 rounds, the planner sees only the actions."""
     algo = om_amd().build_algo()
     try:
         out = [algo.train() for _ in range(10)]

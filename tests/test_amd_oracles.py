@@ -1,5 +1,5 @@
-"""AMD oracles without Ray: amd_norms.md C.1 (static game facts), C.2 (exact first-step
-gradients at initialisation), C.3 (plain-SGD naive learners and the AMD-EXACT procedure).
+"""AMD oracles without Ray: hand-derived from AMD thesis ch. 4: static game facts, exact first-step
+gradients at initialisation, plain-SGD naive learners and a deterministic exact-gradient AMD.
 
 They exercise the exact machinery the ``AMD`` learner uses (``exact_values``,
 ``exact_planner_objective``, ``payments``) on the package's own payoff tables.
@@ -32,7 +32,7 @@ def table(game):
     return torch.tensor(greed_fear_payoffs(*GAMES[game]), dtype=torch.float64)
 
 
-def probs_fn(i, params):  # scalar-logit learner of amd_norms.md A.9: P(C) = sigmoid(theta)
+def probs_fn(i, params):  # scalar-logit learner of AMD thesis §4.2: P(C) = sigmoid(theta)
     th = params["theta"]
     return torch.softmax(torch.stack([th, torch.zeros_like(th)]), -1)
 
@@ -46,7 +46,7 @@ def welfare(game, p1, p2):
     return float(exact_values(P, table(game)).sum())
 
 
-# ---------------------------------------------------------------------------------- C.1
+# ----------------------------------------------------------------- static game facts (hand-derived)
 def test_env_tables_match_table_4_1():
     for name, gf in (("stag_hunt", GAMES["stag_hunt"]), ("chicken", GAMES["chicken"])):
         np.testing.assert_array_equal(make(name).payoffs, greed_fear_payoffs(*gf))
@@ -90,7 +90,7 @@ def test_equilibria():
         assert welfare(g, 1.0, 1.0) == pytest.approx(6.0)
 
 
-# ---------------------------------------------------------------------------------- C.2
+# -------------------------------------------- exact first-step gradients at initialisation
 C2 = {
     "pd": (-0.1875, 0.375, -1.1004873, [1.7578125e-4, 5.2734375e-4, -1.7578125e-4, -5.2734375e-4]),
     "chicken": (0.1171875, 0.515625, -1.0974404,
@@ -121,7 +121,7 @@ def test_first_step_gradients(game):
                                atol=1e-12)
 
 
-# ---------------------------------------------------------------------------------- C.3
+# -------------------------------------- plain-SGD learners and the exact-gradient AMD procedure
 @pytest.mark.parametrize("game,expect", [
     ("pd", {100: -1.277575, 1000: -2.332217, 4000: -3.628177}),
     ("stag_hunt", {100: -1.193288, 1000: -2.009875}),
@@ -147,7 +147,7 @@ def test_plain_sgd_naive_learners(game, expect):
 
 
 def _amd_exact(game, steps_on, steps_off):
-    """amd_norms.md C.3 AMD-EXACT: zero-init linear planner on C-indicators, Adam 0.01 for all."""
+    """Exact-gradient AMD oracle: zero-init linear planner on C-indicators, Adam 0.01 for all."""
     R = table(game)
     W = torch.zeros(2, 2, requires_grad=True)
     b = torch.zeros(2, requires_grad=True)
@@ -181,7 +181,7 @@ def _amd_exact(game, steps_on, steps_off):
 
 def test_amd_exact_procedure_pd_on_then_off():
     on, off = _amd_exact("pd", 4000, 4000)
-    # Planner on for 4000 steps: the C.3 numbers (p_i / P(CC) / V).
+    # Planner on for 4000 steps: the exact-gradient oracle's numbers (p_i / P(CC) / V).
     assert on[0] == pytest.approx(0.998912, abs=1e-4)
     assert on[0] * on[1] == pytest.approx(0.997825, abs=2e-4)
     assert welfare("pd", *on) == pytest.approx(5.995647, abs=5e-4)

@@ -98,7 +98,7 @@ def test_evaluate_checkpoint(trained):
         assert key in out, out
     assert "joint=" in out  # --render printed the PD's text rendering
     sw = float(out.split("social_welfare:")[1].split()[0])
-    assert -6.0 <= sw <= 4.0  # PD payoffs (dcl.md Table 1) bound the social welfare
+    assert -6.0 <= sw <= 4.0  # PD payoffs (DCL paper Table 1) bound the social welfare
 
 
 def test_plot_learning_curves(trained, tmp_path, capsys):

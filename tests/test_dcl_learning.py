@@ -1,5 +1,5 @@
-"""Short learning tests on the one-shot PD (dcl.md §7 item 15, §3.5) and the grid game (§7.3
-item 22), fixed seeds.
+"""Short learning tests on the one-shot PD (DCL paper §4.1.1, §5.2) and the grid game (DCL paper
+§4.1.2), fixed seeds.
 
 DCL and DCL-IC reach mutual cooperation through commitments (social welfare >= -2.2, agreement
 >= 0.9); IPPO on the same game ends in mutual defection (<= -3.8); the trained DCL agent rejects
@@ -50,7 +50,7 @@ def test_dcl_cooperates_and_rejects_always_defect_proposer(ray_session):
         sw, ag = hist[-1]
         assert sw >= -2.2 and ag >= 0.9, hist[-10:]
         # The trained agent against a scripted partner that always proposes D, always commits
-        # and defects when there is no deal (dcl.md §3.5, §7 item 14).
+        # and defects when there is no deal (DCL paper §5.2; hand-computed payoffs).
         module = algo.get_module("player_0")
         partner = ScriptedPartnerModule(
             observation_space=module.observation_space, action_space=module.action_space,
@@ -83,10 +83,10 @@ def test_dcl_ic_cooperates(ray_session):
 
 @pytest.mark.timeout(420)
 def test_decentralized_dcl_cooperates(ray_session):
-    """Decentralized DCL (Algorithm 3, dcl.md §2.7): every agent differentiates through its OWN
+    """Decentralized DCL (DCL paper Algorithm 3, App. 8.2): every agent differentiates through its OWN
     estimates of the others' commitment policies and critics, trained by simulating their DCL
-    updates, and still converges to cooperation in the PD (§5.5: "each DCL variant converges to
-    cooperation in PD, including the decentralized one")."""
+    updates, and still converges to cooperation in the PD (DCL paper §4.1.1: decentralized DCL also
+    converges to mutual cooperation)."""
     algo, hist = _train_until_cooperation(_dcl(0.0, seed=DECENTRALIZED_SEED)
                                           .training(mode="decentralized"))
     try:
@@ -136,8 +136,8 @@ def test_dcl_grid_game_cooperates(ray_session):
 
 @pytest.mark.timeout(600)
 def test_dcl_mega_steps_make_purely_conflicting_game_cooperative(ray_session):
-    """Repeated purely conflicting game, horizon 16, K = 2 mega-step commitments (dcl.md §3.3,
-    §7.4 item 28): DCL agrees on the alternating deal, so BOTH agents end with clearly positive
+    """Repeated purely conflicting game, horizon 16, K = 2 mega-step commitments (DCL paper
+    §4.1.3, Figure 5): DCL agrees on the alternating deal, so BOTH agents end with clearly positive
     returns (8 each at the deal; uniform random play gives about 4, the stage NE (A2, A2) gives 0).
     The bar (both >= 6 with agreement >= 0.9 for 5 iterations) is out of reach without commitments."""
     algo = (DCLConfig().environment("purely_conflicting")

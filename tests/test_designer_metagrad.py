@@ -1,6 +1,6 @@
 """IncentiveDesigner (MetaGrad and dual-RL): gradient plumbing, learning, scale-out, checkpoints.
 
-lio_id.md §7 item 17 (zero meta-gradient when agents do not learn), the meta-gradient against a
+the zero meta-gradient when agents do not learn (derived from ID thesis eq. 6.3), the meta-gradient against a
 direct autograd route and finite differences, MetaGrad vs dual-RL on ER(5,2) (CI-sized),
 env runners 0/2, num_learners 2, save_to_path / from_checkpoint, config errors.
 """
@@ -32,7 +32,7 @@ def metagrad(env_config=ER21, **training):
 
 
 def test_zero_meta_gradient_when_agents_do_not_learn(ray_session):
-    """lio_id.md §7 item 17: alpha_theta = 0 -> the meta-gradient is exactly 0; only the cost moves eta."""
+    """Derived from ID thesis eq. 6.3: alpha_theta = 0 -> the meta-gradient is exactly 0; only the cost moves eta."""
     algo = metagrad(agent_lr=0.0, cost_lr=1e-2).build_algo()
     try:
         incent = []
@@ -108,10 +108,10 @@ def _metagrad_er52(seed, max_iters, target):
 
 
 def test_metagrad_reaches_escape_room_optimum_dual_rl_does_not(ray_session):
-    """CI-sized lio_id.md §6.2 on ER(5,2): MetaGrad reaches the social objective's optimum region
+    """CI-sized ID thesis §6.4 on ER(5,2): MetaGrad reaches the social objective's optimum region
     net of its payments in most seeds, dual-RL does not (optimum: 28 gross = sum of the agents'
     env rewards, two at the lever and three exiting; 26 - 2 eps net of payments at the thesis's
-    equilibrium payment 1 + eps, lio_id.md §7 item 5).
+    equilibrium payment 1 + eps, ID thesis §6.3.1).
 
     Settings of ``escape_room_metagrad_fast.yaml`` (larger learning rates than Table C.1, whose
     100k episodes do not fit in a test; the cost in the designer's optimizer, ramped in over 100

@@ -1,4 +1,4 @@
-"""The tax-setting designer on gather_trade_build (lio_id.md §2.4 / §3.4 / §7 items 12-17).
+"""The tax-setting designer on gather_trade_build (ID thesis §6.3, eqs. 6.7-6.8; hand-computed oracles).
 
 * the torch replay of the tax chain (eqs 6.7 / 6.8 / C.16 / C.17) against re-running the env with
   other rates;
@@ -6,7 +6,7 @@
   the env's productivity x equality (level / difference, scaled), factored dual-RL action space,
   max-rate cap annealing, errors;
 * MetaGrad through taxes: the meta-gradient against finite differences, zero agent learning
-  rate -> zero meta-gradient (item 17);
+  rate -> zero meta-gradient;
 * CI-sized runs: MetaGrad and dual-RL (2 iterations each, 0 env runners; one run with 2),
   checkpoint restore.
 """
@@ -203,7 +203,7 @@ def test_tax_meta_gradient_matches_finite_differences(ray_session):
 
 
 def test_zero_agent_lr_gives_zero_tax_meta_gradient(ray_session):
-    """lio_id.md §7 item 17: the rates act only through theta_hat(eta)."""
+    """Derived from ID thesis eq. 6.3: the rates act only through theta_hat(eta)."""
     algo = gtb(agent_lr=0.0).build_algo()
     try:
         w0 = {k: v.clone() for k, v in algo.get_module(DESIGNER_ID).state_dict().items()}

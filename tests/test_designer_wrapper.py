@@ -1,5 +1,5 @@
 """The designer seat (rllib_coopai/wrappers/designer.py), no Ray: observation layout, payments,
-info contract, lio_id.md §7 items 5 and 8 (designer optimum in ER, designer input size)."""
+info contract, ID thesis §6.3.1, App. C.2.2 (designer optimum in ER, designer input size)."""
 import numpy as np
 import pytest
 import torch
@@ -32,7 +32,7 @@ def play(env, joint, incentives):
 def test_designer_observation_er52_is_positions_plus_joint_action():
     env = er()
     env.reset(seed=0)
-    assert env.observation_space(DESIGNER_ID).shape == (30,)  # 3n + 3n (lio_id.md §7 item 8)
+    assert env.observation_space(DESIGNER_ID).shape == (30,)  # 3n + 3n (ID thesis App. C.2.2)
     assert env.observation_space("player_0").shape == (15,)   # ID agents: 3N
     joint = [LEVER, LEVER, DOOR, START, DOOR]
     d_obs, *_ = play(env, joint, [0, 0, 0])
@@ -43,14 +43,14 @@ def test_designer_observation_er52_is_positions_plus_joint_action():
 
 @pytest.mark.parametrize("n,m,eps", [(5, 2, 0.01), (10, 5, 0.05), (2, 1, 0.2)])
 def test_designer_optimum_escape_room(n, m, eps):
-    """lio_id.md §7 item 5: 10(n-m) - m - m(1+eps), paying 1+eps for the lever only."""
+    """ID thesis §6.3.1: 10(n-m) - m - m(1+eps), paying 1+eps for the lever only."""
     env = er(n, m)
     env.reset(seed=1)
     joint = [LEVER] * m + [DOOR] * (n - m)
     _, rew, info, done = play(env, joint, [1 + eps, 0.0, 0.0])
     assert done
     env_sum = sum(info[a]["extrinsic_reward"] for a in env.env_agents)
-    assert env_sum == pytest.approx(10 * (n - m) - m)          # item 4 (no designer cost)
+    assert env_sum == pytest.approx(10 * (n - m) - m)          # hand-computed optimum (no designer cost)
     assert rew[DESIGNER_ID] == pytest.approx(10 * (n - m) - m - m * (1 + eps))
     # Every lever puller is better off than staying (0): -1 + 1 + eps > 0.
     for a in env.env_agents[:m]:
@@ -90,7 +90,7 @@ def test_payments_per_agent_revenue_neutral_and_bounds():
 
 def test_menu_action_assigns_values_per_action_type():
     env = er(2, 1, action="menu", menu=(0.0, 1.1, 2.0))
-    assert env.action_space(DESIGNER_ID).n == 27                # lio_id.md §7 item 9
+    assert env.action_space(DESIGNER_ID).n == 27                # ID thesis §6.3.2
     np.testing.assert_allclose(env.incentive_vector(0), [0, 0, 0])
     np.testing.assert_allclose(env.incentive_vector(26), [2, 2, 2])
     np.testing.assert_allclose(env.incentive_vector(9 * 1 + 3 * 0 + 2), [1.1, 0.0, 2.0])

@@ -1,4 +1,4 @@
-"""Cleanup (lio_id.md §3.3, oracles §7 items 10 and 11)."""
+"""Cleanup (LIO thesis §5.3.1, App. B.4.1; hand-computed oracles)."""
 import numpy as np
 import pytest
 from pettingzoo.test import parallel_api_test, parallel_seed_test

@@ -1,4 +1,4 @@
-"""Coin Game and asymmetric bargaining Coin Game (amd_norms.md A.8, B.5; anchors.md §2.3)."""
+"""Coin Game and asymmetric bargaining Coin Game (AMD thesis §4.3.1; normative-disagreement paper §4.1, App. B)."""
 import numpy as np
 import pytest
 from pettingzoo.test import parallel_api_test, parallel_seed_test

@@ -1,4 +1,4 @@
-"""Escape Room ER(N, M) (lio_id.md §3.2, oracles §7 items 4, 6, 7, 8)."""
+"""Escape Room ER(N, M) (LIO thesis §5.1, App. B.4.1; hand-computed oracles)."""
 import numpy as np
 import pytest
 from pettingzoo.test import parallel_api_test, parallel_seed_test

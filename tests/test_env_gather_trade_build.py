@@ -1,5 +1,5 @@
-"""Gather-Trade-Build env: PettingZoo API, seeding, and the digest's oracles (lio_id.md §7 items
-12-15: bracket tax, redistribution, equality, CRRA) plus the mechanics (build payment per skill,
+"""Gather-Trade-Build env: PettingZoo API, seeding, and hand-computed oracles (ID
+thesis eqs. 6.7-6.8, C.17: bracket tax, redistribution, equality, CRRA) plus the mechanics (build payment per skill,
 gathering, the double auction, escrow expiry, the tax step inside the env)."""
 import numpy as np
 import pytest
@@ -53,7 +53,7 @@ def test_seeded_rollouts_repeat():
 
 
 def test_bracket_tax_oracle_item_12():
-    """T(z) of eq 6.7 with US-federal rates, hand computed (lio_id.md §7 item 12)."""
+    """T(z) of eq 6.7 with US-federal rates, hand computed (rates of ID thesis Fig. 6.5)."""
     z = [5, 9.7, 20, 50, 100, 600]
     want = [0.5, 0.97, 2.206, 6.8585, 18.1745, 186.9875]
     np.testing.assert_allclose(bracket_tax(z, US_FEDERAL_RATES), want, rtol=0, atol=1e-9)

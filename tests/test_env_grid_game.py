@@ -1,4 +1,4 @@
-"""DCL grid game (dcl.md §3.2, oracles §7.3)."""
+"""DCL grid game (DCL paper §4.1.2, Table 6; hand-computed oracles)."""
 import numpy as np
 import pytest
 from pettingzoo.test import parallel_api_test, parallel_seed_test

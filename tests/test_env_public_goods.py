@@ -1,4 +1,4 @@
-"""Public goods game (dcl.md §3.4, oracles §7.5)."""
+"""Public goods game (DCL paper §5.1, App. 11; hand-computed oracles)."""
 import numpy as np
 import pytest
 from pettingzoo.test import parallel_api_test, parallel_seed_test

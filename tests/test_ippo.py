@@ -95,7 +95,7 @@ def test_pd_metrics_are_consistent(ray_session):
 
 
 def test_ippo_learns_mutual_defection_in_one_shot_pd(ray_session):
-    """Independent learners in the one-shot PD end in mutual defection (dcl.md §7 item 15)."""
+    """Independent learners in the one-shot PD end in mutual defection (DCL paper §4.1.1)."""
     algo = (
         small_ippo("prisoners_dilemma", batch=512, lr=3e-3)
         .training(minibatch_size=128, num_epochs=4)

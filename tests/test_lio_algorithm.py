@@ -1,4 +1,4 @@
-"""LIO as an RLlib algorithm: config errors, metrics, oracle 17 on the learner, schedules,
+"""LIO as an RLlib algorithm: config errors, metrics, the zero meta-gradient check on the learner, schedules,
 2 env runners + 2 learners, checkpoint restore."""
 import numpy as np
 import pytest
@@ -45,7 +45,7 @@ def test_config_validation_errors(kw, match):
 
 @pytest.mark.parametrize("setting,width", [("auto", 2), ("all", 6), ([4, 5], 3)])
 def test_cleanup_incentive_head_sees_only_the_cleaning_beam_by_default(setting, width):
-    """lio_id.md §3.3 / [CODE] obs_cleaned_1hot: on Cleanup the incentive head sees, of each other
+    """LIO thesis §5.3.2 / the authors' code's obs_cleaned_1hot: on Cleanup the incentive head sees, of each other
     agent's action, only whether it fired the cleaning beam ("auto"); "all" is the one-hot action."""
     cfg = LIOConfig().environment("cleanup", env_config={"map_size": "7x7"}).training(
         policy_learner="ac", incentive_observed_actions=setting
@@ -54,14 +54,14 @@ def test_cleanup_incentive_head_sees_only_the_cleaning_beam_by_default(setting, 
     spec = cfg.rl_module_spec.rl_module_specs["agent_0"]
     mod = spec.build()
     assert mod.observed_actions == ({"auto": [5], "all": None}.get(setting, setting) if isinstance(setting, str) else setting)
-    # lio_id.md §4.3: conv ("same" padding) -> FC 64 -> concat the action features -> FC 64 -> N
+    # LIO thesis App. B.4.2, Table B.5: conv ("same" padding) -> FC 64 -> concat the action features -> FC 64 -> N
     assert mod.inc_enc[0].out_dim == 6 * 9 * 9 and mod.inc_enc[1].out_features == 64
     assert mod.inc_net[0].in_features == 64 + width
     acts = torch.tensor([5, 0, 3, 4, 5, 1])
     feats = mod.action_features([acts])
     assert feats.shape == (6, width)
     if setting == "auto":
-        # [CODE] obs_cleaned_1hot: a 2-dim one-hot of "fired the cleaning beam" (index 1)
+        # the authors' code, obs_cleaned_1hot: a 2-dim one-hot of "fired the cleaning beam" (index 1)
         assert feats.tolist() == [[0, 1], [1, 0], [1, 0], [1, 0], [0, 1], [1, 0]]
         obs = torch.rand(1, *spec.observation_space.shape).expand(6, *spec.observation_space.shape)
         pay = mod.incentives(obs, feats)[:, 1]
@@ -347,7 +347,7 @@ def test_asymmetric_escape_room_lio_asym(ray_session):
 
 @pytest.mark.parametrize("num_envs", [1, 4])
 def test_escape_room_observation_holds_incentives_given(ray_session, num_envs):
-    """§3.2: the last N-1 entries of an ER agent's observation = incentives it gave each other
+    """LIO thesis App. B.4.1: the last N-1 entries of an ER agent's observation = incentives it gave each other
     agent so far in the episode (filled on the EnvRunner by LIOGivenIncentivesObservation), also
     on a vectorised EnvRunner whose episodes end at different steps (one batched forward per giver)."""
     cfg = _small(LIOConfig().environment("escape_room", env_config={"n_agents": 3, "min_at_lever": 2}))

@@ -1,4 +1,5 @@
-"""LIO oracles (lio_id.md §7 items 3, 16, 17 and gradient checks) through the package's own code.
+"""LIO oracles (exact LIO step of LIO thesis App. B.2, incentive bounds,
+zero meta-gradient without recipient learning, gradient checks) through the package's own code.
 
 No Ray here: the update functions (``rllib_coopai.algorithms.lio.update``, the ones the learner
 calls) and the RLModule are exercised directly.
@@ -109,11 +110,11 @@ def test_incentive_bounds(n_agents, idx, r_max, image):
     assert torch.all(pay[:, idx] == 0)
     others = [k for k in range(n_agents) if k != idx]
     assert pay[:, others].max() > 0.9 * r_max and pay[:, others].min() < 0.1 * r_max  # the range is used
-    assert mod.inc_net[-1].bias is None  # output layer without bias ([CODE] networks.py)
+    assert mod.inc_net[-1].bias is None  # output layer without bias (the authors' code, networks.py)
 
 
 def test_exploration_floor_mixes_policy():
-    """§1.5: behaviour policy = (1-eps) pi + eps/|A|; inference uses the plain policy."""
+    """LIO thesis §5.3.2: behaviour policy = (1-eps) pi + eps/|A|; inference uses the plain policy."""
     mod = _module(2, 0, 3.0)
     with torch.no_grad():
         mod.epsilon.fill_(0.4)

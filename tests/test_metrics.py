@@ -65,7 +65,7 @@ def test_welfare_functions():
     r = np.array([[4.0, 1.0], [2.0, 2.0], [3.0, 1.5]])
     assert social_welfare(r).tolist() == [5.0, 4.0, 4.5]
     assert egalitarian_welfare(r).tolist() == [1.0, 2.0, 1.5]
-    assert nash_welfare(r).tolist() == [4.0, 4.0, 4.5]  # amd_norms.md C.1: the fair coin wins
+    assert nash_welfare(r).tolist() == [4.0, 4.0, 4.5]  # hand-derived: the fair coin wins
     assert equality(np.array([1.0, 1.0, 1.0])) == pytest.approx(1.0)
     assert equality(np.array([0.0, 0.0, 3.0])) == pytest.approx(0.0)
     assert 0.0 < equality(np.array([1.0, 2.0, 3.0])) < 1.0

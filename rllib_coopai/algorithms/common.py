@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 import dataclasses
-import difflib
 from typing import List
 
 from ray.rllib.algorithms.algorithm_config import NotProvided
@@ -33,41 +32,50 @@ def agent_to_shared_module(agent_id, episode=None, **kwargs):
 
 
 def env_creator_for(env_spec):
-    """Return ``creator(env_config) -> env`` for a registered name or an env class/callable."""
-    from ray.tune.registry import ENV_CREATOR, _global_registry
+    """Return ``creator(env_config) -> MultiAgentEnv`` for any env spec the package accepts.
 
-    from rllib_coopai.envs import registry
+    A registered name, a class path (``"my_pkg.my_mod.MyEnv"``, a PettingZoo module such as
+    ``"pettingzoo.classic.rps_v2"``), or an env class / creator function; see
+    ``rllib_coopai.wrappers.rllib_env.resolve_env``. Errors are ``ValueError`` naming the spec.
+    """
+    from rllib_coopai.wrappers.rllib_env import resolve_env
 
-    if isinstance(env_spec, str):
-        if _global_registry.contains(ENV_CREATOR, env_spec):
-            return _global_registry.get(ENV_CREATOR, env_spec)
-        known = registry.names()
-        hint = difflib.get_close_matches(env_spec, known, n=1)
-        extra = f" Did you mean {hint[0]!r}?" if hint else ""
-        raise ValueError(
-            f"unknown environment {env_spec!r}. Known environments: {', '.join(known)} "
-            f"(or any name registered with ray.tune.registry.register_env).{extra}"
-        )
-    if callable(env_spec):
-        return env_spec
-    raise ValueError(f"environment must be a registered name or an env class, got {env_spec!r}")
+    env_id, creator = resolve_env(env_spec)
+    if creator is None:  # a gymnasium id: single-agent, made by RLlib itself
+        def creator(env_config=None, _id=env_id):
+            import gymnasium as gym
+
+            return gym.make(_id, **dict(env_config or {}))
+    return creator
 
 
 def probe_env(config) -> MultiAgentEnv:
-    """Instantiate the config's env once in the driver (validates env name and env_config)."""
+    """Instantiate the config's env once in the driver (validates env name and env_config).
+
+    A class or creator function in ``config.env`` that RLlib's env runners could not call
+    themselves (a PettingZoo class, a function returning one) is registered with Ray under its
+    dotted name, and ``config.env`` becomes that name.
+    """
     if config.env is None:
         raise ValueError(
             "no environment set: call .environment(NAME, env_config={...}) with one of "
-            "rllib_coopai.envs.names()"
+            "rllib_coopai.envs.names(), a class path 'my_pkg.my_mod.MyEnv' or an env class"
         )
+    import inspect
+
     from ray.rllib.env.env_context import EnvContext
 
+    from rllib_coopai.wrappers.rllib_env import registered_name_for
+
     creator = env_creator_for(config.env)
+    if not isinstance(config.env, str) and not (
+            inspect.isclass(config.env) and issubclass(config.env, MultiAgentEnv)):
+        config.env = registered_name_for(config.env)
     env = creator(EnvContext(dict(config.env_config or {}), worker_index=0))
     if not isinstance(env, MultiAgentEnv):
         raise ValueError(
             f"environment {config.env!r} is not multi-agent; the package's algorithms need a "
-            "PettingZoo ParallelEnv (wrapped by rllib_coopai) or an RLlib MultiAgentEnv"
+            "PettingZoo ParallelEnv or AECEnv, or an RLlib MultiAgentEnv"
         )
     return env
 
@@ -128,7 +136,7 @@ class CoopConfigMixin:
 
         Image observations (H x W x C, e.g. Cleanup's egocentric view, the coin games' grids)
         get a small conv encoder by default: one 3x3 conv with 6 filters and stride 1 (the
-        Cleanup architecture of lio_id.md §4.3), since RLlib has no default for small images.
+        Cleanup architecture of LIO thesis App. B.4.2, Table B.5), since RLlib has no default for small images.
         Set ``.rl_module(model_config={"conv_filters": ...})`` to override.
         """
         env = probe_env(self)

@@ -1,4 +1,4 @@
-"""Cleanup, the sequential social dilemma used by LIO and the incentive designer (lio_id.md §3.3).
+"""Cleanup, the sequential social dilemma used by LIO and the incentive designer (LIO thesis §5.3.1).
 
 Maps (``map_size``), row 0 at the top; ``@`` wall, ``H`` waste cell (initially waste), ``R`` river
 cell (initially clean), ``B`` apple spawn point, ``P`` agent spawn point, space = floor::
@@ -125,8 +125,9 @@ class CleanupEnv(CoopParallelEnv):
     metadata = {"render_modes": ["ansi"], "name": "cleanup", "is_parallelizable": True}
     #: every value the ``action_type`` info can take (metrics per action type use this order)
     ACTION_TYPES = ("clean", "collect", "other")
-    #: what an incentive head sees of another agent's action ([CODE] lio ``obs_cleaned_1hot=True``,
-    #: lio_id.md §3.3): only whether it fired the cleaning beam (``LIOConfig.incentive_observed_actions="auto"``)
+    #: what an incentive head sees of another agent's action (LIO thesis §5.3.1; the authors' code's
+    #: ``obs_cleaned_1hot=True``): only whether it fired the cleaning beam
+    #: (``LIOConfig.incentive_observed_actions="auto"``)
     INCENTIVE_OBSERVED_ACTIONS = (CLEAN,)
 
     def __init__(
@@ -300,14 +301,9 @@ class CleanupEnv(CoopParallelEnv):
             if not conflict:
                 return np.array(tgt, np.int64)
 
-    def step(self, actions):
+    def _step(self, actions):
         agents = self.possible_agents
-        try:
-            act = np.fromiter((actions[a] for a in agents), np.int64, self._n)
-        except KeyError as err:
-            raise ValueError(f"missing action for agent {err.args[0]!r}") from None
-        if act.min() < 0 or act.max() > 5:
-            raise ValueError(f"actions must be in [0, 5], got {act.tolist()}")
+        act = np.fromiter((actions[a] for a in agents), np.int64, self._n)
         joint = tuple(act.tolist())
         self._t += 1
         # 1. movement

@@ -1,13 +1,15 @@
 """Coin games on a small toroidal grid: the 2-player Coin Game and the asymmetric bargaining
 Coin Game (ABCG).
 
-Common mechanics (LOLA / marltoolbox reference dynamics, anchors.md §1.8, §2.3):
+Common mechanics (the reference dynamics of github.com/alshedivat/lola and
+github.com/longtermrisk/marltoolbox):
 
 * Two players, red = ``player_0`` (player 1) and blue = ``player_1``, on a ``grid_size`` x
   ``grid_size`` grid (default 3x3) that wraps around at the edges (torus).
 * 4 actions: ``0 = right``, ``1 = left``, ``2 = down``, ``3 = up`` (no "stay", as in the reference
   code). Moves are simultaneous; players may share a cell.
-* Episodes are truncated after ``horizon`` steps (default 100, amd_norms.md A.8 / B.7).
+* Episodes are truncated after ``horizon`` steps (default 100, AMD thesis §4.3.1;
+  normative-disagreement paper App. B).
 * Observations are float32 ``Box(0, 1, (grid_size, grid_size, C))`` (height, width, channels)
   selected by ``obs_mode``:
 
@@ -19,7 +21,7 @@ Common mechanics (LOLA / marltoolbox reference dynamics, anchors.md §1.8, §2.3
   - ``"egocentric"``: ``"relative"`` channels with the grid rolled so the observer sits at the
     centre cell (exact on a torus; for even ``grid_size`` at ``(g//2, g//2)``).
 
-Coin Game (``CoinGameEnv``, Lerer & Peysakhovich rules, amd_norms.md A.8)
+Coin Game (``CoinGameEnv``, Lerer & Peysakhovich rules, AMD thesis §4.3.1)
 -------------------------------------------------------------------------
 One coin, red or blue. Any player stepping on it picks it up: +1 to the picker; if the coin has
 the *other* player's colour, that other player gets -2. Both players can pick the same coin in the
@@ -29,7 +31,7 @@ paper's text) or ``"alternate"`` (LOLA/marltoolbox code). Channels: 4.
 ``infos[a]["cooperated"]`` is reported on pickup steps only, for each picker: True iff it picked
 its own colour. ``infos[a]["picked"]`` / ``["picked_own"]`` are always present.
 
-ABCG (``AsymmetricBargainingCoinGameEnv``, amd_norms.md B.5, reference-code rewards)
+ABCG (``AsymmetricBargainingCoinGameEnv``, normative-disagreement paper §4.1, rewards of its reference code)
 -------------------------------------------------------------------------------------
 Two coins at a time: a Cooperation coin (CC) of one colour and a Disagreement coin (DC) of the
 other colour. The CC is consumed only when *both* players step onto it in the same step and pays
@@ -113,12 +115,7 @@ class _GridCoinBase(CoopParallelEnv):
         return out
 
     def _move(self, actions):
-        try:
-            a0, a1 = int(actions["player_0"]), int(actions["player_1"])
-        except KeyError as err:
-            raise ValueError(f"missing action for agent {err.args[0]!r}") from None
-        if not (0 <= a0 < 4 and 0 <= a1 < 4):
-            raise ValueError(f"actions must be in [0, 3], got {(a0, a1)}")
+        a0, a1 = int(actions["player_0"]), int(actions["player_1"])
         self._pos = np.array([self._next[self._pos[0], a0], self._next[self._pos[1], a1]])
         self._t += 1
         self._last = (a0, a1)
@@ -182,7 +179,7 @@ class CoinGameEnv(_GridCoinBase):
         self._last = None
         return self._observe(), {a: {} for a in self.agents}
 
-    def step(self, actions):
+    def _step(self, actions):
         joint = self._move(actions)
         p0, p1 = int(self._pos[0]), int(self._pos[1])
         pick0, pick1 = p0 == self._coin, p1 == self._coin
@@ -271,7 +268,7 @@ class AsymmetricBargainingCoinGameEnv(_GridCoinBase):
         self._last = None
         return self._observe(), {a: {} for a in self.agents}
 
-    def step(self, actions):
+    def _step(self, actions):
         joint = self._move(actions)
         p0, p1 = int(self._pos[0]), int(self._pos[1])
         r = [0.0, 0.0]

@@ -1,4 +1,4 @@
-"""N-player Escape Room ER(N, M) (lio_id.md §3.2) and its asymmetric 2-player variant.
+"""N-player Escape Room ER(N, M) (LIO thesis §5.1, App. B.4.1) and its asymmetric 2-player variant.
 
 Symmetric game (``asymmetric=False``, the default)
 --------------------------------------------------
@@ -26,7 +26,7 @@ Observations (``obs_mode``), float32 ``Box``:
 ``state()`` returns the designer's view of the positions: the 1-hot positions of all agents in
 ``possible_agents`` order (``3N``); the designer's joint-action input is ``infos[a]["joint_action"]``.
 
-Asymmetric variant (``asymmetric=True``, N = 2, lio_id.md §3.2 "Asymmetric 2-player ER")
+Asymmetric variant (``asymmetric=True``, N = 2, LIO thesis App. B.5.1)
 ------------------------------------------------------------------------------------------
 Player 1 (``player_0``) has actions ``0 = start``, ``1 = door``; player 2 (``player_1``) has
 ``0 = start``, ``1 = lever``. Both start at ``start``. The door is open iff player 2 chooses the
@@ -149,15 +149,9 @@ class EscapeRoomEnv(CoopParallelEnv):
         self._door_open = False
         return self._observe(), {a: {} for a in self.agents}
 
-    def step(self, actions):
+    def _step(self, actions):
         agents = self.possible_agents
-        try:
-            act = np.fromiter((actions[a] for a in agents), np.int64, self._n)
-        except KeyError as err:
-            raise ValueError(f"missing action for agent {err.args[0]!r}") from None
-        n_act = 2 if self.asymmetric else 3
-        if act.min() < 0 or act.max() >= n_act:
-            raise ValueError(f"actions must be in [0, {n_act - 1}], got {act.tolist()}")
+        act = np.fromiter((actions[a] for a in agents), np.int64, self._n)
         joint = tuple(act.tolist())
         self._t += 1
         if self.asymmetric:

@@ -1,6 +1,6 @@
-"""Gather-Trade-Build (GTB): a small AI-Economist economy with bracketed taxes (lio_id.md §3.4).
+"""Gather-Trade-Build (GTB): a small AI-Economist economy with bracketed taxes (ID thesis §6.3.1).
 
-A 15x15 grid (the digest's "env-pure_and_mixed-15x15" layout: ``W`` wood sources, ``S`` stone
+A 15x15 grid (the AI Economist's "env-pure_and_mixed-15x15" layout: ``W`` wood sources, ``S`` stone
 sources, ``@`` water). ``n_agents`` (default 4, at most 4) start in the map's corners with fixed
 build payments (``fixed_four_skill_and_loc``): ``agent_0`` worst skill at top-right (0, 14),
 ``agent_1`` bottom-left (14, 0), ``agent_2`` top-left (0, 0), ``agent_3`` best at bottom-right
@@ -55,7 +55,7 @@ per resource, side and price, divided by the number of agents).
 the rates, the period phase and the market counts.
 
 Info per agent per step: ``joint_action``; ``action_type`` (noop/move/build/trade); ``productivity``
-(sum of total coin) and ``equality`` (1 - normalised Gini of total coin, lio_id.md §3.4), the same
+(sum of total coin) and ``equality`` (1 - normalised Gini of total coin, ID thesis §6.3.1), the same
 in every agent's info; ``totals`` {``tax_paid``, ``lump_sum``, ``houses_built``, ``trades``,
 ``labor``}; ``rates`` {``tax_rate_<b>``}; and ``tax`` = {``coin``, ``coin_before``, ``period_end``,
 ``income``, ``cap``, ``transfer``}: what a learner needs to replay eqs 6.7 / 6.8 / C.16 in torch
@@ -104,7 +104,7 @@ N_CHANNELS = 7
 
 
 # ------------------------------------------------------------------------------------------------
-# The economics, as plain functions (tests check them against the digest's oracles).
+# The economics, as plain functions (tests check them against hand-computed values).
 # ------------------------------------------------------------------------------------------------
 def bracket_tax(income, rates, cutoffs=BRACKET_CUTOFFS):
     """Eq 6.7: ``T(z) = sum_b tau_b * clip(z - m_b, 0, m_{b+1} - m_b)``, last bracket open."""
@@ -144,7 +144,7 @@ def utility(coin, labor, eta: float = 0.23, energy_cost: float = 0.21):
 
 
 def gini_equality(coin) -> float:
-    """1 - normalised Gini (lio_id.md §3.4): 1 for equal coin, 0 if one agent holds everything."""
+    """1 - normalised Gini (ID thesis §6.3.1): 1 for equal coin, 0 if one agent holds everything."""
     x = np.asarray(coin, np.float64)
     n = x.shape[-1]
     total = x.sum()
@@ -175,7 +175,7 @@ class GatherTradeBuildEnv(CoopParallelEnv):
         horizon: steps per episode (100).
         tax_period: steps per tax period (10); in [2, horizon].
         tax_rates: ``"us_federal"`` (default), ``"free_market"`` or 7 rates in [0, 1].
-        build_payments: coin per house per agent (default the digest's four skills).
+        build_payments: coin per house per agent (default: four fixed skills).
         starting_coin: 10.
         starting_inventory: (wood, stone) each agent holds at reset ((0, 0); more makes early
             builds, hence incomes and taxes, likely: used by CI-sized tests).
@@ -295,14 +295,9 @@ class GatherTradeBuildEnv(CoopParallelEnv):
         return self.coin + self.escrow_coin
 
     # ------------------------------------------------------------------------------------------
-    def step(self, actions):
+    def _step(self, actions):
         n = self.n_agents
-        acts = np.zeros(n, np.int64)
-        for i, a in enumerate(self.possible_agents):
-            act = int(actions.get(a, 0))
-            if not 0 <= act < N_ACTIONS:
-                raise ValueError(f"action of {a} must be in [0, {N_ACTIONS - 1}], got {act}")
-            acts[i] = act
+        acts = np.fromiter((actions[a] for a in self.possible_agents), np.int64, n)
         coin_before = self.total_coin().copy()
         built = np.zeros(n)
         trades = np.zeros(n)

@@ -1,4 +1,4 @@
-"""DCL's 2-player line-grid social dilemma (dcl.md §3.2, oracles §7.3).
+"""DCL's 2-player line-grid social dilemma (DCL paper §4.1.2, Table 6; hand-computed oracles).
 
 A line of ``grid_size`` cells (default 4) indexed ``0 .. N-1``. Player 1 (``player_0``) starts at
 cell 0, player 2 (``player_1``) at cell ``N-1``. Both have the same two absolute moves:
@@ -82,10 +82,8 @@ class GridGameEnv(CoopParallelEnv):
         self._last = None
         return self._observe(), {a: {} for a in self.agents}
 
-    def step(self, actions):
+    def _step(self, actions):
         a1, a2 = int(actions["player_0"]), int(actions["player_1"])
-        if a1 not in (0, 1) or a2 not in (0, 1):
-            raise ValueError(f"actions must be 0 (backward) or 1 (forward), got {(a1, a2)}")
         self._p1 = int(self._next[self._p1, a1])
         self._p2 = int(self._next[self._p2, a2])
         self._t += 1

@@ -4,23 +4,23 @@ A game is a payoff tensor ``payoffs[a_1, ..., a_N, i]`` (reward of agent ``i`` u
 action). ``horizon=1`` is the one-shot game (DCL's PD, AMD's games); ``horizon=H`` repeats it H
 times. The observation of every agent is the same one-hot vector of length ``prod(|A_i|) + 1``:
 the previous joint action (index ``np.ravel_multi_index(a, shape)``; for 2x2 games ``2*a1 + a2``)
-or, at the first step, the start flag in the last slot (lio_id.md §3.1, LOLA's layout).
+or, at the first step, the start flag in the last slot (LIO thesis §5.3.1, LOLA's layout).
 For ``horizon=1`` every observation is the start state, i.e. a constant dummy state.
 
-Action indices follow the digests: the cooperative action is 0 (C=0, D=1) where one exists.
+Action indices: the cooperative action is 0 (C=0, D=1) where one exists.
 
 Presets (``PRESETS``):
 
 =============================  =====================================================  =========
 name                           payoffs (row, column) for (00; 01; 10; 11)             source
 =============================  =====================================================  =========
-prisoners_dilemma              (-1,-1); (-3,0); (0,-3); (-2,-2)                       dcl.md Table 1, lio_id.md §3.1
-stag_hunt                      greed=-1, fear=1: (3,3); (0,2); (2,0); (1,1)           amd_norms.md A.8 Table 4.1
-chicken                        greed=0.5, fear=-1: (3,3); (2,3.5); (3.5,2); (1,1)     amd_norms.md A.8 Table 4.1
-greed_fear                     R=3, P=1, T=3+greed, S=1-fear (default PD: greed=fear=1) amd_norms.md A.8
-bach_or_stravinsky             (3,2); (0,0); (0,0); (2,3)  (asymmetric=True: (4,1)/(2,2)) amd_norms.md B.5
-asymmetric_bach_or_stravinsky  (4,1); (0,0); (0,0); (2,2)                             amd_norms.md B.5
-purely_conflicting             (0,0); (-1,2); (2,-1); (0,0), horizon 16               dcl.md Table 2
+prisoners_dilemma              (-1,-1); (-3,0); (0,-3); (-2,-2)                       DCL paper Table 1, LIO thesis §5.3.1
+stag_hunt                      greed=-1, fear=1: (3,3); (0,2); (2,0); (1,1)           AMD thesis Table 4.1
+chicken                        greed=0.5, fear=-1: (3,3); (2,3.5); (3.5,2); (1,1)     AMD thesis Table 4.1
+greed_fear                     R=3, P=1, T=3+greed, S=1-fear (default PD: greed=fear=1) AMD thesis Table 4.1
+bach_or_stravinsky             (3,2); (0,0); (0,0); (2,3)  (asymmetric=True: (4,1)/(2,2)) normative-disagreement paper Fig. 2
+asymmetric_bach_or_stravinsky  (4,1); (0,0); (0,0); (2,2)                             normative-disagreement paper Fig. 2
+purely_conflicting             (0,0); (-1,2); (2,-1); (0,0), horizon 16               DCL paper Table 2
 matching_pennies               (1,-1); (-1,1); (-1,1); (1,-1)                         standard
 matrix_game                    any ``payoffs`` table you pass                          --
 =============================  =====================================================  =========
@@ -36,7 +36,7 @@ from rllib_coopai.envs.base import CoopParallelEnv, check_bool, check_float, che
 
 
 def greed_fear_payoffs(greed: float = 1.0, fear: float = 1.0) -> np.ndarray:
-    """Symmetric 2x2 dilemma of amd_norms.md A.8: R=3, P=1, T=3+greed, S=1-fear."""
+    """Symmetric 2x2 dilemma of AMD thesis Table 4.1: R=3, P=1, T=3+greed, S=1-fear."""
     R, P, T, S = 3.0, 1.0, 3.0 + greed, 1.0 - fear
     return np.array([[[R, R], [S, T]], [[T, S], [P, P]]], dtype=np.float64)
 
@@ -115,11 +115,8 @@ class MatrixGameEnv(CoopParallelEnv):
         self._last = None
         return self._observe(None), {a: {} for a in self.agents}
 
-    def step(self, actions):
+    def _step(self, actions):
         joint = tuple(int(actions[a]) for a in self.possible_agents)
-        for a, k in zip(self.possible_agents, joint):
-            if not self.action_spaces[a].contains(k):
-                raise ValueError(f"action of {a} must be in [0, {self.action_spaces[a].n - 1}], got {k}")
         r = self.payoffs[joint]
         self._t += 1
         self._last = joint
@@ -155,12 +152,12 @@ _CD = ["C", "D"]
 
 
 def prisoners_dilemma(horizon: int = 1, render_mode: Optional[str] = None) -> MatrixGameEnv:
-    """dcl.md Table 1 (also LIO's IPD, lio_id.md §3.1, with ``horizon=5``). C=0, D=1."""
+    """DCL paper Table 1 (also LIO's IPD, LIO thesis §5.3.1, with ``horizon=5``). C=0, D=1."""
     return MatrixGameEnv(PD_PAYOFFS, horizon, (0, 0), _CD, name="prisoners_dilemma", render_mode=render_mode)
 
 
 def greed_fear(greed: float = 1.0, fear: float = 1.0, horizon: int = 1, render_mode: Optional[str] = None) -> MatrixGameEnv:
-    """The AMD family (amd_norms.md A.8): R=3, P=1, T=3+greed, S=1-fear. C=0, D=1."""
+    """The AMD family (AMD thesis Table 4.1): R=3, P=1, T=3+greed, S=1-fear. C=0, D=1."""
     greed = check_float("greed", greed)
     fear = check_float("fear", fear)
     return MatrixGameEnv(
@@ -169,34 +166,34 @@ def greed_fear(greed: float = 1.0, fear: float = 1.0, horizon: int = 1, render_m
 
 
 def stag_hunt(horizon: int = 1, render_mode: Optional[str] = None) -> MatrixGameEnv:
-    """amd_norms.md Table 4.1: greed=-1, fear=1 -> (3,3);(0,2);(2,0);(1,1). Stag (C)=0."""
+    """AMD thesis Table 4.1: greed=-1, fear=1 -> (3,3);(0,2);(2,0);(1,1). Stag (C)=0."""
     env = greed_fear(-1.0, 1.0, horizon, render_mode=render_mode)
     env.metadata = dict(env.metadata, name="stag_hunt")
     return env
 
 
 def chicken(horizon: int = 1, render_mode: Optional[str] = None) -> MatrixGameEnv:
-    """amd_norms.md Table 4.1: greed=0.5, fear=-1 -> (3,3);(2,3.5);(3.5,2);(1,1). Swerve (C)=0."""
+    """AMD thesis Table 4.1: greed=0.5, fear=-1 -> (3,3);(2,3.5);(3.5,2);(1,1). Swerve (C)=0."""
     env = greed_fear(0.5, -1.0, horizon, render_mode=render_mode)
     env.metadata = dict(env.metadata, name="chicken")
     return env
 
 
 def bach_or_stravinsky(horizon: int = 1, asymmetric: bool = False, render_mode: Optional[str] = None) -> MatrixGameEnv:
-    """amd_norms.md B.5 Fig. 2: BoS (3,2)/(2,3); ``asymmetric=True``: (4,1)/(2,2). B=0, S=1."""
+    """normative-disagreement paper Fig. 2: BoS (3,2)/(2,3); ``asymmetric=True``: (4,1)/(2,2). B=0, S=1."""
     table = ASYM_BOS_PAYOFFS if check_bool("asymmetric", asymmetric) else BOS_PAYOFFS
     return MatrixGameEnv(table, horizon, None, ["B", "S"], name="bach_or_stravinsky", render_mode=render_mode)
 
 
 def asymmetric_bach_or_stravinsky(horizon: int = 1, render_mode: Optional[str] = None) -> MatrixGameEnv:
-    """amd_norms.md B.5: asymmetric BoS (B,B)=(4,1), (S,S)=(2,2), else (0,0)."""
+    """normative-disagreement paper Fig. 2: asymmetric BoS (B,B)=(4,1), (S,S)=(2,2), else (0,0)."""
     env = bach_or_stravinsky(horizon, asymmetric=True, render_mode=render_mode)
     env.metadata = dict(env.metadata, name="asymmetric_bach_or_stravinsky")
     return env
 
 
 def purely_conflicting(horizon: int = 16, render_mode: Optional[str] = None) -> MatrixGameEnv:
-    """dcl.md Table 2, the Repeated Purely Conflicting game (A1=0, A2=1), horizon 16."""
+    """DCL paper Table 2, the Repeated Purely Conflicting game (A1=0, A2=1), horizon 16."""
     return MatrixGameEnv(RPC_PAYOFFS, horizon, None, ["A1", "A2"], name="purely_conflicting", render_mode=render_mode)
 
 

@@ -1,12 +1,12 @@
-"""N-player public goods game with binary contributions (dcl.md §3.4, oracles §7.5).
+"""N-player public goods game with binary contributions (DCL paper §5.1, App. 11; hand-computed oracles).
 
 Each of ``n_agents`` players chooses ``0 = contribute`` (C^i = 1) or ``1 = free-ride``
 (C^i = 0), so the cooperative action is index 0 as in every other game of the package ("C=0").
 Rewards, with benefit factor ``factor`` (beta, paper: 1.5):
 
 * ``form="per_capita"`` (default): ``R^i = (beta/N) * sum_j C^j - C^i``. This is the reading that
-  reproduces the paper's Table 8 and makes free-riding dominant for ``beta < N`` (dcl.md §3.4, §8
-  item 13).
+  reproduces the paper's Table 8 and makes free-riding dominant for ``beta < N`` (DCL paper §5.1,
+  App. 11).
 * ``form="literal"``: ``R^i = beta * sum_j C^j - C^i``, the formula exactly as printed in the paper
   (contributing then *raises* one's own reward when beta > 1).
 
@@ -75,11 +75,9 @@ class PublicGoodsEnv(CoopParallelEnv):
         self._last_rewards = None
         return self._obs(), {a: {} for a in self.agents}
 
-    def step(self, actions):
+    def _step(self, actions):
         agents = self.possible_agents
         act = np.fromiter((actions[a] for a in agents), np.int64, self._n)
-        if act.min() < 0 or act.max() > 1:
-            raise ValueError(f"actions must be 0 (contribute) or 1 (free-ride), got {act.tolist()}")
         contributed = act == CONTRIBUTE
         r = self.payoffs(contributed)
         joint = tuple(act.tolist())

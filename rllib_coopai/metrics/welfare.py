@@ -13,13 +13,13 @@ social_welfare = utilitarian_welfare
 
 
 def egalitarian_welfare(returns, disagreement=None):
-    """min_i (u_i - d_i) (amd_norms.md B.3)."""
+    """min_i (u_i - d_i) (normative-disagreement paper Table 2)."""
     d = 0.0 if disagreement is None else disagreement
     return (returns - d).min(-1) if hasattr(returns, "min") else np.min(returns - d, -1)
 
 
 def nash_welfare(returns, disagreement=None):
-    """prod_i max(u_i - d_i, 0) (amd_norms.md B.3)."""
+    """prod_i max(u_i - d_i, 0) (normative-disagreement paper Table 2)."""
     d = 0.0 if disagreement is None else disagreement
     gains = returns - d
     gains = gains.clip(min=0) if hasattr(gains, "clip") else np.clip(gains, 0, None)

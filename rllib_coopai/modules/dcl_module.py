@@ -1,7 +1,7 @@
-"""RLModules of Differentiable Commitment Learning (dcl.md §1.3, §2.4).
+"""RLModules of Differentiable Commitment Learning (DCL paper §2-3, App. 10).
 
 ``DCLTorchRLModule`` is one agent's module with the four networks of the paper, each a 2-hidden-
-layer ReLU MLP (dcl.md §2.4, [C] layout):
+layer ReLU MLP (DCL paper App. 10; layout from github.com/shuhui-zhu/DCL):
 
 * proposal  phi^i(m^i | s)          input s,               output |A^i| logits
 * commitment psi^i(c^i | s, m)      input s + joint proposal one-hot (all agents, agent order),
@@ -10,12 +10,12 @@ layer ReLU MLP (dcl.md §2.4, [C] layout):
 * critic    Q^i(s, a)               input s + joint action one-hot, linear scalar output; the same
                                     net gives Q^i(s, m) at the joint proposal (M^i = A^i)
 
-With ``decentralized=True`` (dcl.md §2.7) the module also holds its *estimates* of every other
+With ``decentralized=True`` (DCL paper Algorithm 3, App. 8.2) the module also holds its *estimates* of every other
 agent's four networks ("slots"; slot ``agent_index`` is its own, the rest are estimates), so agent
 i's update never reads another agent's parameters.
 
 ``DCLMultiRLModule`` runs the MCG protocol (propose -> commit on the joint proposal -> act;
-execute the proposals iff all commit, dcl.md §1.2) for all agents in ONE forward pass on the env
+execute the proposals iff all commit, DCL paper §2, Figure 1) for all agents in ONE forward pass on the env
 runner. The env then steps once per base step with the executed joint action; proposals,
 commitments and independent actions travel in the episode as extra model outputs ``dcl_m``,
 ``dcl_c``, ``dcl_a``. This is exactly the staged protocol of ``CommitmentGameWrapper`` (each
@@ -119,7 +119,7 @@ class DCLTorchRLModule(TorchRLModule):
     def _forward_train(self, batch, **kwargs) -> Dict[str, torch.Tensor]:
         """Everything of this module's own parameters that the DCL loss needs, per slot k:
         proposal / action logits at s_k, commitment logits at (s_k, stored joint proposal m),
-        and Q_k(s_k, executed joint action) for the critic regression (dcl.md §2.4)."""
+        and Q_k(s_k, executed joint action) for the critic regression (DCL paper Algorithm 1, critic fit)."""
         obs = batch["dcl_obs"].float()
         m, e = batch["dcl_joint_m"].long(), batch["dcl_joint_e"].long()
         n = len(self.agent_ids)
@@ -182,7 +182,7 @@ class DCLMultiRLModule(MultiRLModule):
         for a in order:  # stage 2: commitments on (s, joint proposal), simultaneous
             c[a] = self._draw(self[a].commit_logits(obs[a], joint_m), greedy)
             act[a] = self._draw(self[a].action_logits(obs[a]), greedy)  # stage 3, sampled always
-        deal = torch.stack([c[a] for a in order], 0).prod(0).bool()  # deal rule, dcl.md §1.2
+        deal = torch.stack([c[a] for a in order], 0).prod(0).bool()  # deal rule, DCL paper §2, Figure 1
         return {
             a: {Columns.ACTIONS: torch.where(deal, m[a], act[a]), DCL_M: m[a], DCL_C: c[a],
                 DCL_A: act[a]}

@@ -2,15 +2,15 @@
 
 * ``CategoricalPolicyModule``: a small categorical policy (MLP, or linear/tabular with
   ``hidden=[]``). ``binary_logit=True`` (2 actions) uses the scalar parameterisation of
-  amd_norms.md A.9: one logit ``theta(o)`` for action 0 (C) and a fixed 0 for action 1 (D), so
+  AMD thesis §4.2: one logit ``theta(o)`` for action 0 (C) and a fixed 0 for action 1 (D), so
   ``P(C) = sigmoid(theta)``; ``init_prob`` sets the initial ``P(action 0)`` through the output
   bias (AMD: 0.25, ``theta_0 = ln(1/3)``).
 * ``IncentiveModule``: the designer / planner ``mu_eta(s, a)``: an MLP over the designer
   observation (state + one-hot joint action) with a bounded output
-  ``low + (high - low) * sigmoid(x)`` (lio_id.md §2.4: ``(0, 2)`` sigmoid in ER;
-  amd_norms.md A.4: ``2c(sigmoid - 0.5) = c * tanh(x / 2)`` for ``low=-c, high=c``). It acts
+  ``low + (high - low) * sigmoid(x)`` (ID thesis §6.3.2: ``(0, 2)`` sigmoid in ER;
+  AMD thesis §4.2 and its code: ``2c(sigmoid - 0.5) = c * tanh(x / 2)`` for ``low=-c, high=c``). It acts
   deterministically (its action *is* the incentive vector). The buffer ``payment_scale``
-  (1 or 0) turns the payments off (AMD's "turning the planner off", A.6) and travels with the
+  (1 or 0) turns the payments off (AMD thesis §4.3, "turning the planner off") and travels with the
   weights to the EnvRunners.
 """
 from __future__ import annotations
@@ -74,9 +74,9 @@ class CategoricalPolicyModule(TorchRLModule):
 class IncentiveModule(TorchRLModule):
     """Deterministic bounded incentive function ``mu_eta(designer_obs)``.
 
-    ``model_config``: ``hidden`` (list; ``[]`` = single linear layer, amd_norms.md A.9),
+    ``model_config``: ``hidden`` (list; ``[]`` = single linear layer, AMD thesis §4.2),
     ``low``/``high`` (output bounds), ``init`` (``"normal"``: N(0, ``init_std``) weights and biases
-    as AMD's code, ``"zeros"``: amd_norms.md C.3's zero init, ``"default"``: torch's).
+    as AMD's code, ``"zeros"``: the zero init of the deterministic exact-gradient oracle, ``"default"``: torch's).
     """
 
     def setup(self):
@@ -102,7 +102,7 @@ class IncentiveModule(TorchRLModule):
         return self.net(obs.reshape(obs.shape[0], -1).to(self.net[-1].weight.dtype))
 
     def squashed(self, obs: torch.Tensor) -> torch.Tensor:
-        """``sigmoid(x)`` in (0, 1), before scaling (the ER cost is charged on this, lio_id.md §2.4)."""
+        """``sigmoid(x)`` in (0, 1), before scaling (the ER cost is charged on this in the authors' MetaGrad code)."""
         return torch.sigmoid(self.preactivation(obs))
 
     def incentives(self, obs: torch.Tensor) -> torch.Tensor:

@@ -2,7 +2,7 @@
 
 The inner (recipient / learner) update is one SGD step taken *functionally*, so that an outer
 objective evaluated with the updated parameters can be differentiated back through the step
-(lio_id.md eq. 5.10, eqs 6.3-6.4; amd_norms.md eqs 4.1-4.3):
+(LIO thesis eq. 5.10, ID thesis eqs. 6.3-6.4, AMD thesis eqs. 4.1-4.3):
 
     theta' = theta + lr * grad_theta J_inner(theta, incentives)      (ascent on J)
     outer  = J_outer(theta'(incentive_params))                       -> backward to incentive_params

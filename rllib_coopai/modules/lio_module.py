@@ -1,25 +1,25 @@
 """The RLModule of one LIO agent: a policy, an incentive head and (optionally) a critic.
 
-lio_id.md §1.1 / §1.4 / §1.5 / §4:
+LIO thesis §5.2, §5.3.2, App. B.4.2:
 
 * ``pi_net``: the policy ``pi_theta(a | o)`` (MLP; a small conv encoder first for image
   observations, Cleanup's "conv 6 filters 3x3 -> FC -> FC").
 * ``inc_enc`` + ``inc_net``: the incentive function ``r_eta(o^i, a^{-i})``. Its input is the
-  giver's own observation (for images: after the conv and the first FC layer, lio_id.md §4.3)
+  giver's own observation (for images: after the conv and the first FC layer, LIO thesis App. B.4.2, Table B.5)
   concatenated with features of every other agent's action (agent order, self skipped;
   :meth:`LIOTorchRLModule.action_features`): the full one-hot action by default, or, with
   ``observed_actions`` (a list of action indices), a one-hot over "none of them" + the listed
-  actions -- Cleanup's "did it fire the cleaning beam" (lio_id.md §3.3). Its output layer has
-  ``N`` nodes, **no bias** ([CODE] networks.py), a sigmoid, and is scaled by ``R_max`` so every
+  actions -- Cleanup's "did it fire the cleaning beam" (LIO thesis §5.3.1). Its output layer has
+  ``N`` nodes, **no bias** (the authors' code, networks.py), a sigmoid, and is scaled by ``R_max`` so every
   payment is in ``[0, R_max]``; the node for the giver itself is zeroed (an agent never pays
   itself).
 * ``vf_net`` / ``vf_target``: main and target critic for actor-critic LIO (Cleanup, eqs B.9-B.10),
-  fit to the agent's total reward (extrinsic + incentives received, [CODE] lio_ac.py).
+  fit to the agent's total reward (extrinsic + incentives received, the authors' code, lio_ac.py).
 * ``ext_vf_net`` / ``ext_vf_target`` (only with ``extrinsic_critic``: a giver with
   ``giver_critic="extrinsic"``): a second critic of the agent's *extrinsic* reward alone, the
   baseline of the giver's TD error in the actor-critic form of eq. 5.10.
 * ``epsilon`` buffer: the exploration floor ``(1 - eps) pi + eps / |A|`` of the behaviour policy
-  (§1.5). It is a buffer so the learner's schedule reaches the EnvRunners with the weights.
+  (LIO thesis §5.3.2). It is a buffer so the learner's schedule reaches the EnvRunners with the weights.
 
 Exploration forward passes (sampling) use the mixed policy; inference (evaluation) uses the plain
 softmax (the reference code evaluates with eps = 0).
@@ -89,7 +89,7 @@ class _Encoder(nn.Module):
 
 
 def _reference_init(m: nn.Module) -> None:
-    """The TF1 reference code's initializers ([CODE] lio networks.py): dense layers Glorot-uniform
+    """The TF1 reference code's initializers (the authors' code, lio networks.py): dense layers Glorot-uniform
     kernels and zero biases (``tf.layers.dense``); the conv layer's kernel *and* bias come from
     ``tf.get_variable``'s default Glorot-uniform (bias shape ``[1, 1, 1, F]``: limit sqrt(6 / (1 + F)))."""
     if isinstance(m, nn.Linear):
@@ -126,10 +126,10 @@ class LIOTorchRLModule(TorchRLModule, ValueFunctionAPI):
         if self.gives_incentives:
             hiddens = list(cfg["incentive_hiddens"])
             enc = _Encoder(obs_shape, cfg["image_conv_filters"])
-            if enc.image:  # lio_id.md §4.3: conv -> first FC -> concat others' actions -> second FC -> out
+            if enc.image:  # LIO thesis App. B.4.2: conv -> first FC -> concat others' actions -> second FC -> out
                 self.inc_enc = nn.Sequential(enc, nn.Linear(enc.out_dim, hiddens[0]), nn.ReLU())
                 enc_dim, hiddens = hiddens[0], hiddens[1:]
-            else:  # [CODE] networks.reward_mlp: the actions join the observation at the input
+            else:  # the authors' code, networks.reward_mlp: the actions join the observation at the input
                 self.inc_enc, enc_dim = enc, enc.out_dim
             # action_features: category of each action (identity, or 0 = none of the listed / k+1 =
             # listed action k) and the one-hot width per other agent
@@ -143,7 +143,7 @@ class LIOTorchRLModule(TorchRLModule, ValueFunctionAPI):
                 self._feature_widths = [len(self.observed_actions) + 1] * len(self.other_action_dims)
             self.register_buffer("_action_category", category, persistent=False)
             inc_in = enc_dim + sum(self._feature_widths)
-            # Output layer without bias ([CODE] networks.py), one node per agent (lio_id.md §1.4).
+            # Output layer without bias (the authors' code, networks.py), one node per agent (LIO thesis §5.3.2).
             self.inc_net = _mlp([inc_in] + hiddens, self.n_agents, bias_out=False)
             mask = torch.ones(self.n_agents)
             mask[self.agent_index] = 0.0  # never pay yourself
@@ -203,7 +203,7 @@ class LIOTorchRLModule(TorchRLModule, ValueFunctionAPI):
         return torch.log_softmax(self.policy_logits(obs), -1)
 
     def mixed_logp(self, obs: torch.Tensor) -> torch.Tensor:
-        """Log-probabilities of the behaviour policy ``(1 - eps) pi + eps/|A|`` (§1.5)."""
+        """Log-probabilities of the behaviour policy ``(1 - eps) pi + eps/|A|`` (LIO thesis §5.3.2)."""
         probs = torch.softmax(self.policy_logits(obs), -1)
         eps = self.epsilon
         return torch.log((1.0 - eps) * probs + eps / self.n_actions)

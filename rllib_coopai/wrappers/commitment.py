@@ -1,4 +1,4 @@
-"""Markov Commitment Games (dcl.md §1) as PettingZoo wrappers, plus mega-step commitments (§1.5).
+"""Markov Commitment Games (DCL paper §2) as PettingZoo wrappers, plus mega-step commitments (DCL paper §4.1.3).
 
 ``CommitmentGameWrapper(env)`` turns any discrete-action PettingZoo ``ParallelEnv`` with N agents
 into its Markov Commitment Game. Every base-env step becomes three wrapper steps (stages):
@@ -8,11 +8,11 @@ stage  the agent sees                     the agent outputs
 ====== ================================== ==========================================================
 0      base obs, stage one-hot            proposal ``m^i`` (its own action for this step)
 1      base obs, stage, joint proposal    commitment ``c^i`` in {0, 1} (1 = commit)
-2      base obs, stage, joint proposal    independent action ``a^i`` (sampled every step, §1.2)
+2      base obs, stage, joint proposal    independent action ``a^i`` (sampled every step, DCL paper §2)
 ====== ================================== ==========================================================
 
 After stage 2 the base env executes ``m`` if *all* N agents committed, else ``a`` (the deal rule
-of §1.2 / oracle §7.1 item 1). Rewards and transitions come only from the base env on the executed
+of DCL paper §2, Figure 1). Rewards and transitions come only from the base env on the executed
 joint action; stages 0 and 1 give reward 0 to everyone.
 
 Design (documented choice): the observation is one flat ``Box`` =
@@ -26,7 +26,7 @@ Invalid actions from an unmasked learner are mapped deterministically: a proposa
 
 ``mega_steps=K > 1`` composes ``MegaStepWrapper(env, K)`` underneath: proposals and independent
 actions are K-step open-loop sequences of own actions (index ``np.ravel_multi_index(seq,
-(|A|,)*K)``, §1.5), commitment is decided once per mega-step.
+(|A|,)*K)``, as in github.com/shuhui-zhu/DCL), commitment is decided once per mega-step.
 
 DCL itself (``rllib_coopai.algorithms.dcl``) runs the very same protocol inside its MultiRLModule in
 one env step (so it samples at the base env's rate); this wrapper is the protocol as an
@@ -65,10 +65,11 @@ def _discrete_n(env, agent) -> int:
 
 
 # =============================================================================================
-# Mega-steps (dcl.md §1.5)
+# Mega-steps (DCL paper §4.1.3)
 # =============================================================================================
 class MegaStepWrapper(ParallelEnv):
-    """One step = K base steps played open loop from a sequence action (dcl.md §1.5, [C]).
+    """One step = K base steps played open loop from a sequence action (DCL paper §4.1.3; K and the
+    layout from github.com/shuhui-zhu/DCL).
 
     Args:
         env: a PettingZoo ParallelEnv with Discrete action spaces.
@@ -137,7 +138,7 @@ class MegaStepWrapper(ParallelEnv):
                 r_ext = float(info.get("extrinsic_reward", r))
                 if self.reward_aggregation == "discounted":
                     total[a] += (self.gamma ** k) * float(r)
-                else:  # the reference code's accumulation, dcl.md §1.5
+                else:  # the accumulation of the authors' code, github.com/shuhui-zhu/DCL
                     total[a] = self.gamma * total[a] + float(r)
                 extrinsic[a] += r_ext
                 if "cooperated" in info:
@@ -168,7 +169,7 @@ class MegaStepWrapper(ParallelEnv):
 
 
 # =============================================================================================
-# The staged Markov Commitment Game (dcl.md §1.1-§1.2)
+# The staged Markov Commitment Game (DCL paper §2, eq. (1), Figure 1)
 # =============================================================================================
 class CommitmentGameWrapper(ParallelEnv):
     """Markov Commitment Game over ``env`` for N agents (see the module docstring).
@@ -284,7 +285,7 @@ class CommitmentGameWrapper(ParallelEnv):
 
     def _act(self, actions):
         a_ind = {a: int(actions[a]) % self.n_actions[a] for a in self.agents}
-        deal = all(self._c.get(a, 0) == 1 for a in self.agents)  # deal rule, dcl.md §1.2
+        deal = all(self._c.get(a, 0) == 1 for a in self.agents)  # deal rule, DCL paper §2, Figure 1
         executed = dict(self._m) if deal else a_ind
         base_obs, rew, term, trunc, binfos = self.env.step(executed)
         self._base_obs = base_obs

@@ -1,14 +1,14 @@
 """Designer seat: a PettingZoo-level wrapper that adds a central incentive designer to any env.
 
-Used by ``IncentiveDesigner`` (MetaGrad / dual-RL, lio_id.md §2) and ``AMD`` (amd_norms.md A.1-A.7).
+Used by ``IncentiveDesigner`` (MetaGrad / dual-RL, ID thesis ch. 6) and ``AMD`` (AMD thesis §4.1-4.2).
 
-One environment step of the wrapped game takes two wrapper steps (turn-based, as in [A §4.1.1]
+One environment step of the wrapped game takes two wrapper steps (turn-based, as in AMD thesis §4.1.1:
 "the planner's action is chosen *after* it observes the players' actions in the same step"):
 
 1. *act*: every live agent of the inner env acts; the inner env is stepped at once, but its rewards
    are held back. Only the designer gets an observation: the state before the step plus the joint
    action (``designer_obs = [state(s_t), onehot(a_1), ..., onehot(a_N)]``; in Escape Room the
-   ``3N`` one-hot positions plus the ``3N`` one-hot joint action, lio_id.md §3.2 / §7 item 8).
+   ``3N`` one-hot positions plus the ``3N`` one-hot joint action, ID thesis App. C.2.2).
 2. *pay*: the designer acts (its action is the incentive vector ``u``) and every agent receives
    ``r_i = r_i^env + pay_i(u, a)``; the agents get their next observations.
 
@@ -19,10 +19,10 @@ the number of inner-env steps (the benchmarks report inner-env steps).
 Incentive output (``output``):
 
 * ``"per_action"``: one incentive per action index, paid to whichever agent took that action
-  (MetaGrad in ER/Cleanup, lio_id.md §2.4: ``pay_i = u[a_i]``); needs equal ``Discrete`` action
+  (MetaGrad in ER/Cleanup, ID thesis §6.3.2: ``pay_i = u[a_i]``); needs equal ``Discrete`` action
   spaces.
 * ``"per_agent"``: one incentive per agent (AMD, AI-Economist-style planner: ``pay_i = u[i]``).
-* ``"tax_brackets"``: the designer sets an economy's marginal tax rates (lio_id.md §2.4, GTB): the
+* ``"tax_brackets"``: the designer sets an economy's marginal tax rates (ID thesis §6.3.2, GTB): the
   inner env must have ``set_tax_rates``, ``n_brackets``, ``tax_period`` and ``t``
   (``gather_trade_build``). The output is ``n_brackets`` rates in ``[low, high]`` within
   ``[0, 1]``. The seat calls ``env.set_tax_rates(u)`` in the *pay* step of the first env step of
@@ -34,24 +34,24 @@ Incentive output (``output``):
 
 Designer action (``action``):
 
-* ``"continuous"``: ``Box(low, high, (K,))``; the wrapper clips to the bounds (lio_id.md §2.4:
+* ``"continuous"``: ``Box(low, high, (K,))``; the wrapper clips to the bounds (ID thesis §6.3.2:
   bounded outputs, e.g. ``(0, 2)`` in ER; AMD: ``(-c, c)``).
 * ``"menu"``: ``Discrete(len(menu) ** K)``, an assignment of one menu value to each of the K
-  outputs (dual-RL (d), lio_id.md §5; menu ``{0, 1.1, 2.0}`` by default).
+  outputs (dual-RL (d), ID thesis §6.3.2; menu ``{0, 1.1, 2.0}`` by default).
 * ``"factored"``: ``MultiDiscrete([len(menu)] * K)``, one menu index per output (the GTB dual-RL
-  planner: 7 sub-spaces x 21 rates ``{0, 0.05, ..., 1}``, lio_id.md §3.4 / §5).
+  planner: 7 sub-spaces x 21 rates ``{0, 0.05, ..., 1}``, ID thesis §6.3.2).
 
 Cap annealing (``cap_start``, ``cap_anneal_episodes``): every output is clipped to at most
 ``cap = cap_start + (high - cap_start) * min(1, episodes / cap_anneal_episodes)``, where
 ``episodes`` counts the resets of this seat (one env copy; with several EnvRunners each copy
-anneals on its own count). lio_id.md §3.4: the dual-RL planner's max rate rises 0.1 -> 1.0 over
+anneals on its own count). ID thesis §6.3.2, App. C.2.1: the dual-RL planner's max rate rises 0.1 -> 1.0 over
 the first 8k episodes. ``cap_start=None`` (default) disables it.
 
-``revenue_neutral=True`` subtracts the mean payment (amd_norms.md A.4 (2)). The step's social
+``revenue_neutral=True`` subtracts the mean payment (AMD thesis §4.2, revenue-neutral variant). The step's social
 objective (``objective``):
 
 * ``"sum"``: utilitarian ``sum_i r_i`` of the env rewards;
-* ``"productivity_x_equality"`` (GTB, lio_id.md §3.4: ``prod_t * eq_t``): where every acting
+* ``"productivity_x_equality"`` (GTB, ID thesis §6.3.1: ``prod_t * eq_t``): where every acting
   agent's info reports ``productivity`` and ``equality`` (``gather_trade_build``: total coin and
   1 - normalised Gini of coin), exactly ``productivity * equality`` of the env; otherwise (an env
   without those numbers) the stand-in ``sum_i r_i * equality(r)`` over the step's env rewards;
@@ -62,7 +62,7 @@ MetaGrad in GTB uses ``r_scalar = 1e-2``) or ``objective_scale * (objective_t - 
 (``"difference"``: the AI Economist planner's marginal reward, used by dual-RL in GTB; the
 objective before the first step comes from the reset infos where they report it, else 0), minus
 the step's total payment when ``subtract_payments=True`` (dual-RL (c) and the test-time accounting
-of lio_id.md §2.4). The ``social_objective`` info is always the unscaled level.
+of ID thesis §6.3.2). The ``social_objective`` info is always the unscaled level.
 
 Info contract: each agent's info gets ``extrinsic_reward`` (its env reward) and ``totals``
 ``{"designer_payment": pay_i, "designer_payment/<action type>": pay_i}`` (action type = the env's
@@ -93,10 +93,10 @@ OBJECTIVE_FORMS = ("level", "difference")
 
 def social_objective(rewards: np.ndarray, objective: Union[str, Callable] = "sum",
                      infos: Optional[Sequence[dict]] = None) -> float:
-    """The designer's objective of one step (lio_id.md §2.4 R^ID).
+    """The designer's objective of one step (ID thesis §6.3.2, R^ID).
 
     ``"productivity_x_equality"`` uses the env's own ``productivity`` and ``equality`` where every
-    info in ``infos`` reports them (GTB, lio_id.md §3.4); otherwise ``sum(r) * equality(r)``.
+    info in ``infos`` reports them (GTB, ID thesis §6.3.1); otherwise ``sum(r) * equality(r)``.
     """
     rewards = np.asarray(rewards, dtype=np.float64)
     if callable(objective):
@@ -139,7 +139,7 @@ def payments(u, actions, output: str, revenue_neutral: bool = False):
             pay = np.take_along_axis(np.asarray(u), np.asarray(actions, np.int64), -1)
     else:
         pay = u
-    if revenue_neutral:  # amd_norms.md A.4 (2): r^p_i <- r^p_i - mean_j r^p_j
+    if revenue_neutral:  # AMD thesis §4.2, revenue-neutral variant: r^p_i <- r^p_i - mean_j r^p_j
         if isinstance(pay, np.ndarray):
             pay = pay - pay.mean(-1, keepdims=True)
         else:

@@ -1,4 +1,4 @@
-"""Adaptive mechanism design (amd_norms.md Part A)."""
+"""Adaptive mechanism design (AMD thesis ch. 4)."""
 from rllib_coopai.algorithms.amd.amd import AMD, AMDConfig
 
 __all__ = ["AMD", "AMDConfig"]

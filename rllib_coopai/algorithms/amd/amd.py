@@ -1,30 +1,30 @@
 """Adaptive Mechanism Design (AMD): a planner that pays/fines learners to raise welfare.
 
-amd_norms.md Part A (A.1-A.7). The env gets a designer seat (the planner, id ``"designer"``): it
+AMD thesis ch. 4 (§4.1-4.2). The env gets a designer seat (the planner, id ``"designer"``): it
 observes the state and the joint action and pays ``r^p_i in (-max_reward, max_reward)`` to each
-player (``IncentiveModule`` with ``low=-c, high=c``, i.e. ``2c(sigmoid - 0.5)``, A.4). Players are
+player (``IncentiveModule`` with ``low=-c, high=c``, i.e. ``2c(sigmoid - 0.5)``, AMD thesis §4.2). Players are
 ``CategoricalPolicyModule``s (tabular: ``learner_hidden=[]``; 2-action games use the scalar logit
-``P(C) = sigmoid(theta)`` with initial ``P(C) = init_prob = 0.25``, A.9).
+``P(C) = sigmoid(theta)`` with initial ``P(C) = init_prob = 0.25``, AMD thesis §4.2).
 
 What is sampled and what is exact:
 
 * Every iteration the EnvRunners play ``episodes_per_iteration`` episodes of the designer-seat env
   with the current players and planner: the sampled play gives the env-runner metrics
   (``p_cooperate/<agent>``, ``p_all_cooperate``, payments per agent/type, ``social_welfare``).
-* ``gradient="exact"`` (one-shot matrix games only, A.5 "exact V", the C.3 AMD-EXACT procedure):
+* ``gradient="exact"`` (one-shot matrix games only, AMD thesis Table 4.3 "exact V"):
   the learners' and the planner's gradients are exact expectations over the joint action
-  distribution (A.7, via autograd), not estimates from the samples. One iteration runs
+  distribution (closed forms via autograd), not estimates from the samples. One iteration runs
   ``updates_per_iteration`` (default 100) synchronous update steps (planner and learners from the
-  same pre-step state, Adam lr 0.01 each); so [A]'s 4000-step schedule is 40 iterations.
+  same pre-step state, Adam lr 0.01 each); so the AMD thesis's 4000-step schedule is 40 iterations.
   Exact metrics (``learners/exact/...``: P(C) per player, P(all C), expected welfare, AAR).
 * ``gradient="pg"`` (any env): the learners' REINFORCE step and the planner's eq 4.5 estimate use
   the sampled batch; ``updates_per_iteration`` defaults to 1.
 
 ``turn_off_after``: after that many training iterations the planner stops paying (its output is
 scaled by 0, in the Learner and on the EnvRunners) and stops learning; the players keep learning
-on the bare game (A.6). ``None`` keeps it on.
+on the bare game (AMD thesis §4.3). ``None`` keeps it on.
 
-``opponent_model=True`` (A.5, eq. 4.6; proposed but not run in [A]): the planner does not read the
+``opponent_model=True`` (AMD thesis §4.1.4, eq. 4.6; proposed there but not run): the planner does not read the
 learners' parameters; it plugs the maximum-likelihood estimate ``theta_hat_i`` fitted from the
 actions it observes into eq. 4.3 (``opponent_model.py``). Exact mode: every synchronous step is
 one played round whose joint action is drawn from the learners' current policies; the planner
@@ -46,7 +46,14 @@ from rllib_coopai.algorithms.incentive_designer.incentive_designer import (
     designer_training_step,
 )
 from rllib_coopai.algorithms.incentive_designer.shared import DesignerMetricsCallback
-from rllib_coopai.envs.base import check_bool, check_choice, check_float, check_int
+from rllib_coopai.core.validation import (
+    check_bool,
+    check_choice,
+    check_config_numbers,
+    check_float,
+    check_int,
+    lr_range,
+)
 from rllib_coopai.modules.designer_module import CategoricalPolicyModule, IncentiveModule
 from rllib_coopai.wrappers.designer import DESIGNER_ID
 
@@ -56,17 +63,26 @@ COST_FORMS = ("squared_expected", "l2_realized")
 OPTIMIZERS = ("adam", "sgd")
 INITS = ("normal", "zeros", "default")
 
+# Learning rates (besides the checks in ``_validate_keys``), see core.validation.
+AMD_RANGES = {
+    "planner_lr": lr_range(allow_zero=True), "learner_lr": lr_range(allow_zero=True),
+    "om_lr": lr_range(),
+}
+# RLlib keys AMD does not read, and what to set instead.
+AMD_IGNORED = {"lr": "'learner_lr' (players) and 'planner_lr' (planner)"}
+
 
 class AMDConfig(DesignerSeatConfigMixin, CoopConfigMixin, AlgorithmConfig):
-    """Config of ``AMD``. ``training()`` keys (defaults: amd_norms.md A.9, matrix games):
+    """Config of ``AMD``. ``training()`` keys (defaults: AMD thesis §4.2, matrix games):
 
-    gradient: ``"exact"`` (A.7 closed forms; one-shot matrix games) or ``"pg"`` (eq 4.5);
+    gradient: ``"exact"`` (closed forms; one-shot matrix games) or ``"pg"`` (eq 4.5);
         ``None`` (default): ``"exact"`` where the env is a one-shot matrix game, else ``"pg"``.
     max_reward: c, payments in ``(-c, c)`` (3.0). constraint: ``"none"`` / ``"revenue_neutral"``.
-    cost_form: ``"squared_expected"`` (eq 4.7, [A]) / ``"l2_realized"`` (reference code, A-3).
+    cost_form: ``"squared_expected"`` (AMD thesis eq. 4.7) / ``"l2_realized"`` (the authors' code).
     cost_weight: alpha (0.0002). turn_off_after: iterations with the planner on (None = always).
-    planner_lr (0.01), planner_optimizer (``"adam"``, A-2), planner_hidden ([] = one linear
-    layer), planner_init (``"normal"``: N(0, 0.1) as the code; ``"zeros"`` as C.3).
+    planner_lr (0.01), planner_optimizer (``"adam"``, as in the authors' code; the thesis says gradient
+    ascent), planner_hidden ([] = one linear layer), planner_init (``"normal"``: N(0, 0.1) as the
+    code; ``"zeros"`` as the exact-gradient oracle).
     learner_lr (eta_i, 0.01; also the lookahead step size), learner_optimizer (``"adam"``),
     learner_hidden ([] = tabular), init_prob (initial P(C), 0.25).
     updates_per_iteration (None: 100 exact / 1 pg), episodes_per_iteration (10; setting
@@ -169,6 +185,7 @@ class AMDConfig(DesignerSeatConfigMixin, CoopConfigMixin, AlgorithmConfig):
                     objective="sum", subtract_payments=False)
 
     def _validate_keys(self) -> None:
+        check_config_numbers(self, "AMD", AMD_RANGES, ignored=AMD_IGNORED)
         if self.gradient is not None:
             check_choice("gradient", self.gradient, GRADIENTS)
         check_float("max_reward", self.max_reward, 0.0, None, low_open=True)
@@ -276,7 +293,7 @@ class AMDConfig(DesignerSeatConfigMixin, CoopConfigMixin, AlgorithmConfig):
 
 
 class AMD(Algorithm):
-    """Adaptive mechanism design (amd_norms.md A.6, Algorithm 1)."""
+    """Adaptive mechanism design (AMD thesis Algorithm 1)."""
 
     @classmethod
     def get_default_config(cls) -> AMDConfig:

@@ -1,15 +1,15 @@
 """AMD learner: a planner that looks ahead one step of the learners' gradient ascent.
 
-amd_norms.md A.2-A.7. The planner's objective is the welfare after the learners' update,
+AMD thesis §4.1-4.2, eqs. 4.1-4.7. The planner's objective is the welfare after the learners' update,
 ``V(theta + dtheta)``; to first order (eq 4.3) its gradient is
-``sum_i eta_i (grad_p grad_i V_i^p)^T grad_i V``. We maximise the autodiff surrogate of A.2
+``sum_i eta_i (grad_p grad_i V_i^p)^T grad_i V``. We maximise the autodiff surrogate of eq. 4.3
 
     J(theta_p) = sum_i eta_i * < grad_i V_i^p(theta; theta_p), stopgrad(grad_i V(theta)) >  - cost
 
 with the learners' ``theta`` held constant inside the planner's step (detached leaf copies).
 
 ``gradient="exact"`` (one-shot matrix games): every value is an exact expectation over the joint
-action distribution ``P(a) = prod_i pi_i(a_i)`` (A.7's closed forms, for any N players / action
+action distribution ``P(a) = prod_i pi_i(a_i)`` (closed forms, for any N players / action
 counts, computed by autograd instead of written out); the planner's payment table ``r^p(a)`` is
 the planner module evaluated on the designer observation of every joint action. The learners
 ascend ``V_i + V_i^p`` exactly (eq 4.1). Nothing here uses the sampled batch except the
@@ -23,7 +23,8 @@ ascend ``V_i + V_i^p`` exactly (eq 4.1). Nothing here uses the sampled batch exc
 planner's maximum-likelihood estimate ``theta_hat`` from the observed actions
 (``opponent_model.TabularMLE`` / ``FittedPolicy``); the learners' own updates are unchanged.
 
-Cost (eq 4.7 / A-3): ``cost_form="squared_expected"``: ``alpha * sum_i (V_i^p)^2``;
+Cost (eq 4.7; the authors' code uses an un-squared norm): ``cost_form="squared_expected"``:
+``alpha * sum_i (V_i^p)^2``;
 ``"l2_realized"``: ``alpha * ||r^p(a)||_2`` of realised transfers (reference code).
 """
 from __future__ import annotations
@@ -67,7 +68,7 @@ def exact_planner_objective(
     alpha: float,
     cost_form: str = "squared_expected",
 ) -> torch.Tensor:
-    """A.2/A.7 surrogate ``J`` for tabular learners (``params[i]``: leaf tensors of learner i).
+    """Eq. 4.3 surrogate ``J`` for tabular learners (``params[i]``: leaf tensors of learner i).
 
     ``probs_fn(i, params_i) -> [A_i]``; ``payoffs``, ``rp``: ``[A_1, ..., A_N, N]``.
     Differentiable in ``rp`` (and whatever produced it), not in ``params``' sources.
@@ -88,7 +89,7 @@ def exact_planner_objective(
         J = J - alpha * (Vp ** 2).sum()                        # eq 4.7
     else:
         P = joint_probs(probs).reshape(-1)
-        J = J - alpha * (P * rp.reshape(-1, rp.shape[-1]).norm(dim=-1)).sum()  # A-3 (expected)
+        J = J - alpha * (P * rp.reshape(-1, rp.shape[-1]).norm(dim=-1)).sum()  # the code's l2 cost, in expectation
     return J
 
 
@@ -131,13 +132,13 @@ class AMDLearner(ManualSyncTorchLearner):
             kind, lr = self.config.planner_optimizer, self.config.planner_lr
         else:
             kind, lr = self.config.learner_optimizer, self.config.learner_lr
-        # amd_norms.md C.3 / A-2: Adam lr 0.01, betas (0.9, 0.999), eps 1e-8.
+        # AMD thesis §4.2 step size, Adam as in the authors' code: Adam lr 0.01, betas (0.9, 0.999), eps 1e-8.
         opt = torch.optim.Adam(params, lr=lr) if kind == "adam" else torch.optim.SGD(params, lr=lr)
         self.register_optimizer(module_id=module_id, optimizer=opt, params=params,
                                 lr_or_lr_schedule=lr)
 
     def set_planner_enabled(self, enabled: bool) -> None:
-        """Turn the planner's payments on/off ([A] "turning the planner off", A.6)."""
+        """Turn the planner's payments on/off (AMD thesis §4.3, "turning the planner off")."""
         self._planner_on = bool(enabled)
         with torch.no_grad():
             self.module[DESIGNER_ID].payment_scale.fill_(1.0 if enabled else 0.0)
@@ -226,7 +227,7 @@ class AMDLearner(ManualSyncTorchLearner):
 
         env_r = torch.stack([batch[a]["env_rewards"] for a in self._agents], -1)
         G_w = ret(env_r.sum(-1) * d["mask"])
-        G_w = G_w - (G_w * d["mask"]).sum() / d["mask"].sum()   # baseline b (A.5 code: constant)
+        G_w = G_w - (G_w * d["mask"]).sum() / d["mask"].sum()   # baseline b (constant, as in the authors' code)
         losses, g_v, g_vp = {}, [], []
         theta_hat = None
         if self._planner_on and self._om is not None:  # eq 4.6 on this batch's observed actions
@@ -268,7 +269,7 @@ class AMDLearner(ManualSyncTorchLearner):
                 Vp = to_et(ret_all(rp, d["t"], cfg.gamma), d["t"])[:, 0, :].mean(0)  # V_i^p estimate
                 J = J - cfg.cost_weight * (Vp ** 2).sum()               # eq 4.7
             else:
-                J = J - cfg.cost_weight * rp.norm(dim=-1).sum() / n_ep  # A-3, code's form
+                J = J - cfg.cost_weight * rp.norm(dim=-1).sum() / n_ep  # the code's l2 cost
             losses[DESIGNER_ID] = -J
         with torch.no_grad():
             self.metrics.log_value(("sampled", "aar"), (rp.abs().sum() / n_ep).item(), window=1)

@@ -1,4 +1,4 @@
-"""AMD opponent modelling (amd_norms.md A.5, [A] §4.1.4, eq. 4.6; proposed in [A], not run there).
+"""AMD opponent modelling (AMD thesis §4.1.4, eq. 4.6; proposed there, not run).
 
 When the learners' parameters ``theta_i`` are private, the planner replaces them in eq. 4.3 by the
 maximum-likelihood estimate fitted from the actions it observes,

@@ -1,4 +1,4 @@
-"""Differentiable Commitment Learning (dcl.md §2): ``DCLConfig``, ``DCL``, the learner, exact
+"""Differentiable Commitment Learning (DCL paper §3): ``DCLConfig``, ``DCL``, the learner, exact
 evaluation over tabular policies and scripted partners."""
 from rllib_coopai.algorithms.dcl.dcl import DCL, DCLConfig, default_experiment_config
 from rllib_coopai.algorithms.dcl.learner import DCLTorchLearner

@@ -3,7 +3,7 @@
 DCL samples the protocol inside its MultiRLModule (see ``dcl.py``), so the per-step proposals,
 commitments and independent actions are read from the episode's extra model outputs:
 
-* ``agreement_rate``: share of steps in which all agents committed (dcl.md §8 #14);
+* ``agreement_rate``: share of steps in which all agents committed (DCL paper Table 8 does not define it);
 * ``commit_rate/<agent>``;
 * for small games (|A^i| <= 8): ``propose/<agent>/<k>`` and ``act/<agent>/<k>``, the episode's
   proposal and independent-action distributions.

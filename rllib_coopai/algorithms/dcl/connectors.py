@@ -5,9 +5,10 @@ cross-agent loss needs and adds the SAME joint row to every agent's module batch
 
 * ``dcl_obs``           concatenated observations of all agents (agent order), (T, sum d_k)
 * ``dcl_joint_m/c/a``   proposals, commitments, independent actions of all agents, (T, N)
-* ``dcl_joint_e``       executed joint action: m if all committed else a (dcl.md §2.4, §8 #4)
+* ``dcl_joint_e``       executed joint action: m if all committed else a (DCL paper Algorithm 1
+                        writes a_t; the authors' code uses this)
 * ``dcl_joint_returns`` Monte-Carlo discounted returns G^k_t of all agents, (T, N)
-  (dcl.md §2.4; oracle §7.1 item 3: rewards [1,2,3], gamma 0.5 -> [2.75, 3.5, 3])
+  (DCL paper Algorithm 1, Monte-Carlo returns; hand-computed: rewards [1,2,3], gamma 0.5 -> [2.75, 3.5, 3])
 
 Each row is self-contained, so any split by whole joint time steps (or episodes) gives every
 learner shard all agents' data for the same steps, and minibatch shuffling cannot misalign agents.
@@ -31,7 +32,7 @@ def mc_returns(rewards, gamma: float) -> np.ndarray:
 
 
 def executed_actions(m: np.ndarray, c: np.ndarray, a: np.ndarray) -> np.ndarray:
-    """Deal rule for N agents (dcl.md §1.2): row t executes m_t iff all c_t == 1, else a_t."""
+    """Deal rule for N agents (DCL paper §2, Figure 1): row t executes m_t iff all c_t == 1, else a_t."""
     deal = np.all(np.asarray(c) == 1, axis=-1, keepdims=True)
     return np.where(deal, m, a)
 

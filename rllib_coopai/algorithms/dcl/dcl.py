@@ -1,9 +1,9 @@
 """``DCLConfig`` / ``DCL``: Differentiable Commitment Learning on RLlib's new API stack.
 
 ``DCLConfig().environment("prisoners_dilemma").build_algo().train()`` trains DCL (centralized,
-lambda = 0) with the Table-5 hyperparameters (dcl.md §2.9). ``.training(ic_lambda=1.0)`` is
+lambda = 0) with the Table-5 hyperparameters (DCL paper App. 10). ``.training(ic_lambda=1.0)`` is
 DCL-IC, ``.training(mode="decentralized")`` Algorithm 3, ``.training(mega_steps=2)`` mega-step
-commitments (§1.5; the env is wrapped in ``MegaStepWrapper`` automatically).
+commitments (DCL paper §4.1.3; the env is wrapped in ``MegaStepWrapper`` automatically).
 
 How sampling works: the env runner steps the *base* env; ``DCLMultiRLModule`` runs the MCG
 protocol (propose, commit on the joint proposal, act; execute the proposals iff all commit) for all
@@ -15,7 +15,7 @@ for other algorithms (e.g. IPPO in an MCG) and for evaluation against scripted p
 Multi-learner: DCL's ``training_step`` shards the sampled episodes by *whole episodes* across
 learners (RLlib's default sharder may cut episodes, which would break Monte-Carlo returns), and
 every module gets rows from every shard (each row carries the joint time step), so all modules
-take part in every update (no multi-learner deadlock, anchors.md §7.3).
+take part in every update (no multi-learner deadlock: every shard joins every module's all-reduce).
 """
 from __future__ import annotations
 
@@ -41,25 +41,36 @@ from rllib_coopai.algorithms.common import CoopConfigMixin, probe_env
 from rllib_coopai.algorithms.dcl.callbacks import DCLMetricsCallback
 from rllib_coopai.algorithms.dcl.learner import ITERATION_KEY
 from rllib_coopai.algorithms.dcl.losses import IC_MODES
+from rllib_coopai.core.validation import check_config_numbers, lr_range, num
 
 MODES = ("centralized", "decentralized")
 
+# Numeric training keys (with RLlib's lr / gamma / grad_clip, see core.validation.RLLIB_RANGES).
+DCL_RANGES = {
+    "critic_lr": lr_range(allow_zero=True),
+    "ic_lambda": num(0.0), "temperature_decay": num(0.0), "entropy_coeff": num(0.0),
+    "entropy_decay": num(0.0), "min_entropy_coeff": num(0.0),
+    "temperature": num(1e-6), "min_temperature": num(1e-6),
+    "hidden_dim": num(1, integer=True), "mega_steps": num(1, integer=True),
+    "torch_threads": num(1, integer=True, optional=True),
+}
+
 
 class DCLConfig(CoopConfigMixin, AlgorithmConfig):
-    """Config of DCL / DCL-IC (dcl.md §2). Defaults: Table 5 (one-shot PD).
+    """Config of DCL / DCL-IC (DCL paper §3). Defaults: Table 5 (one-shot PD).
 
     Training keys (``.training(...)``):
         mode: "centralized" (Alg. 2) | "decentralized" (Alg. 3).
         ic_lambda: weight of the incentive-compatibility term, >= 0 (0 = DCL, 1 = DCL-IC).
         ic_mode: "pathwise" (paper's per-sample linear hinge, default) | "reference" (authors'
-            code: squared hinge as score-function penalty), dcl.md §8 #3.
+            code: squared hinge as score-function penalty), DCL paper eq. (7) and Algorithm 1.
         lr: policy LR (4e-4); critic_lr: critic LR (8e-4, paper; the code uses 7e-4).
         temperature, temperature_decay, min_temperature: Gumbel-Softmax schedule (10, 0.05, 1).
         entropy_coeff, entropy_decay, min_entropy_coeff: entropy bonus schedule (1.0, 0.0005, 0).
         hidden_dim: width of the two hidden layers of every net (8).
         num_epochs: "Num of Update Per Iteration" (1 for PD, 30 for Grid/RPC); full-batch updates.
         train_batch_size_per_learner: transitions per iteration (128 PD, 512 Grid/RPC).
-        mega_steps: K (1); K > 1 wraps the env in ``MegaStepWrapper`` (dcl.md §1.5).
+        mega_steps: K (1); K > 1 wraps the env in ``MegaStepWrapper`` (DCL paper §4.1.3).
         reward_aggregation: "discounted" (sum_k gamma^k r, default) | "reference" (code).
         gamma: discount (0.99).
         grad_clip: element-wise gradient clamp (1.0, as in the authors' code; by "value").
@@ -112,13 +123,7 @@ class DCLConfig(CoopConfigMixin, AlgorithmConfig):
 
     # ------------------------------------------------------------------ validation
     def _check(self):
-        def num(key, low, integer=False):
-            v = getattr(self, key)
-            ok = isinstance(v, int) if integer else isinstance(v, (int, float))
-            if isinstance(v, bool) or not ok or v < low:
-                kind = "an integer" if integer else "a number"
-                raise ValueError(f"DCL: {key} must be {kind} >= {low}, got {v!r}")
-
+        check_config_numbers(self, "DCL", DCL_RANGES)
         if self.mode not in MODES:
             raise ValueError(f"DCL: mode must be one of {list(MODES)}, got {self.mode!r}")
         if self.ic_mode not in IC_MODES:
@@ -126,17 +131,6 @@ class DCLConfig(CoopConfigMixin, AlgorithmConfig):
         if self.reward_aggregation not in ("discounted", "reference"):
             raise ValueError("DCL: reward_aggregation must be one of ['discounted', 'reference'], "
                              f"got {self.reward_aggregation!r}")
-        for key in ("ic_lambda", "critic_lr", "temperature_decay", "entropy_coeff", "entropy_decay",
-                    "min_entropy_coeff"):
-            num(key, 0.0)
-        for key in ("temperature", "min_temperature"):
-            num(key, 1e-6)
-        num("hidden_dim", 1, integer=True)
-        num("mega_steps", 1, integer=True)
-        if self.torch_threads is not None:
-            num("torch_threads", 1, integer=True)
-        if not 0.0 <= float(self.gamma) <= 1.0:
-            raise ValueError(f"DCL: gamma must be in [0, 1], got {self.gamma!r}")
 
     def _wrap_mega_steps(self):
         if self.mega_steps > 1 and isinstance(self.env, str):

@@ -1,14 +1,15 @@
-"""Exact evaluation of one-shot Markov Commitment Games with tabular policies (dcl.md eq. 10).
+"""Exact evaluation of one-shot Markov Commitment Games with tabular policies (DCL paper eq. (10)).
 
     V^i = sum_m phi(m) [ P(c = 1 | m) R^i(m) + (1 - P(c = 1 | m)) sum_a pi(a) R^i(a) ]
 
 with ``phi(m) = prod_k phi^k(m^k)``, ``P(c = 1 | m) = prod_k psi^k(m)`` (simultaneous, independent
 commitments) and ``pi(a) = prod_k pi^k(a^k)``, for N agents. Everything is torch, so autograd
-gives exact policy gradients (the ground truth for the Lemma 3.1 estimators, dcl.md §2.10, §7
-items 10-11) and ``exact_value`` is the package's evaluation of equilibrium profiles (§6.1).
+gives exact policy gradients (the ground truth for the Lemma 3.1 estimators, checked against
+hand-computed instances) and ``exact_value`` is the package's evaluation of equilibrium profiles
+(DCL paper Proposition 2.1).
 
 Table conventions: ``psi[k]`` has shape ``(|A^1|, ..., |A^N|)`` indexed by the joint proposal in
-agent order (use ``own_first_to_joint`` to convert the digest's "own proposal first" 2-player
+agent order (use ``own_first_to_joint`` to convert the "own proposal first" 2-player
 tables); ``payoffs`` has shape ``(|A^1|, ..., |A^N|, N)``.
 """
 from __future__ import annotations
@@ -61,7 +62,8 @@ def deterministic(index: int, n: int) -> torch.Tensor:
 
 def unilateral_deviation_values(agent: int, phi, psi, pi, payoffs) -> List[dict]:
     """Every deterministic deviation of ``agent`` (proposal x commitment table x action), the
-    others fixed; returns ``[{"propose", "commit_table", "act", "value"}]`` (brute force, §7 item 7)."""
+    others fixed; returns ``[{"propose", "commit_table", "act", "value"}]`` (brute
+    force over the deviations of DCL paper Proposition 2.1)."""
     r = _t(payoffs)
     shape = r.shape[:-1]
     n_a = shape[agent]
@@ -99,7 +101,7 @@ def table_lookup(joint: torch.Tensor, table: torch.Tensor, sizes: Sequence[int])
 
 
 def table_q_fn(payoffs, agent: int, sizes: Sequence[int]):
-    """Q^agent(s, a) = R^agent(a) as a function of a joint one-hot (exact one-shot critic, §7 #12)."""
+    """Q^agent(s, a) = R^agent(a) as a function of a joint one-hot (exact one-shot critic)."""
     table = _t(payoffs)[..., agent].float()
     return lambda joint: table_lookup(joint, table, sizes)
 

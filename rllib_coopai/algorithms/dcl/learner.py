@@ -3,21 +3,21 @@
 Per agent i (module id = agent id), on the batch of joint time steps built by
 ``DCLJointColumns``:
 
-    loss_i = L_Q^i                                      critic regression on MC returns (§2.4)
+    loss_i = L_Q^i                                      critic regression on MC returns (Algorithm 1)
              - [ J_pi + J_psi + J_phi                   eqs. (3), (4), (5) (direct + indirect)
-                 + ic_lambda * J_IC                     eq. (7), 0 = DCL, 1 = DCL-IC (§2.3)
+                 + ic_lambda * J_IC                     eq. (7), 0 = DCL, 1 = DCL-IC
                  + entropy_coeff * (H_phi + H_psi + H_pi) ]
 
 ``mode="centralized"`` (Algorithm 2): agent i differentiates through the *actual* commitment
 policies and critics of the other agents (their parameters detached, so only agent i's own
 parameters move). ``mode="decentralized"`` (Algorithm 3): module i holds estimates of every other
-agent b and runs b's DCL update on those estimates ("simulated DCL learning", §2.7); agent i's own
+agent b and runs b's DCL update on those estimates ("simulated DCL learning", Algorithm 3); agent i's own
 update differentiates through its estimates only. The counterfactual independent actions of the
-others are taken from the shared data (§2.7 "Counterfactual actions", first option).
+others are taken from the shared data (Algorithm 3 leaves this open).
 
 Policy and critic parameters have separate Adam optimizers ("policy" at ``lr``, "critic" at
-``critic_lr``; §2.8). Gumbel temperature and entropy coefficient decay linearly per training
-iteration (§2.9): ``max(min, start - decay * iteration)``.
+``critic_lr``). Gumbel temperature and entropy coefficient decay linearly per training
+iteration (DCL paper Tables 5-7): ``max(min, start - decay * iteration)``.
 """
 from __future__ import annotations
 
@@ -112,7 +112,7 @@ class DCLTorchLearner(TorchLearner):
                     act_logits=out[f"act_logits_{k}"], commit_fns=commit_fns, q_fns=q_fns,
                     m=m, c=c, a=a, tau=tau, ic_mode=self.config.ic_mode)
                 objective = dcl_agent_objective(terms, lam, ent)
-                critic_loss = torch.mean((out[f"q_e_{k}"] - ret[:, k]) ** 2)  # §2.4 MSE to G^k_t
+                critic_loss = torch.mean((out[f"q_e_{k}"] - ret[:, k]) ** 2)  # Algorithm 1: MSE to G^k_t
                 total = total + critic_loss - objective
                 if k == i:  # detached tensors: the MetricsLogger reduces them on their device
                     # (no per-metric GPU->CPU sync inside the loss)

@@ -1,10 +1,9 @@
-"""The DCL surrogate objective of one agent (Lemma 3.1, dcl.md §2.1-§2.3, §2.8), as a pure function.
+"""The DCL surrogate objective of one agent (DCL paper Lemma 3.1, eqs. (3)-(7)), as a pure function.
 
 Both the learner (centralized and decentralized) and the gradient tests call
 ``dcl_agent_terms``. Inputs are tensors over a batch of T joint time steps plus callables for the
 *frozen* networks of every agent (parameters detached: agent i's update differentiates through the
-other agents' commitment policies and critics but never changes them, dcl.md §2.1 "Where gradients
-flow").
+other agents' commitment policies and critics but never changes them, DCL paper Lemma 3.1).
 
 Conventions: agents k = 0..N-1; ``m, c, a`` are (T, N) long tensors of the stored proposals,
 commitments and independent actions; ``D = prod_k 1(c^k = 1)``.
@@ -20,7 +19,7 @@ IC_MODES = ("pathwise", "reference")
 
 
 def st_gumbel(logits: torch.Tensor, tau: float) -> torch.Tensor:
-    """Straight-through Gumbel-Softmax (dcl.md §2.2): exact one-hot categorical sample forward,
+    """Straight-through Gumbel-Softmax (DCL paper §3): exact one-hot categorical sample forward,
     softmax relaxation (temperature ``tau``) backward."""
     return F.gumbel_softmax(logits, tau=tau, hard=True)
 
@@ -64,7 +63,7 @@ def dcl_agent_terms(
         m, c, a: (T, N) stored proposals, commitments, independent actions.
         tau: Gumbel-Softmax temperature.
         ic_mode: ``"pathwise"`` (default; per-sample linear hinge of Algorithms 1-3 differentiated
-            through the relaxed proposal, dcl.md §2.3 / §8 #3) or ``"reference"`` (the authors'
+            through the relaxed proposal, DCL paper eq. (7)) or ``"reference"`` (the authors'
             code: squared hinge as a score-function penalty on log phi^i).
 
     Returns keys: ``J_pi`` (eq. 3), ``J_psi_score`` and ``J_psi_path`` (eq. 4), ``J_phi_score``
@@ -90,7 +89,7 @@ def dcl_agent_terms(
     out["J_pi"] = ((1 - deal) * q_a * _logp(act_logits, a_oh[i])).mean()
 
     # ---- commitment policy, eq. (4). Own commitment re-sampled straight-through so that
-    # grad_zeta 1(c^i = 1) exists (dcl.md §2.2, §2.8); the others' stored commitments stay fixed.
+    # grad_zeta 1(c^i = 1) exists (DCL paper §3, eq. (4)); the others' stored commitments stay fixed.
     others_c = torch.cat([cf[:, :i], cf[:, i + 1:]], -1).prod(-1)  # prod_{k != i} 1(c^k = 1)
     c_hat = st_gumbel(commit_logits_at_m, tau)
     with torch.no_grad():
@@ -147,8 +146,8 @@ def dcl_agent_terms(
 
 def dcl_agent_objective(terms: Dict[str, torch.Tensor], ic_lambda: float,
                         entropy_coeff: float) -> torch.Tensor:
-    """J^i = J_pi + J_psi + J_phi + lambda J_IC + entropy bonus (to maximise; dcl.md §2.5 step 6:
-    one ascent at the policy LR on J_eta + lambda J_IC, §8 #2)."""
+    """J^i = J_pi + J_psi + J_phi + lambda J_IC + entropy bonus (to maximise; DCL paper Algorithm 1, update step:
+    one ascent at the policy LR on J_eta + lambda J_IC; Algorithm 1 writes the IC step without the LR)."""
     j = (terms["J_pi"] + terms["J_psi_score"] + terms["J_psi_path"] + terms["J_phi_score"]
          + terms["J_phi_path"] + ic_lambda * terms["J_ic"])
     return j + entropy_coeff * (terms["H_phi"] + terms["H_psi"] + terms["H_pi"])

@@ -1,4 +1,4 @@
-"""Scripted partners and staged-MCG evaluation (dcl.md §3.5).
+"""Scripted partners and staged-MCG evaluation (DCL paper §5.2).
 
 ``ScriptedPartnerModule`` is an RLModule with fixed rules for the three stages; it plugs into
 ``DCLMultiRLModule`` (as another agent's module) or plays the staged ``CommitmentGameWrapper``

@@ -1,4 +1,4 @@
-"""Centralized incentive designer: MetaGrad and dual-RL (lio_id.md §2)."""
+"""Centralized incentive designer: MetaGrad and dual-RL (ID thesis ch. 6)."""
 from rllib_coopai.algorithms.incentive_designer.incentive_designer import (
     IncentiveDesigner,
     IncentiveDesignerConfig,

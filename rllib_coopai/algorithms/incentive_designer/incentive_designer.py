@@ -1,6 +1,6 @@
 """Centralized incentive designer: MetaGrad (meta-gradient) and the dual-RL baseline.
 
-lio_id.md §2 (thesis Ch. 6, App. C). The env gets a designer seat
+ID thesis ch. 6, App. C. The env gets a designer seat
 (``rllib_coopai.wrappers.designer.DesignerSeatWrapper``): the designer observes the state and the
 joint action and pays incentives that enter the agents' rewards.
 
@@ -8,14 +8,14 @@ joint action and pays incentives that enter the agents' rewards.
   ``agent_lr``); the designer (``IncentiveModule``, sigmoid outputs in ``(incentive_low,
   max_incentive)``) is trained by differentiating through the agents' one-step update (eqs
   6.3-6.4, Algorithm 3 with pipelining; see ``learner.MetaGradLearner``), with an incentive cost
-  ``psi`` minimised by its own Adam (``cost_lr``; ER setting of lio_id.md §2.4) or weighted by
+  ``psi`` minimised by its own Adam (``cost_lr``; ER setting of ID thesis §6.3.2) or weighted by
   ``cost_coeff`` when ``cost_lr=None``. The designer is deterministic while sampling.
 * ``designer="rl"``: the dual-RL baseline / AI-Economist planner pattern: agents and designer
   are ordinary PPO learners over the designer-seat env; the designer's action is a menu
   assignment (dual-RL (d): ``len(incentive_menu) ** K`` discrete actions) and its reward is the
   social objective minus its payments (``subtract_payments``).
 
-Economy (``incentive_output="tax_brackets"``, lio_id.md §2.4 / §3.4, env ``gather_trade_build``):
+Economy (``incentive_output="tax_brackets"``, ID thesis §6.3, env ``gather_trade_build``):
 the designer sets the 7 marginal tax rates in [0, 1] at the first step of every tax period.
 MetaGrad: 7 sigmoid outputs (continuous), the meta-gradient flows through a torch replay of the
 tax chain (``tax.py``), designer reward ``objective_scale`` (default 1e-2 = r_scalar) times
@@ -51,11 +51,29 @@ from rllib_coopai.algorithms.incentive_designer.shared import (
     DesignerMetricsCallback,
     episodes_to_shards,
 )
-from rllib_coopai.envs.base import check_bool, check_choice, check_float, check_int
+from rllib_coopai.core.validation import (
+    check_bool,
+    check_choice,
+    check_config_numbers,
+    check_float,
+    check_int,
+    lr_range,
+)
 from rllib_coopai.modules.designer_module import CategoricalPolicyModule, IncentiveModule
 from rllib_coopai.wrappers.designer import DESIGNER_ID, OBJECTIVE_FORMS, OBJECTIVES, OUTPUTS
 
 DESIGNERS = ("metagrad", "rl")
+
+# Learning rates (besides the checks in ``_validate_keys``), see core.validation.
+DESIGNER_RANGES = {
+    "agent_lr": lr_range(allow_zero=True), "designer_lr": lr_range(),
+    "cost_lr": lr_range(optional=True),
+}
+# RLlib keys MetaGrad does not read (dual-RL's PPO learners do), and what to set instead.
+METAGRAD_IGNORED = {
+    "lr": "'agent_lr' (agents) and 'designer_lr' (designer)",
+    "entropy_coeff": "'agent_entropy_coeff'",
+}
 _SUFFIX = "__designer_seat"
 
 
@@ -114,7 +132,7 @@ class DesignerSeatConfigMixin:
 
 
 class IncentiveDesignerConfig(DesignerSeatConfigMixin, CoopConfigMixin, PPOConfig):
-    """Config of ``IncentiveDesigner``. ``training()`` keys (defaults: lio_id.md Table C.1, ER(5,2)):
+    """Config of ``IncentiveDesigner``. ``training()`` keys (defaults: ID thesis Table C.1, ER(5,2)):
 
     designer: ``"metagrad"`` (default) or ``"rl"`` (dual-RL baseline, PPO designer).
     incentive_output: ``"per_action"`` (one incentive per action type, ER), ``"per_agent"`` or
@@ -269,6 +287,8 @@ class IncentiveDesignerConfig(DesignerSeatConfigMixin, CoopConfigMixin, PPOConfi
 
     def _validate_keys(self) -> None:
         check_choice("designer", self.designer, DESIGNERS)
+        check_config_numbers(self, "IncentiveDesigner", DESIGNER_RANGES,
+                             ignored=METAGRAD_IGNORED if self.designer == "metagrad" else None)
         check_choice("incentive_output", self.incentive_output, OUTPUTS)
         check_choice("social_objective", self.social_objective, OBJECTIVES)
         lo = check_float("incentive_low", self.incentive_low)

@@ -1,6 +1,6 @@
 """MetaGrad learner: the designer differentiates through the agents' one-step PG update.
 
-lio_id.md §2.2-2.5 (thesis eqs 6.3-6.6, Algorithm 3 with pipelining, M = 1). Per ``update`` on
+ID thesis eqs. 6.3-6.6 (Algorithm 3 with pipelining, M = 1). Per ``update`` on
 batch ``B_k`` (sampled with ``theta_k``, ``eta_k``):
 
 1. Outer (designer) step, if the previous batch ``B_{k-1}`` and ``theta_{k-1}`` are stored:
@@ -13,7 +13,7 @@ batch ``B_k`` (sampled with ``theta_k``, ``eta_k``):
    ``g = grad_theta J^ID`` at ``theta_k``: the same number by the chain rule, and exact across
    Learner shards after averaging ``g`` and the result (``allreduce_mean_``).
    The incentive cost ``psi`` (sum over t of gamma^t * sum of the unscaled sigmoid outputs on
-   ``B_{k-1}``, lio_id.md §2.4) is minimised by its own Adam (``cost_lr``) or, with
+   ``B_{k-1}``, ID thesis §6.3.2) is minimised by its own Adam (``cost_lr``) or, with
    ``cost_lr=None``, added with weight ``cost_coeff`` to the meta loss (eq 6.1's ``- psi``).
    Budget options, not in the thesis: ``cost_warmup_updates`` ramps that weight (or the cost
    Adam's lr) in linearly; ``preactivation_bound`` adds ``relu(|x| - b)^2`` of the pre-sigmoid
@@ -27,7 +27,7 @@ Tax brackets (``incentive_output="tax_brackets"``, GTB): ``pay(eta)`` is replace
 the agents' rewards under the designer's rates, replayed in torch through eqs 6.7 / 6.8 / C.16 /
 C.17 (``tax.tax_reward_delta``) from the batch's ``tax_*`` columns; ``J^ID`` uses the step's
 ``productivity * equality`` times ``objective_scale`` (r_scalar 1e-2); no incentive cost (taxes
-are redistributed, lio_id.md §2.4). The designer's logged ``tax_rate_<b>`` are its mean outputs at
+are redistributed, ID thesis §6.3.2). The designer's logged ``tax_rate_<b>`` are its mean outputs at
 the period starts.
 """
 from __future__ import annotations
@@ -79,7 +79,7 @@ class MetaGradLearner(ManualSyncTorchLearner):
             self._cost_opt = (torch.optim.Adam(params, lr=self.config.cost_lr)
                               if self.config.cost_lr
                               and self.config.incentive_output != "tax_brackets" else None)
-        else:  # agents: plain gradient descent (lio_id.md §4.4 "gradient descent for agents")
+        else:  # agents: plain gradient descent (ID thesis App. C.2.3: gradient descent for agents)
             opt = torch.optim.SGD(params, lr=self.config.agent_lr)
             self.register_optimizer(module_id=module_id, optimizer=opt, params=params,
                                     lr_or_lr_schedule=self.config.agent_lr)
@@ -137,7 +137,7 @@ class MetaGradLearner(ManualSyncTorchLearner):
     def outer_objective(self, agent_params: Dict, data) -> torch.Tensor:
         """``J^ID``: sum_i E[sum_t log pi_i(a_t|o_t) G^ID_t] on the validation batch (eq 6.4/6.5)."""
         d = data[DESIGNER_ID]
-        scale = self.config.resolved_objective_scale()  # GTB MetaGrad: r_scalar 1e-2 (§3.4)
+        scale = self.config.resolved_objective_scale()  # GTB MetaGrad: r_scalar 1e-2 (authors' code)
         G = self._returns(d["objective"] * scale, d["t"], d["mask"]).detach()
         n_ep = to_et(d["mask"], d["t"]).shape[0]
         total = 0.0
@@ -160,7 +160,7 @@ class MetaGradLearner(ManualSyncTorchLearner):
         x = call_with(self.module[DESIGNER_ID], d_params, d["obs"], method="preactivation")
         sq = torch.sigmoid(x).sum(-1)
         if self.config.incentive_output == "tax_brackets":
-            return (sq * 0.0).sum()  # GTB: no incentive cost, taxes are redistributed (§2.4)
+            return (sq * 0.0).sum()  # GTB: no incentive cost, taxes are redistributed (ID thesis §6.3.2)
         bound = self.config.preactivation_bound
         if bound is not None:
             sq = sq + saturation_penalty(x, bound).sum(-1)
@@ -219,7 +219,7 @@ class MetaGradLearner(ManualSyncTorchLearner):
         for k, p in own.items():
             p.grad = meta[k] + coeff * cost_g[k]
         opt.step()
-        if self._cost_opt is not None:  # ER: a separate Adam on the cost alone (lio_id.md §1.6)
+        if self._cost_opt is not None:  # ER: a separate Adam on the cost alone (LIO thesis App. B.4.2)
             for group in self._cost_opt.param_groups:
                 group["lr"] = self.config.cost_lr * ramp
             self._cost_opt.zero_grad(set_to_none=True)

@@ -30,11 +30,11 @@ class DesignerMetricsCallback(CoopMetricsCallback):
 
     Extra episode metrics: ``social_objective`` (the designer's objective of the env rewards,
     before payments), ``social_objective_net`` (minus all payments: the test-time accounting of
-    lio_id.md §2.4), ``designer_return`` (its reward, net of payments where configured),
+    ID thesis §6.3.2), ``designer_return`` (its reward, net of payments where configured),
     ``p_cooperate/<agent>`` (sampled P(C)) and ``p_all_cooperate`` (= P(CC) in 2-player games).
     Economies (infos with ``productivity`` / ``equality``, GTB): ``final_productivity`` and
     ``final_equality`` at the episode's last step and ``sum_productivity_x_equality`` (the
-    episode's ``sum_t prod_t * eq_t``, lio_id.md §3.4; = ``social_objective`` when the seat's
+    episode's ``sum_t prod_t * eq_t``, ID thesis §6.3.1; = ``social_objective`` when the seat's
     objective is ``"productivity_x_equality"``). Usable without a designer seat too (e.g. IPPO
     under fixed tax rates: ``config.callbacks(DesignerMetricsCallback)``).
     Payments per agent and per action type come from the ``totals`` info

@@ -1,7 +1,7 @@
-"""Bracketed taxes in torch: MetaGrad's differentiable replay of GTB's tax chain (lio_id.md §2.4).
+"""Bracketed taxes in torch: MetaGrad's differentiable replay of GTB's tax chain (ID thesis eqs. 6.7-6.8).
 
 "The chain tax T(z) (6.7) -> redistribution (6.8) -> coin -> utility (C.17) -> per-step reward
-(C.16) is replicated inside the graph" [T §C.2.2]. With the agents' actions held fixed (the
+(C.16) is replicated inside the graph" (ID thesis App. C.2.2). With the agents' actions held fixed (the
 sampled batch), the designer's rates ``tau`` change the agents' coin only through the period-end
 transfers ``d_i(tau) = mean_j min(T(z_j; tau), cap_j) - min(T(z_i; tau), cap_i)``; every later
 step's total coin shifts by the sum ``S_t(tau)`` of the changes of all transfers up to ``t``:

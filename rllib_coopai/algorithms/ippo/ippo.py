@@ -1,6 +1,6 @@
 """Independent PPO: RLlib's PPO with one RLModule per agent, set up from the env.
 
-The baseline of every paper here (dcl.md §4, lio_id.md §5): each agent treats the others as part of
+The baseline of every paper here (DCL paper §4, LIO thesis §5.3.2): each agent treats the others as part of
 the environment. ``IPPOConfig().environment("cleanup").build_algo().train()`` works as is;
 ``.training(share_policy=True)`` trains one module shared by all agents instead.
 """
@@ -10,6 +10,7 @@ from ray.rllib.algorithms.algorithm_config import NotProvided
 from ray.rllib.algorithms.ppo import PPO, PPOConfig
 
 from rllib_coopai.algorithms.common import CoopConfigMixin
+from rllib_coopai.core.validation import check_config_numbers
 
 
 class IPPOConfig(CoopConfigMixin, PPOConfig):
@@ -24,6 +25,7 @@ class IPPOConfig(CoopConfigMixin, PPOConfig):
         return self
 
     def validate(self) -> None:
+        check_config_numbers(self, "IPPO")
         self.setup_agents()
         super().validate()
 

@@ -1,4 +1,4 @@
-"""LIO: Learning to Incentivize Others (lio_id.md §1; thesis Ch. 5, App. B)."""
+"""LIO: Learning to Incentivize Others (LIO thesis ch. 5, App. B)."""
 from rllib_coopai.algorithms.lio.config import LIOConfig, independent_pg_config
 from rllib_coopai.algorithms.lio.lio import LIO
 from rllib_coopai.algorithms.lio.learner import LIOTorchLearner

@@ -1,17 +1,17 @@
-"""``LIOConfig``: Learning to Incentivize Others (lio_id.md §1, thesis Ch. 5 / App. B).
+"""``LIOConfig``: Learning to Incentivize Others (LIO thesis ch. 5, App. B).
 
 ``LIOConfig().environment("escape_room", env_config={"n_agents": 2, "min_at_lever": 1})`` builds
-as is: one LIO module per agent (no parameter sharing, §1.1), read from the env.
+as is: one LIO module per agent (no parameter sharing, LIO thesis §5.3.2), read from the env.
 
-Training keys (``.training(...)``), thesis symbols in brackets (§4):
+Training keys (``.training(...)``), thesis symbols in brackets (LIO thesis App. B.4.2):
 
 * ``incentives`` (True): False gives the **independent policy-gradient baseline** (no incentive
   heads, no outer step; also available as :func:`independent_pg_config`).
 * ``lio_agents`` (None = all agents): the agents that own an incentive head; the others are plain
-  PG/AC learners (LIO-asym, §1.8: ``lio_agents=["player_0"]`` in the asymmetric Escape Room).
+  PG/AC learners (LIO-asym, LIO thesis App. B.5.1: ``lio_agents=["player_0"]`` in the asymmetric Escape Room).
 * ``schedule`` ("two_rollouts"): the thesis's Algorithm 2, two env rollouts per iteration
   (``tau`` with ``theta``; ``tau_hat`` with ``theta_hat``). "one_rollout": ``tau_hat`` of iteration k
-  is reused as ``tau`` of iteration k+1 (the pipelining of the incentive designer, §2.5): one
+  is reused as ``tau`` of iteration k+1 (the pipelining of the incentive designer, ID thesis §6.3.2): one
   rollout per iteration, the incentive step lags one batch behind.
 * ``policy_learner`` ("pg"): "pg" = REINFORCE recipients (eq. 5.4, IPD / Escape Room);
   "ac" = actor-critic recipients with TD(0) critic and target critic (eqs B.9-B.10, Cleanup).
@@ -30,7 +30,8 @@ Training keys (``.training(...)``), thesis symbols in brackets (§4):
   per update), ``episodes_per_iteration`` (episodes per rollout; the thesis uses 1),
   ``policy_hiddens`` / ``incentive_hiddens`` / ``critic_hiddens``.
 * ``incentive_observed_actions`` ("auto"): what an incentive head sees of the other agents'
-  actions (lio_id.md §1.4 / §3.3). "all": each other agent's one-hot action. A list of action
+  actions (LIO thesis §5.3.2; Cleanup: github.com/011235813/lio). "all": each other agent's
+  one-hot action. A list of action
   indices: per other agent a one-hot over "none of the listed actions" + the listed actions.
   "auto": the env's ``INCENTIVE_OBSERVED_ACTIONS`` if it declares one (Cleanup: only whether each
   other agent fired the cleaning beam, as the reference code's ``obs_cleaned_1hot=True`` and the
@@ -42,7 +43,7 @@ Training keys (``.training(...)``), thesis symbols in brackets (§4):
   and tests were tuned with "torch".
 * ``meta_gradient_scope`` ("own"): which incentive heads giver ``i``'s eq. 5.10 step moves.
   "own" = only its own ``eta^i``, the thesis's rule ("each agent updates its own incentive
-  function", lio_id.md §1.7). "all_givers" = the reference code as it runs: its TF
+  function", LIO thesis Algorithm 2). "all_givers" = the reference code as it runs: its TF
   ``minimize`` has no ``var_list``, so giver ``i``'s Adam also steps every other giver's ``eta^k``
   along ``d Loss_i / d eta^k`` -- ``eta^k`` pays a recipient ``j`` (``j != i, k``) whose updated
   policy enters ``Loss_i`` -- with its own Adam moments per (giver, head), as TF keeps them. It
@@ -52,19 +53,19 @@ Training keys (``.training(...)``), thesis symbols in brackets (§4):
   cost (eq. 5.6) always moves only the giver's own head.
 * ``giver_critic`` ("total"; actor-critic only): the critic in the giver's one-step TD error that
   replaces the return of eq. 5.10 in actor-critic LIO. "total" is the reference code
-  ([CODE] lio_ac.py ``train_reward``): the agent's one critic, fit (eq. B.10) to its extrinsic reward
+  (the authors' code, lio_ac.py ``train_reward``): the agent's one critic, fit (eq. B.10) to its extrinsic reward
   *plus the incentives it receives*, inside a TD error of the extrinsic reward alone,
   ``r^{i,env} + gamma V(s') - V(s)``. That error is then off by about the incentives the giver
   receives per step (about -R_max/2 per step at initialisation, where every head pays ~R_max/2), a
   baseline error that under the epsilon-mixed sampling of ``tau_hat`` (the log-probabilities of
-  eq. 5.10 are of the un-mixed policy, §1.5) does not even average out. "extrinsic" (not in the
+  eq. 5.10 are of the un-mixed policy, LIO thesis §5.3.2) does not even average out. "extrinsic" (not in the
   thesis or the code) gives every giver a second critic with its own target network and Adam
   (``critic_lr``), fit to the extrinsic reward alone, and uses that one: an unbiased baseline for
   eq. 5.5's extrinsic objective. Recipients' updates (eq. B.9) always use the total-reward critic.
   On Cleanup 7x7 with 8-episode batches both choices held the division of labour in 4 of the same
   6 seeds (docs/results/lio/README.md, sessions 12-13): the flag changes which seeds fail, not how many.
 * ``observe_given_incentives`` (True): where the env's observation ends with "cumulative
-  incentives given" slots (Escape Room ``obs_mode="lio"``, §3.2) an EnvRunner connector fills them
+  incentives given" slots (Escape Room ``obs_mode="lio"``, LIO thesis App. B.4.1) an EnvRunner connector fills them
   with what the agent has paid each other agent so far in the episode.
 * ``gamma`` is RLlib's own key (thesis: 0.99).
 
@@ -81,12 +82,26 @@ from ray.rllib.core.rl_module.multi_rl_module import MultiRLModuleSpec
 from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 
 from rllib_coopai.algorithms.common import CoopConfigMixin, probe_env
+from rllib_coopai.core.validation import check_config_numbers, lr_range, num
 
 SCHEDULES = ("two_rollouts", "one_rollout")
 META_GRADIENT_SCOPES = ("own", "all_givers")
 POLICY_LEARNERS = ("pg", "ac")
 GIVER_CRITICS = ("total", "extrinsic")
 WEIGHT_INITS = ("torch", "reference")
+
+# Numeric training keys (with RLlib's gamma, see core.validation.RLLIB_RANGES).
+LIO_RANGES = {
+    "policy_lr": lr_range(allow_zero=True), "incentive_lr": lr_range(), "cost_lr": lr_range(),
+    "critic_lr": lr_range(), "cost_coeff": num(0.0), "entropy_coeff": num(0.0),
+    "r_max": num(0.0, low_open=True), "target_update_tau": num(0.0, 1.0, low_open=True),
+    "preactivation_bound": num(0.0, low_open=True, optional=True),
+    "epsilon_start": num(0.0, 1.0), "epsilon_end": num(0.0, 1.0),
+}
+# RLlib keys LIO does not read, and what to set instead.
+LIO_IGNORED = {
+    "lr": "'policy_lr' (policies), 'incentive_lr' (incentive heads), 'critic_lr' and 'cost_lr'",
+}
 
 
 def lio_given_incentives_connector(env=None, spaces=None, device=None, *, agents=(), n_slots=0):
@@ -216,29 +231,7 @@ class LIOConfig(CoopConfigMixin, AlgorithmConfig):
 
     # ------------------------------------------------------------------ validation
     def _check(self):
-        def num(name, low=None, high=None, low_open=False):
-            v = getattr(self, name)
-            ok = isinstance(v, (int, float)) and not isinstance(v, bool)
-            if ok and low is not None:
-                ok = v > low if low_open else v >= low
-            if ok and high is not None:
-                ok = v <= high
-            if not ok:
-                lo = "(" if low_open else "["
-                raise ValueError(
-                    f"LIOConfig.{name} must be a number in {lo}{low if low is not None else '-inf'}, "
-                    f"{high if high is not None else 'inf'}], got {v!r}"
-                )
-
-        for name in ("policy_lr", "cost_coeff", "entropy_coeff"):
-            num(name, 0.0)
-        for name in ("incentive_lr", "cost_lr", "critic_lr", "r_max"):
-            num(name, 0.0, low_open=True)
-        num("target_update_tau", 0.0, 1.0, low_open=True)
-        if self.preactivation_bound is not None:
-            num("preactivation_bound", 0.0, low_open=True)
-        num("epsilon_start", 0.0, 1.0)
-        num("epsilon_end", 0.0, 1.0)
+        check_config_numbers(self, "LIO", LIO_RANGES, ignored=LIO_IGNORED)
         if self.epsilon_end > self.epsilon_start:
             raise ValueError(
                 f"LIOConfig.epsilon_end ({self.epsilon_end}) must be <= epsilon_start ({self.epsilon_start})"

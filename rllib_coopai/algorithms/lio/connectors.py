@@ -98,7 +98,7 @@ class LIOEpisodesToBatch(ConnectorV2):
 class LIOGivenIncentivesObservation(ConnectorV2):
     """EnvRunner-side: write the incentives an agent has given so far into its observation.
 
-    Escape Room's LIO observation (lio_id.md §3.2, env ``obs_mode="lio"``) ends with ``N-1`` slots
+    Escape Room's LIO observation (LIO thesis §5.1, App. B.4.1, env ``obs_mode="lio"``) ends with ``N-1`` slots
     for "the cumulative incentives this agent has given to each other agent within the episode"
     (others in agent order); the env leaves them 0. After every env step this connector computes
     what each giver paid at that step, ``r_eta^i(o^i_{t-1}, a^{-i}_{t-1})``, with the giver's

@@ -18,7 +18,7 @@ One ``update()`` call runs one *phase* (set by the algorithm before the call, se
 * ``"both"``: ``"outer"`` (if a previous ``tau`` is kept) then ``"inner"`` on the same batch -- the
   one-rollout schedule where ``tau_hat`` of iteration k is ``tau`` of iteration k+1.
 
-Policies use plain gradient descent (§1.6, no optimizer object); incentive heads Adam
+Policies use plain gradient descent (LIO thesis App. B.4.2, no optimizer object); incentive heads Adam
 (``"incentive"``) plus, with ``separate_cost_optimizer``, a second Adam (``"cost"``) stepping on the
 cost gradient alone (the thesis's Escape Room setting); critics Adam (``"critic"``).
 
@@ -183,7 +183,7 @@ class LIOTorchLearner(TorchLearner):
         logp_all = call_with(mod, theta, d["obs"], method="mixed_logp")
         logp = logp_all.gather(-1, d["actions"].unsqueeze(-1)).squeeze(-1)
         entropy = -(logp_all.exp() * logp_all).sum(-1)
-        if mod.use_critic:  # eq. B.9 with the main critic for V(s') and V(s) ([CODE] lio_ac.py)
+        if mod.use_critic:  # eq. B.9 with the main critic for V(s') and V(s) (the authors' code, lio_ac.py)
             if "_v" not in d:  # critic values at the time of the step, kept for the outer rebuild
                 with torch.no_grad():
                     d["_v"] = mod.value(d["obs"])
@@ -304,8 +304,8 @@ class LIOTorchLearner(TorchLearner):
             if not mod_i.gives_incentives:
                 continue
             d_i = data_hat[i]
-            if mod_i.use_critic:  # giver's one-step extrinsic TD error on tau_hat ([CODE] lio_ac.py)
-                # giver_critic="total" ([CODE]): the critic fit to extrinsic + received rewards;
+            if mod_i.use_critic:  # giver's one-step extrinsic TD error on tau_hat (the authors' code, lio_ac.py)
+                # giver_critic="total" (the authors' code): the critic fit to extrinsic + received rewards;
                 # "extrinsic": the critic fit to the extrinsic reward alone (see LIOConfig)
                 value = mod_i.extrinsic_value if mod_i.extrinsic_critic else mod_i.value
                 with torch.no_grad():
@@ -324,7 +324,7 @@ class LIOTorchLearner(TorchLearner):
             meta = giver_meta_gradient({j: theta_hat[j] for j in recipients}, outer, targets)
             eta = {k: p for k, p in targets.items() if k[0] == i}  # giver i's own head
             # eq. 5.6: L(eta^i, tau) = sum_t gamma^t ||r_eta^i(o_t, a^{-i}_t)||_1 on the FIRST trajectory
-            # ([CODE] on the sigmoid outputs before R_max unless cost_on_scaled_incentives).
+            # (the authors' code, on the sigmoid outputs before R_max unless cost_on_scaled_incentives).
             out = mod_i.squash(pre[i]) * (mod_i.r_max if cfg.cost_on_scaled_incentives else 1.0)
             if cfg.preactivation_bound is not None:  # not in the thesis: keep the nodes alive
                 out = out + saturation_penalty(pre[i], cfg.preactivation_bound) * mod_i.self_mask

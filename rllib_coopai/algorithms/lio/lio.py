@@ -2,7 +2,7 @@
 
 Two schedules (``LIOConfig.training(schedule=...)``):
 
-``"two_rollouts"`` -- the thesis's Algorithm 2 (lio_id.md §1.7), per iteration::
+``"two_rollouts"`` -- the LIO thesis's Algorithm 2, per iteration::
 
     tau     = sample(theta, eta)           # EnvRunners hold theta, eta
     learners: inner phase on tau           # theta_hat^j = theta^j + beta f(tau, theta^j, eta)  (5.3); commit
@@ -11,7 +11,7 @@ Two schedules (``LIOConfig.training(schedule=...)``):
     learners: outer phase on tau_hat       # eta^i <- Adam on (5.10) through theta_hat(eta) + cost (5.6)
     sync weights -> EnvRunners             # eta_hat
 
-``"one_rollout"`` -- pipelined like the incentive designer (§2.5): one rollout per iteration, whose
+``"one_rollout"`` -- pipelined like the incentive designer (ID thesis §6.3.2): one rollout per iteration, whose
 batch is ``tau_hat`` for the previous iteration's incentive step and then ``tau`` for this one's
 policy step::
 

@@ -1,7 +1,7 @@
 """The two-level LIO update as plain functions of parameters and objective closures.
 
-The learner (``learner.py``) calls these with the sample-based losses of lio_id.md §1.2-§1.3;
-the tests call the *same* functions with the closed-form IPD values of §1.10 (oracle 3), so the
+The learner (``learner.py``) calls these with the sample-based losses of LIO thesis eqs. 5.1-5.10;
+the tests call the *same* functions with the closed-form IPD values of LIO thesis App. B.2, so the
 exact-LIO step is reproduced through the package's own update code.
 
 * :func:`recipient_step` -- eq. 5.3: ``theta_hat^j = theta^j - lr * grad L^j(theta^j, eta)``,

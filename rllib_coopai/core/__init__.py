@@ -1,0 +1,1 @@
+"""Learning machinery the package's algorithms share (validation, numeric guards, sampling)."""

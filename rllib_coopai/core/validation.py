@@ -1,0 +1,136 @@
+"""The package's one validator for config values.
+
+Every algorithm config calls ``check_config_numbers(config, "DCL", RANGES, ignored=...)`` at the
+start of its ``validate()``, so that ``build_algo()``, Tune trial start and the ``rllib train`` CLI
+(which validates before Ray starts) all refuse the same bad values with the same message:
+
+* every key named in ``RLLIB_RANGES`` (RLlib's own float keys the algorithms read) or in the
+  algorithm's own ``ranges`` must be a finite number in its range; NaN and +-inf never pass
+  (comparisons with NaN are false, so a plain ``v < low`` check lets NaN through);
+* every other float attribute of the config must at least be finite;
+* keys the algorithm does not read (``ignored``) are refused with the name of the key to use
+  instead, so that e.g. LIO's ``lr`` is never silently dropped.
+
+The scalar checks (``check_float``, ``check_int``, ``check_choice``, ``check_bool``) are the ones
+the environments use (``rllib_coopai.envs.base``; environments cannot import from here).
+"""
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Any, Dict, Mapping, NamedTuple, Optional
+
+from rllib_coopai.envs.base import check_bool, check_choice, check_float, check_int
+
+__all__ = [
+    "LR_MAX", "Num", "num", "lr_range", "RLLIB_RANGES", "check_config_numbers", "check_number",
+    "check_bool", "check_choice", "check_float", "check_int",
+]
+
+# Learning rates above this diverge with Adam (every step moves a weight by about lr) and make
+# SGD steps on these small nets explode; no paper setting of the package comes near it.
+LR_MAX = 1.0
+
+
+class Num(NamedTuple):
+    """Range of one numeric config key (``None`` bound = unbounded)."""
+
+    low: Optional[float] = None
+    high: Optional[float] = None
+    low_open: bool = False
+    high_open: bool = False
+    integer: bool = False
+    optional: bool = False  # None is allowed (the key is off)
+
+
+def num(low=None, high=None, *, low_open=False, high_open=False, integer=False, optional=False) -> Num:
+    return Num(low, high, low_open, high_open, integer, optional)
+
+
+def lr_range(allow_zero: bool = False, optional: bool = False) -> Num:
+    """A learning rate: in ``(0, LR_MAX]`` (``[0, LR_MAX]`` where 0 freezes a learner)."""
+    return num(0.0, LR_MAX, low_open=not allow_zero, optional=optional)
+
+
+# RLlib's own numeric keys the package's algorithms read (AlgorithmConfig / PPOConfig).
+RLLIB_RANGES: Dict[str, Num] = {
+    "lr": lr_range(),
+    "gamma": num(0.0, 1.0),
+    "lambda_": num(0.0, 1.0),
+    "entropy_coeff": num(0.0),
+    "vf_loss_coeff": num(0.0),
+    "kl_coeff": num(0.0),
+    "kl_target": num(0.0),
+    "clip_param": num(0.0, low_open=True),
+    "vf_clip_param": num(0.0, low_open=True),
+    "grad_clip": num(0.0, low_open=True, optional=True),
+}
+
+# Keys whose value may be an RLlib schedule ``[[timestep, value], ...]`` instead of a number.
+_SCHEDULE_KEYS = ("lr", "entropy_coeff")
+
+
+def check_number(algo: str, key: str, value: Any, rng: Num) -> None:
+    """Raise ``ValueError`` naming ``algo``, ``key`` and the range unless ``value`` fits ``rng``."""
+    if value is None and rng.optional:
+        return
+    name = f"{algo}: config key {key!r}" if algo else f"config key {key!r}"
+    if rng.integer:
+        check_int(name, value, rng.low, rng.high)
+        return
+    try:
+        check_float(name, value, rng.low, rng.high, low_open=rng.low_open, high_open=rng.high_open)
+    except ValueError as e:
+        msg = str(e)
+        if rng.optional:
+            msg += " (or null to switch it off)"
+        raise ValueError(msg) from None
+
+
+def _check_value(algo: str, key: str, value: Any, rng: Num) -> None:
+    if key in _SCHEDULE_KEYS and isinstance(value, (list, tuple)):
+        for i, point in enumerate(value):
+            if not (isinstance(point, (list, tuple)) and len(point) == 2):
+                raise ValueError(f"{algo}: config key {key!r} as a schedule must be a list of "
+                                 f"[timestep, value] pairs, got {value!r}")
+            check_number(algo, f"{key}[{i}]", point[1], rng)
+        return
+    check_number(algo, key, value, rng)
+
+
+def check_config_numbers(config, algo: str, ranges: Optional[Mapping[str, Num]] = None, *,
+                         ignored: Optional[Mapping[str, str]] = None) -> None:
+    """Check every numeric key of ``config`` (see the module docstring).
+
+    ``ranges``: the algorithm's own keys (they override ``RLLIB_RANGES`` entries of the same name).
+    ``ignored``: ``{key: hint}`` for keys the algorithm does not read; a value different from the
+    config class's default is refused with ``hint`` (the key(s) to set instead).
+    """
+    all_ranges = {**RLLIB_RANGES, **dict(ranges or {})}
+    for key, rng in all_ranges.items():
+        if key in (ignored or {}) or not hasattr(config, key):
+            continue
+        _check_value(algo, key, getattr(config, key), rng)
+    for key, value in vars(config).items():
+        if key in all_ranges or key.startswith("__"):
+            continue
+        if isinstance(value, numbers.Real) and not isinstance(value, (bool, numbers.Integral)):
+            if not math.isfinite(float(value)):
+                raise ValueError(f"{algo}: config key {key.lstrip('_')!r} must be a finite "
+                                 f"number, got {value!r}")
+    if ignored:
+        defaults = type(config)()
+        for key, hint in ignored.items():
+            value, default = getattr(config, key, None), getattr(defaults, key, None)
+            if not _same(value, default):
+                raise ValueError(f"{algo} does not read config key {key!r} (got {value!r}); "
+                                 f"set {hint} instead")
+
+
+def _same(a, b) -> bool:
+    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
+        return True
+    try:
+        return bool(a == b)
+    except Exception:  # noqa: BLE001 - values that cannot be compared count as different
+        return False

@@ -1,0 +1,210 @@
+"""Every algorithm on a multi-node Ray cluster, and what happens when a node or a learner is lost.
+
+One simulated cluster (``ray.cluster_utils.Cluster``, Ray's own multi-node test harness) serves the
+whole module: a head node for the driver, two worker nodes that each advertise one
+``env_runner_slot`` (so each takes exactly one env runner), and a learner node with two
+``learner_slot``. Each algorithm asks for its env runners with
+``custom_resources_per_env_runner={"env_runner_slot": 1}`` and for two learners with
+``custom_resources_per_learner={"learner_slot": 1}``; the tests assert on which node every actor
+ran, that both learners hold the same weights after the all-reduce, that the env runners received
+the learners' weights across nodes, and that training proceeds.
+
+Faults: a worker node removed mid-training (its env runner gone) -> training continues on the other
+node, and the runner is restarted on a node added later; a learner actor killed -> ``train()``
+fails and the last checkpoint restores with ``Algorithm.from_checkpoint``.
+
+The module needs its own Ray (``ray.init(address=cluster.address)``): if the session's local Ray is
+running it is shut down first and started again, as ``conftest.ray_session`` started it, when the
+module ends.
+"""
+import time
+
+import numpy as np
+import pytest
+import ray
+
+import rllib_coopai
+from rllib_coopai.algorithms import get_config_class
+
+from designer_checks import assert_learners_in_sync
+
+RUNNER = {"env_runner_slot": 1}
+LEARNER = {"learner_slot": 1}
+
+# The smallest settings of each algorithm that still feed two learners whole episodes.
+SMALL = {
+    "IPPO": ("prisoners_dilemma", {}, dict(train_batch_size_per_learner=64, minibatch_size=32,
+                                           num_epochs=1)),
+    "DCL": ("prisoners_dilemma", {}, dict(train_batch_size_per_learner=64)),
+    "LIO": ("escape_room", {"n_agents": 2, "min_at_lever": 1},
+            dict(episodes_per_iteration=4, policy_hiddens=[16], incentive_hiddens=[16])),
+    "IncentiveDesigner": ("escape_room", {"n_agents": 2, "min_at_lever": 1, "obs_mode": "designer"},
+                          dict(designer="metagrad", episodes_per_iteration=4, agent_hidden=[16],
+                               designer_hidden=[16])),
+    "AMD": ("greed_fear", {}, dict(gradient="pg", episodes_per_iteration=8)),
+}
+
+
+def small_config(name, runners=2, learners=2):
+    env, env_config, training = SMALL[name]
+    return (get_config_class(name)()
+            .environment(env, env_config=env_config)
+            .env_runners(num_env_runners=runners, custom_resources_per_env_runner=RUNNER)
+            .learners(num_learners=learners, custom_resources_per_learner=LEARNER)
+            .fault_tolerance(restart_failed_env_runners=True)
+            .training(**training)
+            .debugging(seed=0))
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    from ray.cluster_utils import Cluster
+
+    had_local_ray = ray.is_initialized()
+    if had_local_ray:
+        ray.shutdown()
+    c = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
+    nodes = {
+        "runners": [c.add_node(num_cpus=1, resources={"env_runner_slot": 1}) for _ in range(2)],
+        "learner": c.add_node(num_cpus=2, resources={"learner_slot": 2}),
+    }
+    c.wait_for_nodes()
+    ray.init(address=c.address, log_to_driver=False)
+    rllib_coopai.register_all()  # the registry of this (new) cluster
+    try:
+        yield c, nodes
+    finally:
+        ray.shutdown()
+        c.shutdown()
+        if had_local_ray:  # as conftest.ray_session started it, for the modules that follow
+            ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+            rllib_coopai.register_all()
+
+
+def runner_nodes(algo):
+    return algo.env_runner_group.foreach_env_runner(
+        lambda w: ray.get_runtime_context().get_node_id(), local_env_runner=False)
+
+
+def learner_nodes(algo):
+    return [r.get() for r in algo.learner_group.foreach_learner(
+        lambda learner: ray.get_runtime_context().get_node_id())]
+
+
+def assert_runners_have_learner_weights(algo):
+    """The weights the env runners act with (inference-only modules) are the learners' weights:
+    ``sync_weights`` crossed the nodes."""
+    learner = algo.learner_group.foreach_learner(
+        lambda l: {m: {k: v.detach().numpy().copy() for k, v in l.module[m].state_dict().items()}
+                   for m in l.module.keys()})[0].get()
+    runners = algo.env_runner_group.foreach_env_runner(
+        lambda w: {m: {k: v.detach().numpy().copy() for k, v in w.module[m].state_dict().items()}
+                   for m in w.module.keys()}, local_env_runner=False)
+    assert runners
+    compared = 0
+    for state in runners:
+        for m, params in state.items():
+            for k, v in params.items():
+                if k in learner.get(m, {}):
+                    np.testing.assert_allclose(v, learner[m][k], rtol=0, atol=1e-6, err_msg=f"{m}/{k}")
+                    compared += 1
+    assert compared > 0
+
+
+def node_id(node):
+    return node.node_id
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("name", list(SMALL))
+def test_env_runners_on_worker_nodes_learners_on_learner_node(cluster, name):
+    _, nodes = cluster
+    algo = small_config(name).build_algo()
+    try:
+        placed = runner_nodes(algo)
+        assert sorted(placed) == sorted(node_id(n) for n in nodes["runners"]), \
+            "one env runner on each worker node"
+        assert learner_nodes(algo) == [node_id(nodes["learner"])] * 2
+        first = algo.learner_group.foreach_learner(
+            lambda l: {m: {k: v.detach().numpy().copy() for k, v in l.module[m].state_dict().items()}
+                       for m in l.module.keys()})[0].get()
+        steps = []
+        for _ in range(2):
+            res = algo.train()
+            steps.append(res["num_env_steps_sampled_lifetime"])
+        assert 0 < steps[0] < steps[1]
+        assert res["learners"], "learners reported results"
+        assert_learners_in_sync(algo)
+        assert_runners_have_learner_weights(algo)
+        after = algo.learner_group.foreach_learner(
+            lambda l: {m: {k: v.detach().numpy().copy() for k, v in l.module[m].state_dict().items()}
+                       for m in l.module.keys()})[0].get()
+        moved = [f"{m}/{k}" for m in first for k in first[m]
+                 if not np.array_equal(first[m][k], after[m][k])]
+        assert moved, "no parameter changed in two iterations"
+    finally:
+        algo.stop()
+
+
+@pytest.mark.timeout(300)
+def test_dcl_survives_losing_a_worker_node_and_reuses_a_new_one(cluster):
+    """A worker node disappears (its env runner with it): DCL keeps training on the other node;
+    once a node with a free ``env_runner_slot`` joins, Ray restarts the lost runner there and RLlib
+    brings it back into service (weights synced) at the start of a later ``train()``."""
+    c, nodes = cluster
+    algo = small_config("DCL").fault_tolerance(env_runner_health_probe_timeout_s=5).build_algo()
+    group = algo.env_runner_group
+    try:
+        steps = algo.train()["num_env_steps_sampled_lifetime"]
+        lost, kept = nodes["runners"]
+        c.remove_node(lost)
+        nodes["runners"] = [kept]
+        for _ in range(2):
+            res = algo.train()
+            assert res["num_env_steps_sampled_lifetime"] >= steps + 64 * 2  # a full batch each time
+            steps = res["num_env_steps_sampled_lifetime"]
+        assert group.num_healthy_remote_env_runners() == 1
+        assert runner_nodes(algo) == [node_id(kept)]
+
+        new = c.add_node(num_cpus=1, resources={"env_runner_slot": 1})
+        c.wait_for_nodes()
+        nodes["runners"] = [kept, new]
+        deadline = time.monotonic() + 120
+        while group.num_healthy_remote_env_runners() < 2 and time.monotonic() < deadline:
+            res = algo.train()
+            assert res["num_env_steps_sampled_lifetime"] > steps
+            steps = res["num_env_steps_sampled_lifetime"]
+        assert group.num_healthy_remote_env_runners() == 2, "lost env runner never came back"
+        assert sorted(runner_nodes(algo)) == sorted([node_id(kept), node_id(new)])
+        res = algo.train()
+        assert res["num_env_steps_sampled_lifetime"] > steps
+        assert_runners_have_learner_weights(algo)
+    finally:
+        algo.stop()
+
+
+@pytest.mark.timeout(300)
+def test_learner_failure_stops_the_run_and_the_last_checkpoint_restores(cluster, tmp_path):
+    from ray.rllib.algorithms.algorithm import Algorithm
+
+    algo = small_config("IPPO").build_algo()
+    try:
+        algo.train()
+        path = algo.save_to_path(str(tmp_path / "ckpt"))
+        saved = algo.get_module("player_0").get_state()
+        victim = next(iter(algo.learner_group._worker_manager.actors().values()))
+        ray.kill(victim, no_restart=True)
+        with pytest.raises(Exception):
+            algo.train()
+    finally:
+        algo.stop()
+    restored = Algorithm.from_checkpoint(path)
+    try:
+        state = restored.get_module("player_0").get_state()
+        assert set(state) == set(saved)
+        for k in saved:
+            np.testing.assert_allclose(np.asarray(state[k]), np.asarray(saved[k]), err_msg=k)
+        assert learner_nodes(restored) == [node_id(cluster[1]["learner"])] * 2
+        assert restored.train()["num_env_steps_sampled_lifetime"] > 0
+    finally:
+        restored.stop()
