@@ -1,5 +1,7 @@
-# rllib_coopai: `make train` runs the default experiment, `make test` runs the test suite.
-# Both create the virtual environment on first use. Torch is pinned to the local CPU build
+# rllib_coopai: `make train` runs the default experiment, `make test` runs the test suite
+# (`make test-fast` skips the tests marked slow), `make reproduce CLAIM=<name>` reruns one paper claim
+# of docs/REPRODUCTION.md (`make reproduce` lists them).
+# Every target creates the virtual environment on first use. Torch is pinned to the local CPU build
 # (2.13.0) before anything else so that no CUDA wheels are ever pulled.
 PYTHON ?= python3
 VENV ?= .venv
@@ -8,8 +10,9 @@ PIP := $(PY) -m pip
 STAMP := $(VENV)/.installed
 TORCH_VERSION ?= 2.13.0
 PYTEST_ARGS ?=
+CLAIM ?=
 
-.PHONY: install train test benchmark clean
+.PHONY: install train test test-fast benchmark reproduce clean
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -26,8 +29,14 @@ train: $(STAMP)
 test: $(STAMP)
 	RAY_AUTH_MODE=disabled $(PY) -m pytest tests -q $(PYTEST_ARGS)
 
+test-fast: $(STAMP)
+	RAY_AUTH_MODE=disabled $(PY) -m pytest tests -q -m "not slow" $(PYTEST_ARGS)
+
 benchmark: $(STAMP)
 	RAY_AUTH_MODE=disabled $(PY) benchmarks/throughput.py
+
+reproduce: $(STAMP)
+	RAY_AUTH_MODE=disabled $(PY) benchmarks/reproduce.py $(if $(CLAIM),--claim $(CLAIM))
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache

@@ -41,21 +41,21 @@ SEEDS5 = ["--seeds", "0", "1", "2", "3", "4"]
 # from the summary), and the wall clock the commands took here (hours).
 CLAIMS = {
     "dcl_pd": dict(
-        paper="DCL paper §5.1 / Fig. 2, Table 5: every DCL variant converges to mutual cooperation (SW -2) in the PD",
+        paper="DCL paper §4.1.1, Fig. 2, Table 5: every DCL variant converges to mutual cooperation (SW -2) in the PD",
         commands=[_dcl("--setting", "pd", "--methods", "DCL,DCL-IC,DCL-decentralized,IPPO", "--seeds", "5",
                        "--iters", "300", "--ippo-iters", "40", "--time-limit", "150")],
         sources={"dcl": ["pd.json"]}, figure=("copy", "runs/dcl/pd.png"), hours=0.7),
     "dcl_grid": dict(
-        paper="DCL paper §5.2 / Fig. 4, Table 6: DCL agents learn to cooperate in the grid game (SW 0)",
+        paper="DCL paper §4.1.2, Fig. 4, Table 6: DCL agents learn to cooperate in the grid game (SW 0)",
         commands=[_dcl("--setting", "grid", "--methods", "DCL,DCL-IC", "--seeds", "5", "--iters", "150")],
         sources={"dcl": ["grid.json"]}, figure=("copy", "runs/dcl/grid.png"), hours=0.2),
     "dcl_rpc": dict(
-        paper="DCL paper §5.3 / Fig. 5, Table 7: mega-step (K=2) commitments reach the alternating deal in RPC",
+        paper="DCL paper §4.1.3, Fig. 5, Table 7: mega-step (K=2) commitments reach the alternating deal in RPC",
         commands=[_dcl("--setting", "rpc", "--methods", "DCL-K2", "--seeds", "1", "--iters", "2000",
                        "--time-limit", "420")],
         sources={"dcl": ["rpc.json"]}, figure=("copy", "runs/dcl/rpc.png"), hours=0.15),
     "dcl_public_goods": dict(
-        paper="DCL paper Table 8: DCL-IC public goods, N = 2 / 3 / 5: agreement > 0.99, SW 0.997 / 1.491 / 1.989",
+        paper="DCL paper §5.1, Table 8: DCL-IC public goods, N = 2 / 3 / 5: agreement > 0.99, SW 0.997 / 1.491 / 1.989",
         commands=[_dcl("--setting", "public_goods", "--n-agents", "3,5", "--seeds", "5", "--iters", "300",
                        "--time-limit", "400"),
                   _dcl("--setting", "public_goods", "--n-agents", "2", "--seeds", "5", "--iters", "120"),
@@ -97,7 +97,7 @@ CLAIMS = {
         commands=[_lio("--setting", "asym", *SEEDS5, "--iters", "200", "--eval-every", "20")],
         sources={"lio": ["asym.json"]}, figure=("copy", "runs/lio/asym.png"), hours=0.1),
     "lio_ipd": dict(
-        paper="LIO thesis §5.4, Prop. 3, Fig. 5.4, Table B.3: LIO reaches mutual cooperation in the IPD",
+        paper="LIO thesis §5.2.2 Prop. 3, §5.4 Fig. 5.4, Table B.3: LIO reaches mutual cooperation in the IPD",
         commands=[_lio("--setting", "ipd", "--seeds", "0", "1", "2", "--iters", "64", "--eval-every", "16")],
         sources={"lio": ["ipd.json"]}, figure=("copy", "runs/lio/ipd.png"), hours=0.05),
     "lio_cleanup7": dict(
@@ -131,7 +131,7 @@ CLAIMS = {
                     ["benchmarks/cleanup7_stats.py", "--set", "fast"]],
         sources={"lio": ["cleanup7_fast_lio_s*.json", "cleanup7_b5_ac*.json", "cleanup7_b5_lio*.json",
                          "cleanup7_fast_lio_inc1e-4*.json"]},
-        figure=("script", ["benchmarks/cleanup7_plot.py", "--set", "one_episode"]), hours=25.0),
+        figure=("script", ["benchmarks/cleanup7_plot.py", "--set", "one_episode"]), hours=15.0),
     "lio_cleanup10": dict(
         paper="LIO thesis Fig. 5.6 (10x10), Table B.5: LIO above AC on Cleanup 10x10",
         commands=[_lio("--setting", "cleanup10_thesis", "--seeds", "0", "--iters", "6000", "--eval-every", "250",
@@ -148,7 +148,7 @@ CLAIMS = {
         sources={"designer": ["er52.json", "er52_table_c1.json"]},
         figure=("copy", "runs/designer/er52.png"), hours=0.5),
     "metagrad_gtb": dict(
-        paper="ID thesis §6.4, Fig. 6.3, Table C.4: the MetaGrad tax designer beats dual-RL and US-federal on GTB",
+        paper="ID thesis §6.4.1, Fig. 6.3, Table C.4: the MetaGrad tax designer beats dual-RL and US-federal on GTB",
         commands=[["benchmarks/designer_gtb.py", "--minutes", "7"],
                   ["benchmarks/designer_gtb.py", "--minutes", "4", "--methods", "ippo_us_federal"]],
         sources={"designer": ["gtb.json"]}, figure=("copy", "runs/designer/gtb.png"), hours=0.55),
@@ -201,6 +201,7 @@ def check(names):
     sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
     try:
         for name in names:
+            failed_before = len(bad)
             for argv in CLAIMS[name]["commands"]:
                 old_argv, sys.argv = sys.argv, [os.path.join(ROOT, argv[0]), *argv[1:]]
                 try:
@@ -212,7 +213,8 @@ def check(names):
                     bad.append((name, argv, f"exit {e.code}"))
                 finally:
                     sys.argv = old_argv
-            print(f"{name}: {len(CLAIMS[name]['commands'])} command(s) parsed", flush=True)
+            n = len(CLAIMS[name]["commands"])
+            print(f"{name}: {n - (len(bad) - failed_before)} of {n} command(s) parsed", flush=True)
     finally:
         ap.ArgumentParser.parse_args = original
     for name, argv, why in bad:
@@ -240,17 +242,20 @@ def main(argv=None):
             print(f"{name:{width}}  {spec['hours']:5.2f}  {spec['paper']}")
         print("\nmake reproduce CLAIM=<claim>   (or: python benchmarks/reproduce.py --claim <claim> [--dry-run])")
         return
+    commands = CLAIMS[args.claim]["commands"]
+    analyses = [c for c in commands if c[0].endswith("_stats.py")]  # read the summary: run after it
     if not args.summarise_only:
-        for command in CLAIMS[args.claim]["commands"]:
-            if command[0].endswith(("_stats.py",)):
-                continue  # analysis of the summary: after summarising
-            _run(command, args.dry_run)
+        for command in commands:
+            if command not in analyses:
+                _run(command, args.dry_run)
     if args.dry_run:
+        print(f"(then the summary docs/results/{args.claim}.json and figure docs/results/{args.claim}.png)")
+        for command in analyses:
+            _run(command, dry_run=True)
         return
     summarise_claim(args.claim)
-    for command in CLAIMS[args.claim]["commands"]:
-        if command[0].endswith("_stats.py"):
-            _run(command)
+    for command in analyses:
+        _run(command)
 
 
 if __name__ == "__main__":

@@ -43,6 +43,7 @@ def _dcl(ic_lambda, seed=0):
             .debugging(seed=seed))
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_dcl_cooperates_and_rejects_always_defect_proposer(ray_session):
     algo, hist = _train_until_cooperation(_dcl(0.0))
@@ -73,6 +74,7 @@ def test_dcl_cooperates_and_rejects_always_defect_proposer(ray_session):
         algo.stop()
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_dcl_ic_cooperates(ray_session):
     algo, hist = _train_until_cooperation(_dcl(1.0))
@@ -81,6 +83,7 @@ def test_dcl_ic_cooperates(ray_session):
     assert sw >= -2.2 and ag >= 0.9, hist[-10:]
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(420)
 def test_decentralized_dcl_cooperates(ray_session):
     """Decentralized DCL (DCL paper Algorithm 3, App. 8.2): every agent differentiates through its OWN
@@ -99,6 +102,7 @@ def test_decentralized_dcl_cooperates(ray_session):
     assert min(a for _, a in hist) < 0.5, "agreement had to be learned"
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_ippo_defects(ray_session):
     torch.set_num_threads(1)
@@ -115,6 +119,7 @@ def test_ippo_defects(ray_session):
     assert sw <= -3.8
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_dcl_grid_game_cooperates(ray_session):
     """Grid game (4 cells, horizon 16): DCL's social welfare ends above -10 (undiscounted; all
@@ -134,6 +139,7 @@ def test_dcl_grid_game_cooperates(ray_session):
     assert min(hist) < -40.0  # it started from (near) all-defect: the test can fail
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_dcl_mega_steps_make_purely_conflicting_game_cooperative(ray_session):
     """Repeated purely conflicting game, horizon 16, K = 2 mega-step commitments (DCL paper

@@ -107,6 +107,7 @@ def _metagrad_er52(seed, max_iters, target):
         algo.stop()
 
 
+@pytest.mark.slow
 def test_metagrad_reaches_escape_room_optimum_dual_rl_does_not(ray_session):
     """CI-sized ID thesis §6.4 on ER(5,2): MetaGrad reaches the social objective's optimum region
     net of its payments in most seeds, dual-RL does not (optimum: 28 gross = sum of the agents'

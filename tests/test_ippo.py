@@ -57,6 +57,7 @@ def _train_two_iterations(env, runners):
         algo.stop()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("env", REMOTE)
 def test_every_env_class_trains_two_iterations_with_two_env_runners(ray_session, env):
     _train_two_iterations(env, runners=2)
@@ -94,6 +95,7 @@ def test_pd_metrics_are_consistent(ray_session):
         algo.stop()
 
 
+@pytest.mark.slow
 def test_ippo_learns_mutual_defection_in_one_shot_pd(ray_session):
     """Independent learners in the one-shot PD end in mutual defection (DCL paper §4.1.1)."""
     algo = (

@@ -86,6 +86,7 @@ def _best_greedy(env, env_config, training, seed, iters, every, stop_at=float("i
         algo.stop()
 
 
+@pytest.mark.slow
 def test_lio_solves_escape_room_2_1_where_independent_pg_fails(ray_session):
     """ER(2,1), three seeds, same budget per seed (ER_ITERS iterations x 16 episodes, greedy
     evaluation every ER_EVAL_EVERY iterations): in most seeds (>= 2 of 3) LIO's greedy policies
@@ -122,6 +123,7 @@ IPD_FAST = dict(
 )
 
 
+@pytest.mark.slow
 def test_lio_reaches_mutual_cooperation_in_ipd(ray_session):
     """IPD (5 rounds): LIO agents end in mutual cooperation (-10 per episode, all C); independent
     PG agents with the same seed, init and budget end in mutual defection (-20)."""
@@ -133,6 +135,7 @@ def test_lio_reaches_mutual_cooperation_in_ipd(ray_session):
     assert pg["cooperation_rate"] <= 0.1, pg
 
 
+@pytest.mark.slow
 def test_lio_asym_solves_asymmetric_escape_room_where_two_pg_agents_fail(ray_session):
     """LIO thesis App. B.5.1: only A1 (player_0) gives incentives, A2 is a plain PG learner. LIO-asym's greedy
     collective return is the optimum 9 after 40 iterations (benchmark: 9 at every evaluation
@@ -159,6 +162,7 @@ def _cleanup_with_scripted_cleaner(cfg):
     return ScriptedCleaner(make("cleanup", **cfg))
 
 
+@pytest.mark.slow
 def test_actor_critic_recipient_learns_to_harvest_beside_a_scripted_cleaner(ray_session):
     """The actor-critic path of LIO (eqs B.9-B.10, conv encoder, target critic) learns Cleanup's
     harvesting: with agent_0 scripted to clean, agent_1's mean return per 50-step episode over 10

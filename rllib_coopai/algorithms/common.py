@@ -88,6 +88,20 @@ def env_agents(config) -> List[str]:
         env.close()
 
 
+def require_discrete_actions(config, agents, method: str, alternative: str = "") -> None:
+    """Raise at ``build_algo()`` if an agent of ``agents`` (from ``config.setup_agents()``) has no
+    Discrete action space: ``method``'s policies are categorical. ``alternative`` names what to
+    change instead."""
+    from gymnasium.spaces import Discrete
+
+    spaces_ = getattr(config, "_coop_spaces", {})
+    for a in agents:
+        if a in spaces_ and not isinstance(spaces_[a][1], Discrete):
+            extra = f"; {alternative}" if alternative else ""
+            raise ValueError(f"{method} needs a Discrete action space for every agent (categorical "
+                             f"policies); agent {a!r} has {spaces_[a][1]}{extra}")
+
+
 class FixedModuleOrder(ConnectorV2):
     """Env-to-module piece: the per-module batch in sorted module-id order.
 
@@ -114,10 +128,36 @@ class CoopConfigMixin:
     def _init_coop(self):
         self.share_policy = False
         self.callbacks_class = CoopMetricsCallback
+        # NaN / inf after a learner update: raise (False) or skip the update and count it (True);
+        # see rllib_coopai.core.nonfinite.
+        self.skip_nonfinite_updates = False
+        # Lost env runners: restarted by Ray, waited for at most env_runner_restore_timeout_s
+        # (rllib_coopai.core.sampling).
+        from rllib_coopai.core.sampling import FAULT_TOLERANCE
+
+        self.fault_tolerance(**FAULT_TOLERANCE)
+
+    def training(self, *, skip_nonfinite_updates=NotProvided, **kwargs):
+        """``skip_nonfinite_updates``: skip (and count in the learner results) an update that
+        produces a NaN / inf instead of raising ``NonFiniteUpdateError``."""
+        super().training(**kwargs)
+        if skip_nonfinite_updates is not NotProvided:
+            self.skip_nonfinite_updates = skip_nonfinite_updates
+        return self
 
     def build_env_to_module_connector(self, env=None, spaces=None, device=None):
-        """RLlib's pipeline plus ``FixedModuleOrder`` at its end (seeded sampling reproducible)."""
+        """RLlib's pipeline with the package's shared observation preprocessing
+        (``rllib_coopai.modules.encoders.EncodeObservations``) first, where some agent's
+        observation space needs it, and ``FixedModuleOrder`` at its end (seeded sampling
+        reproducible)."""
+        from gymnasium.spaces import Dict as DictSpace
+
+        from rllib_coopai.modules.encoders import EncodeObservations, needs_encoding
+
         pipeline = super().build_env_to_module_connector(env=env, spaces=spaces, device=device)
+        obs_space = pipeline.input_observation_space
+        if isinstance(obs_space, DictSpace) and needs_encoding(obs_space.spaces):
+            pipeline.prepend(EncodeObservations())
         pipeline.append(FixedModuleOrder())
         return pipeline
 
@@ -138,13 +178,37 @@ class CoopConfigMixin:
         get a small conv encoder by default: one 3x3 conv with 6 filters and stride 1 (the
         Cleanup architecture of LIO thesis App. B.4.2, Table B.5), since RLlib has no default for small images.
         Set ``.rl_module(model_config={"conv_filters": ...})`` to override.
+
+        Every agent's observation space goes through the shared preprocessing of
+        ``rllib_coopai.modules.encoders`` (one-hot / flatten, chosen from the space);
+        ``self._coop_spaces`` maps each agent to (module observation space, action space).
         """
+        from rllib_coopai.modules.encoders import check_observation_space, module_observation_space
+
         env = probe_env(self)
         try:
             agents = list(env.possible_agents)
-            shapes = [getattr(env.observation_spaces[a], "shape", None) for a in agents]
+            raw_obs = {a: env.observation_spaces[a] for a in agents}
+            act_spaces = {a: env.action_spaces[a] for a in agents}
         finally:
             env.close()
+        for a, space in raw_obs.items():
+            check_observation_space(space, a)
+        obs_spaces = {a: module_observation_space(s) for a, s in raw_obs.items()}
+        #: per agent: the observation space its RLModule is built for (after the shared
+        #: preprocessing of rllib_coopai.modules.encoders) and its action space
+        self._coop_spaces = {a: (obs_spaces[a], act_spaces[a]) for a in agents}
+        if self.share_policy and not self.is_multi_agent:
+            first = agents[0]
+            for a in agents[1:]:
+                if obs_spaces[a] != obs_spaces[first] or act_spaces[a] != act_spaces[first]:
+                    raise ValueError(
+                        "share_policy=True trains one module for all agents, which needs the same "
+                        f"observation and action space for every agent; agent {first!r} has "
+                        f"{raw_obs[first]} / {act_spaces[first]}, agent {a!r} has {raw_obs[a]} / "
+                        f"{act_spaces[a]}. Set .training(share_policy=False) (one module per agent)."
+                    )
+        shapes = [s.shape for s in obs_spaces.values()]
         if any(s is not None and len(s) == 3 for s in shapes):
             mc = self._model_config
             if isinstance(mc, dict) and not mc.get("conv_filters"):

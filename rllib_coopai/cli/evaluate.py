@@ -4,13 +4,19 @@ The algorithm is rebuilt from the checkpoint with its own config, made local (no
 runners or learners, no GPU needed), and its local EnvRunner samples ``--episodes`` whole episodes
 (greedy actions unless ``--explore``). The metrics are the ones training logs (the package's
 callbacks: per-agent returns, social welfare, cooperation rate, agreement rate, incentives, ...).
-``--render`` prints the env's text rendering after every step (envs of this package: ``ansi``).
+``--render`` prints the env's text rendering after every step: envs that accept
+``render_mode="ansi"`` (all of this package's) print their frames, ``render_mode="human"`` envs
+draw or print themselves.
+
+Given an experiment dir, the trial is the best one by the metric ``rllib train``'s summary used
+(``--trial ID`` / ``--metric NAME`` choose otherwise); a checkpoint dir is evaluated as is.
 """
 from __future__ import annotations
 
+import json
 import os
 import pickle
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
 from rllib_coopai.cli.errors import CLIError
 from rllib_coopai.cli.progress import cooperation_metrics
@@ -18,22 +24,80 @@ from rllib_coopai.cli.progress import cooperation_metrics
 _CTOR_FILE = "class_and_ctor_args.pkl"
 
 
-def find_checkpoint(path: str) -> str:
-    """``path`` if it is a checkpoint, else the newest checkpoint below it (trial or run dir)."""
-    if not os.path.exists(path):
-        raise CLIError(f"checkpoint {path!r} does not exist.")
-    path = os.path.abspath(path)
-    if os.path.isfile(os.path.join(path, _CTOR_FILE)):
-        return path
+def _newest_checkpoint(path: str) -> Optional[str]:
     found = []
     for root, dirs, files in os.walk(path):
         if _CTOR_FILE in files and os.path.basename(root).startswith("checkpoint_"):
             found.append(root)
             dirs[:] = []
     if not found:
+        return None
+    return max(found, key=lambda p: (os.path.getmtime(os.path.join(p, _CTOR_FILE)), p))
+
+
+def _trial_dirs(path: str) -> List[str]:
+    """Trial dirs (those with Tune's ``result.json``) at or below ``path``."""
+    out = []
+    for root, dirs, files in os.walk(path):
+        if "result.json" in files:
+            out.append(root)
+            dirs[:] = []
+    return sorted(out)
+
+
+def _last_result(trial_dir: str) -> Dict[str, Any]:
+    last = None
+    try:
+        with open(os.path.join(trial_dir, "result.json"), encoding="utf-8") as f:
+            for line in f:
+                if line.strip():
+                    last = line
+        return json.loads(last) if last else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def find_checkpoint(path: str, trial: Optional[str] = None, metric: Optional[str] = None,
+                    verbose: bool = True) -> str:
+    """The checkpoint to evaluate for ``path``.
+
+    ``path`` is a checkpoint (used as is), a trial dir or an experiment dir. In an experiment dir
+    the trial is the best one by the metric ``rllib train``'s summary ranks by (social welfare if
+    logged, else the mean episode return, on each trial's last result; ``metric`` overrides it),
+    or the one whose directory name contains ``trial`` (a trial id such as ``a1b2c_00001``). Its
+    newest checkpoint is returned.
+    """
+    from rllib_coopai.cli.progress import pick_metric
+    from rllib_coopai.cli.train import _metric
+
+    if not os.path.exists(path):
+        raise CLIError(f"checkpoint {path!r} does not exist.")
+    path = os.path.abspath(path)
+    if os.path.isfile(os.path.join(path, _CTOR_FILE)):
+        return path
+    trials = [t for t in _trial_dirs(path) if _newest_checkpoint(t)]
+    if trial is not None:
+        chosen = [t for t in trials if trial in os.path.basename(t)]
+        if len(chosen) != 1:
+            names = ", ".join(os.path.basename(t) for t in trials) or "none with a checkpoint"
+            raise CLIError(f"--trial {trial!r} matches {len(chosen)} trial(s) with a checkpoint in "
+                           f"{path!r}; trials: {names}.")
+        trials = chosen
+    if len(trials) > 1:
+        results = {t: _last_result(t) for t in trials}
+        with_results = [t for t in trials if results[t]] or trials
+        name = metric or pick_metric(results[with_results[0]])[0]
+        best = max(with_results, key=lambda t: _metric(results[t], name))
+        if verbose:
+            value = _metric(results[best], name)
+            print(f"Best of {len(trials)} trials by {name} (last result {value:.4g}): "
+                  f"{os.path.basename(best)} (choose another with --trial)", flush=True)
+        trials = [best]
+    found = _newest_checkpoint(trials[0] if trials else path)
+    if found is None:
         raise CLIError(f"no RLlib checkpoint in {path!r} (expected a checkpoint_NNNNNN dir with "
                        f"{_CTOR_FILE}, or a trial/experiment dir that holds one).")
-    return max(found, key=lambda p: (os.path.getmtime(os.path.join(p, _CTOR_FILE)), p))
+    return found
 
 
 def _render_env_name(env_name):
@@ -78,6 +142,33 @@ def _render_env_name(env_name):
     return name
 
 
+def _render_mode(env_name: str, env_config: dict) -> Optional[str]:
+    """``"ansi"`` (text frames) or ``"human"`` (the env draws or prints itself): the first one
+    the env accepts as ``render_mode`` keyword; None if it takes neither (or sets it itself)."""
+    from ray.rllib.env.env_context import EnvContext
+
+    from rllib_coopai.algorithms.common import env_creator_for
+
+    if "render_mode" in env_config:
+        return env_config["render_mode"]
+    env_config = {k: v for k, v in env_config.items() if k != "designer_seat"}
+    try:
+        creator = env_creator_for(env_name.split("__designer_seat")[0])
+    except ValueError:
+        return None
+    for mode in ("ansi", "human"):
+        try:
+            env = creator(EnvContext({**env_config, "render_mode": mode}, worker_index=0))
+        except Exception:  # noqa: BLE001 - this mode is not accepted: try the next
+            continue
+        try:
+            env.close()
+        except Exception:  # noqa: BLE001
+            pass
+        return mode
+    return None
+
+
 def load_local_algorithm(checkpoint: str, *, render: bool = False, explore: bool = False,
                          seed: Optional[int] = None):
     """The checkpoint's algorithm, rebuilt in this process (num_env_runners=0, num_learners=0)."""
@@ -96,10 +187,9 @@ def load_local_algorithm(checkpoint: str, *, render: bool = False, explore: bool
     if seed is not None:
         config.debugging(seed=seed)
     if render and isinstance(config.env, str):
-        from rllib_coopai import envs
-
-        if config.env in envs.names():
-            config.environment(env_config={**(config.env_config or {}), "render_mode": "ansi"})
+        mode = _render_mode(config.env, dict(config.env_config or {}))
+        if mode is not None:
+            config.environment(env_config={**(config.env_config or {}), "render_mode": mode})
         config.environment(env=_render_env_name(config.env))
     return algo_cls.from_checkpoint(checkpoint, config=config)
 
@@ -127,11 +217,14 @@ def rollout(algo, episodes: int, explore: bool = False) -> Dict[str, Any]:
 
 
 def evaluate_checkpoint(path: str, *, episodes: int = 10, render: bool = False,
-                        explore: bool = False, seed: Optional[int] = None) -> Dict[str, float]:
-    """Roll out ``episodes`` episodes of checkpoint ``path``; print and return the metrics."""
+                        explore: bool = False, seed: Optional[int] = None,
+                        trial: Optional[str] = None, metric: Optional[str] = None
+                        ) -> Dict[str, float]:
+    """Roll out ``episodes`` episodes of checkpoint ``path`` (see :func:`find_checkpoint` for
+    experiment and trial dirs, ``trial`` and ``metric``); print and return the metrics."""
     import ray
 
-    checkpoint = find_checkpoint(path)
+    checkpoint = find_checkpoint(path, trial=trial, metric=metric)
     if not ray.is_initialized():
         ray.init(include_dashboard=False, log_to_driver=False, num_cpus=1)
     print(f"Evaluating {checkpoint} over {episodes} episode(s) "

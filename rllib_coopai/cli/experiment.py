@@ -4,7 +4,8 @@ Format (one or more experiments per file, as ``rllib train -f`` read them before
 
     pd-ippo:                      # experiment name (the Tune run directory)
       run: IPPO                   # this package's algorithms or RLlib's (PPO, APPO, DQN, ...)
-      env: prisoners_dilemma      # a registered env name or a gymnasium id (CartPole-v1)
+      env: prisoners_dilemma      # a registered env name, a class path (my_pkg.my_mod.MyEnv)
+                                  # or a gymnasium id (CartPole-v1)
       stop: {training_iteration: 20}
       num_samples: 1
       checkpoint_config: {checkpoint_frequency: 10, checkpoint_at_end: true}
@@ -350,25 +351,23 @@ def _probe_env(config, run: str) -> None:
     if not isinstance(env, str):
         return
     from ray.rllib.env.env_context import EnvContext
-    from ray.tune.registry import ENV_CREATOR, _global_registry
+
+    from rllib_coopai.wrappers.rllib_env import EnvSpecError, resolve_env
 
     env_config = dict(config.env_config or {})
+    try:  # registered names, class paths (registered with Ray here) and gymnasium ids
+        _, creator = resolve_env(env)
+    except EnvSpecError as e:
+        raise CLIError(str(e).rstrip(".") + ".") from e
     try:
-        if _global_registry.contains(ENV_CREATOR, env):
-            instance = _global_registry.get(ENV_CREATOR, env)(EnvContext(env_config, worker_index=0))
-        else:
+        if creator is None:
             import gymnasium as gym
 
-            if env not in gym.envs.registry:
-                from rllib_coopai import envs as pkg_envs
-
-                known = pkg_envs.names()
-                raise CLIError(
-                    f"unknown environment {env!r}. Known environments: {', '.join(known)} "
-                    f"(or any gymnasium id such as CartPole-v1, or a name registered with "
-                    f"ray.tune.registry.register_env).{suggest(env, known + list(gym.envs.registry))}"
-                )
             instance = gym.make(env, **env_config)
+        else:
+            instance = creator(EnvContext(env_config, worker_index=0))
+    except EnvSpecError as e:
+        raise CLIError(str(e).rstrip(".") + ".") from e
     except CLIError:
         raise
     except (ValueError, TypeError, KeyError, AssertionError) as e:

@@ -3,12 +3,18 @@
     rllib train file EXPERIMENT.yaml [--stop JSON] [--config JSON] [--num-samples N]
                                      [--storage-path DIR] [--seed S] [--address ADDR] [--resume]
     rllib train -f EXPERIMENT.yaml ...
-    rllib evaluate CHECKPOINT [--episodes N] [--render]
+    rllib evaluate CHECKPOINT|TRIAL_DIR|EXPERIMENT_DIR [--trial ID] [--metric KEY] [--episodes N]
+                   [--render]
     rllib plot RUN_DIR [-o curves.png]
     rllib list [--keys ALGO]
 
-Bad input (missing file, YAML error, unknown algorithm/env/key, invalid value) exits with status 2
-and a one-paragraph message; ``--debug`` shows the traceback instead.
+Every command takes ``--import MODULE`` (repeatable): modules that register a user's environments
+or algorithms, imported before anything else; the current directory is importable, so
+``env: my_module.MyEnv`` in a YAML file finds ``./my_module.py``.
+
+Bad input (missing file, YAML error, unknown algorithm/env/key, invalid value, an env class path
+that does not import) exits with status 2 and a one-paragraph message before Ray starts;
+``--debug`` shows the traceback instead.
 """
 from __future__ import annotations
 
@@ -28,6 +34,33 @@ EXIT_BAD_INPUT = 2
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                    help="show full tracebacks instead of one-paragraph errors")
+    p.add_argument("--import", dest="imports", action="append", default=[], metavar="MODULE",
+                   help="import MODULE first (repeatable), e.g. one that calls "
+                        "rllib_coopai.envs.register; the current directory is importable")
+
+
+def import_user_modules(modules: List[str]) -> None:
+    """Put the current directory on ``sys.path`` (as ``python -m`` does) and import ``modules``.
+
+    Also loads the ``rllib_coopai.plugins`` entry points. Runs before Ray starts; a module that
+    cannot be imported is a ``CLIError`` naming it and the reason.
+    """
+    import importlib
+
+    cwd = os.getcwd()
+    if cwd not in sys.path and "" not in sys.path:
+        sys.path.insert(0, cwd)
+    import rllib_coopai
+
+    rllib_coopai.load_plugins()
+    for name in modules:
+        try:
+            importlib.import_module(name)
+        except Exception as e:  # noqa: BLE001 - any failure of a user's module
+            what = ("not found (is it installed, or in the current directory?)"
+                    if isinstance(e, ModuleNotFoundError) and e.name and
+                    (name == e.name or name.startswith(e.name + ".")) else "failed to import")
+            raise CLIError(f"--import {name}: module {what}: {type(e).__name__}: {e}") from e
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -63,8 +96,13 @@ def build_parser() -> argparse.ArgumentParser:
     _common(t)
 
     e = sub.add_parser("evaluate", help="roll out a trained checkpoint and print its metrics")
-    e.add_argument("checkpoint", help="a checkpoint dir, a trial dir or an experiment dir "
-                                      "(then its newest checkpoint)")
+    e.add_argument("checkpoint", help="a checkpoint dir, a trial dir (its newest checkpoint) or "
+                                      "an experiment dir (the best trial's newest checkpoint)")
+    e.add_argument("--trial", help="in an experiment dir: the trial whose dir name contains this "
+                                   "(e.g. its trial id) instead of the best one")
+    e.add_argument("--metric", help="in an experiment dir: rank trials by this result key "
+                                    "(default: what `rllib train` ranked by: "
+                                    "env_runners/social_welfare, else the mean episode return)")
     e.add_argument("--episodes", type=int, default=10, help="episodes to roll out (default 10)")
     e.add_argument("--render", action="store_true", help="print each step (text rendering)")
     e.add_argument("--explore", action="store_true",
@@ -104,7 +142,7 @@ def cmd_train(args) -> int:
 
     path = _train_target(args)
     read_file(path)  # file and YAML errors before the (slow) Ray import
-    import rllib_coopai  # noqa: F401  (registers envs and algorithms)
+    import_user_modules(args.imports)  # also registers the package's envs and algorithms
 
     if args.num_samples is not None and args.num_samples < 1:
         raise CLIError(f"--num-samples must be >= 1, got {args.num_samples}.")
@@ -140,7 +178,8 @@ def cmd_evaluate(args) -> int:
 
         init_ray(args.address)
     evaluate_checkpoint(args.checkpoint, episodes=args.episodes, render=args.render,
-                        explore=args.explore, seed=args.seed)
+                        explore=args.explore, seed=args.seed, trial=args.trial,
+                        metric=args.metric)
     return 0
 
 
@@ -204,7 +243,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     debug = getattr(args, "debug", False)
     try:
         if args.command != "train":
-            import rllib_coopai  # noqa: F401  (registers envs and algorithms)
+            import_user_modules(getattr(args, "imports", []))  # registers envs and algorithms
         return COMMANDS[args.command](args)
     except CLIError as e:
         if debug:

@@ -107,6 +107,8 @@ def check_config_numbers(config, algo: str, ranges: Optional[Mapping[str, Num]] 
     config class's default is refused with ``hint`` (the key(s) to set instead).
     """
     all_ranges = {**RLLIB_RANGES, **dict(ranges or {})}
+    if hasattr(config, "skip_nonfinite_updates"):
+        check_bool(f"{algo}: config key 'skip_nonfinite_updates'", config.skip_nonfinite_updates)
     for key, rng in all_ranges.items():
         if key in (ignored or {}) or not hasattr(config, key):
             continue

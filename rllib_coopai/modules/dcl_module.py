@@ -37,6 +37,8 @@ from ray.rllib.core.columns import Columns
 from ray.rllib.core.rl_module.multi_rl_module import MultiRLModule
 from ray.rllib.core.rl_module.torch import TorchRLModule
 
+from rllib_coopai.modules.encoders import ObsEncoder
+
 DCL_M, DCL_C, DCL_A = "dcl_m", "dcl_c", "dcl_a"
 
 
@@ -53,26 +55,42 @@ def joint_onehot(actions: List[torch.Tensor], sizes: List[int]) -> torch.Tensor:
 
 
 class AgentNets(nn.Module):
-    """The four networks of one agent (own, or an estimate of another agent's)."""
+    """The four networks of one agent (own, or an estimate of another agent's).
 
-    def __init__(self, obs_dim: int, n_actions: int, joint_dim: int, hidden: int):
+    Each network reads the observation through its own :class:`ObsEncoder` (``encoders``):
+    parameter-free flattening for vectors, a conv encoder (``conv_filters``) for images.
+    """
+
+    def __init__(self, obs_dim: int, n_actions: int, joint_dim: int, hidden: int,
+                 obs_shape=None, conv_filters=None):
         super().__init__()
-        self.proposal = mlp(obs_dim, hidden, n_actions)
-        self.commit = mlp(obs_dim + joint_dim, hidden, 2)
-        self.action = mlp(obs_dim, hidden, n_actions)
-        self.critic = mlp(obs_dim + joint_dim, hidden, 1)
+        shape = tuple(obs_shape) if obs_shape is not None else (obs_dim,)
+        self.encoders = nn.ModuleDict(
+            {name: ObsEncoder(shape, conv_filters) for name in ("proposal", "commit", "action", "critic")})
+        feat = self.encoders["proposal"].out_dim
+        self.proposal = mlp(feat, hidden, n_actions)
+        self.commit = mlp(feat + joint_dim, hidden, 2)
+        self.action = mlp(feat, hidden, n_actions)
+        self.critic = mlp(feat + joint_dim, hidden, 1)
+
+    def proposal_logits(self, obs):
+        return self.proposal(self.encoders["proposal"](obs))
+
+    def action_logits(self, obs):
+        return self.action(self.encoders["action"](obs))
 
     def commit_logits(self, obs, joint_m):
-        return self.commit(torch.cat([obs, joint_m], -1))
+        return self.commit(torch.cat([self.encoders["commit"](obs), joint_m], -1))
 
     def q(self, obs, joint_a):
-        return self.critic(torch.cat([obs, joint_a], -1)).squeeze(-1)
+        return self.critic(torch.cat([self.encoders["critic"](obs), joint_a], -1)).squeeze(-1)
 
 
 class DCLTorchRLModule(TorchRLModule):
     """One agent's DCL module. ``model_config`` keys: ``agent_ids`` (list, agent order),
-    ``agent_index``, ``obs_dims`` and ``action_sizes`` (per agent), ``hidden_dim`` (default 8),
-    ``decentralized`` (bool)."""
+    ``agent_index``, ``obs_dims`` and ``action_sizes`` (per agent), ``obs_shapes`` (per agent,
+    default ``(obs_dim,)``; an ``H x W x C`` shape gets the conv encoder), ``conv_filters``,
+    ``hidden_dim`` (default 8), ``decentralized`` (bool)."""
 
     def setup(self):
         cfg = self.model_config
@@ -82,12 +100,15 @@ class DCLTorchRLModule(TorchRLModule):
         self.action_sizes = [int(n) for n in cfg["action_sizes"]]
         self.hidden_dim = int(cfg.get("hidden_dim", 8))
         self.decentralized = bool(cfg.get("decentralized", False))
+        shapes = cfg.get("obs_shapes") or [(d,) for d in self.obs_dims]
+        conv_filters = cfg.get("conv_filters")
         if cfg.get("torch_threads"):
             torch.set_num_threads(int(cfg["torch_threads"]))  # tiny nets: avoid thread hand-offs
         joint = sum(self.action_sizes)
         self.slots = list(range(len(self.agent_ids))) if self.decentralized else [self.agent_index]
         self.nets = nn.ModuleDict({
-            str(k): AgentNets(self.obs_dims[k], self.action_sizes[k], joint, self.hidden_dim)
+            str(k): AgentNets(self.obs_dims[k], self.action_sizes[k], joint, self.hidden_dim,
+                              obs_shape=shapes[k], conv_filters=conv_filters)
             for k in self.slots
         })
         offs = [0]
@@ -100,13 +121,13 @@ class DCLTorchRLModule(TorchRLModule):
         return self.nets[str(self.agent_index if k is None else k)]
 
     def propose_logits(self, obs, k=None):
-        return self.slot(k).proposal(obs)
+        return self.slot(k).proposal_logits(obs)
 
     def commit_logits(self, obs, joint_m, k=None):
         return self.slot(k).commit_logits(obs, joint_m)
 
     def action_logits(self, obs, k=None):
-        return self.slot(k).action(obs)
+        return self.slot(k).action_logits(obs)
 
     def split_obs(self, joint_obs: torch.Tensor, k: int) -> torch.Tensor:
         return joint_obs[:, self.obs_offsets[k]: self.obs_offsets[k + 1]]
@@ -129,9 +150,9 @@ class DCLTorchRLModule(TorchRLModule):
         for k in self.slots:
             s = self.split_obs(obs, k)
             nets = self.slot(k)
-            out[f"prop_logits_{k}"] = nets.proposal(s)
+            out[f"prop_logits_{k}"] = nets.proposal_logits(s)
             out[f"commit_logits_{k}"] = nets.commit_logits(s, m_oh)
-            out[f"act_logits_{k}"] = nets.action(s)
+            out[f"act_logits_{k}"] = nets.action_logits(s)
             out[f"q_e_{k}"] = nets.q(s, e_oh)
         return out
 

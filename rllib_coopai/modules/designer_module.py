@@ -24,6 +24,15 @@ from torch import nn
 from ray.rllib.core.columns import Columns
 from ray.rllib.core.rl_module.torch import TorchRLModule
 
+from rllib_coopai.modules.encoders import ObsEncoder
+
+
+def _features(enc: ObsEncoder, obs: torch.Tensor, dtype) -> torch.Tensor:
+    """The observation through the shared encoder: conv features for images, else flattened."""
+    if enc.image:
+        return enc(obs).to(dtype)
+    return obs.reshape(obs.shape[0], -1).to(dtype)
+
 
 def mlp(in_dim: int, hidden: Sequence[int], out_dim: int, activation: str = "relu") -> nn.Sequential:
     act = {"relu": nn.ReLU, "tanh": nn.Tanh}[activation]
@@ -39,13 +48,17 @@ class CategoricalPolicyModule(TorchRLModule):
     """Categorical policy ``pi_theta(a | o)`` for Discrete actions.
 
     ``model_config``: ``hidden`` (list, default ``[64, 32]``), ``activation`` (``relu``/``tanh``),
-    ``binary_logit`` (bool), ``init_prob`` (initial P(action 0) or None).
+    ``binary_logit`` (bool), ``init_prob`` (initial P(action 0) or None), ``conv_filters``
+    (image observations: the shared conv encoder's layers, ``rllib_coopai.modules.encoders``).
     """
 
     def setup(self):
         cfg = dict(self.model_config or {})
+        if not hasattr(self.action_space, "n"):
+            raise ValueError(f"CategoricalPolicyModule needs a Discrete action space, got {self.action_space}")
         self.n_actions = int(self.action_space.n)
-        in_dim = int(math.prod(self.observation_space.shape))
+        self.enc = ObsEncoder(self.observation_space.shape, cfg.get("conv_filters"))
+        in_dim = self.enc.out_dim
         self.binary = bool(cfg.get("binary_logit", False)) and self.n_actions == 2
         out = 1 if self.binary else self.n_actions
         self.net = mlp(in_dim, cfg.get("hidden", [64, 32]), out, cfg.get("activation", "relu"))
@@ -62,7 +75,7 @@ class CategoricalPolicyModule(TorchRLModule):
                     last.bias[0] = math.log(p0 / rest)
 
     def logits(self, obs: torch.Tensor) -> torch.Tensor:
-        x = self.net(obs.reshape(obs.shape[0], -1).to(self.net[-1].weight.dtype))
+        x = self.net(_features(self.enc, obs, self.net[-1].weight.dtype))
         if self.binary:
             x = torch.cat([x, torch.zeros_like(x)], -1)
         return x
@@ -81,7 +94,9 @@ class IncentiveModule(TorchRLModule):
 
     def setup(self):
         cfg = dict(self.model_config or {})
-        in_dim = int(math.prod(self.observation_space.shape))
+        # image observations: the shared conv encoder (model_config "conv_filters")
+        self.enc = ObsEncoder(self.observation_space.shape, cfg.get("conv_filters"))
+        in_dim = self.enc.out_dim
         self.n_out = int(self.action_space.shape[0]) if hasattr(self.action_space, "shape") \
             and self.action_space.shape else int(cfg["n_outputs"])
         self.low = float(cfg.get("low", 0.0))
@@ -99,7 +114,7 @@ class IncentiveModule(TorchRLModule):
 
     def preactivation(self, obs: torch.Tensor) -> torch.Tensor:
         """``x``: the output layer before the sigmoid."""
-        return self.net(obs.reshape(obs.shape[0], -1).to(self.net[-1].weight.dtype))
+        return self.net(_features(self.enc, obs, self.net[-1].weight.dtype))
 
     def squashed(self, obs: torch.Tensor) -> torch.Tensor:
         """``sigmoid(x)`` in (0, 1), before scaling (the ER cost is charged on this in the authors' MetaGrad code)."""

@@ -13,7 +13,7 @@ One rule, chosen from the agent's observation space, in two steps:
    (:func:`module_observation_space`).
 2. **Encoding** (torch, inside each RLModule, :class:`ObsEncoder`): vectors are used as they are;
    images go through a small conv encoder (default one 3x3 conv with 6 filters, stride 1, "same"
-   padding, ReLU, then flattened: the Cleanup architecture of the LIO thesis, App. B.3), set by
+   padding, ReLU, then flattened: the Cleanup architecture of the LIO thesis, App. B.4.2, Table B.5), set by
    ``model_config["conv_filters"]`` in RLlib's ``[[filters, kernel, stride], ...]`` format.
 
 ``Text``, ``Graph``, ``Sequence`` and ``OneOf`` observations are refused at ``build_algo()``

@@ -29,13 +29,14 @@ from __future__ import annotations
 import copy
 from typing import Any, Dict, List, Sequence
 
-import numpy as np
 import torch
 from torch import nn
 
 from ray.rllib.core.columns import Columns
 from ray.rllib.core.rl_module.apis import ValueFunctionAPI
 from ray.rllib.core.rl_module.torch.torch_rl_module import TorchRLModule
+
+from rllib_coopai.modules.encoders import ObsEncoder
 
 #: Defaults of the module's ``model_config`` (the config class fills the per-agent keys).
 DEFAULT_MODEL_CONFIG: Dict[str, Any] = {
@@ -64,28 +65,11 @@ def _mlp(sizes: Sequence[int], out: int, bias_out: bool = True) -> nn.Sequential
     return nn.Sequential(*layers)
 
 
-class _Encoder(nn.Module):
-    """Flatten vector observations; conv(6, 3x3, stride 1, "same" padding as the reference's
-    ``networks.convnet``) + ReLU + flatten for HWC images."""
-
-    def __init__(self, obs_shape, filters: int):
-        super().__init__()
-        self.image = len(obs_shape) == 3
-        self.obs_ndim = len(obs_shape)
-        if self.image:
-            h, w, c = obs_shape
-            self.conv = nn.Sequential(nn.Conv2d(c, filters, 3, 1, padding=1), nn.ReLU(), nn.Flatten())
-            self.out_dim = filters * h * w
-        else:
-            self.out_dim = int(np.prod(obs_shape))
-
-    def forward(self, obs: torch.Tensor) -> torch.Tensor:
-        if self.image:
-            lead = obs.shape[:-3]
-            x = obs.reshape(-1, *obs.shape[-3:]).permute(0, 3, 1, 2).float()
-            return self.conv(x).reshape(*lead, -1)
-        lead = obs.shape[: obs.dim() - self.obs_ndim]
-        return obs.reshape(*lead, -1).float()
+def _Encoder(obs_shape, filters: int) -> ObsEncoder:
+    """The package's shared observation encoder: vectors as they are; for HWC images one conv
+    (``filters``, 3x3, stride 1, "same" padding as the reference's ``networks.convnet``) + ReLU +
+    flatten."""
+    return ObsEncoder(obs_shape, [[int(filters), [3, 3], 1]])
 
 
 def _reference_init(m: nn.Module) -> None:
@@ -158,7 +142,7 @@ class LIOTorchRLModule(TorchRLModule, ValueFunctionAPI):
                 p.requires_grad_(False)
         if cfg["weight_init"] == "reference":
             # initialises vf_target too before copying the critic over it: the same RNG draws as the
-            # runs recorded in docs/results/lio, so their seeds reproduce
+            # runs in docs/REPRODUCTION.md, so their seeds reproduce
             self.apply(_reference_init)
             if self.use_critic:
                 self.vf_target.load_state_dict(critic.state_dict())

@@ -19,8 +19,9 @@ the number of inner-env steps (the benchmarks report inner-env steps).
 Incentive output (``output``):
 
 * ``"per_action"``: one incentive per action index, paid to whichever agent took that action
-  (MetaGrad in ER/Cleanup, ID thesis §6.3.2: ``pay_i = u[a_i]``); needs equal ``Discrete`` action
-  spaces.
+  (MetaGrad in ER/Cleanup, ID thesis §6.3.2: ``pay_i = u[a_i]``) when every agent has the same
+  number of actions; when the counts differ, one incentive per agent-action (``K = sum_i n_i``,
+  agent ``i``'s block at offset ``o_i = n_1 + ... + n_{i-1}``: ``pay_i = u[o_i + a_i]``).
 * ``"per_agent"``: one incentive per agent (AMD, AI-Economist-style planner: ``pay_i = u[i]``).
 * ``"tax_brackets"``: the designer sets an economy's marginal tax rates (ID thesis §6.3.2, GTB): the
   inner env must have ``set_tax_rates``, ``n_brackets``, ``tax_period`` and ``t``
@@ -66,7 +67,9 @@ of ID thesis §6.3.2). The ``social_objective`` info is always the unscaled leve
 
 Info contract: each agent's info gets ``extrinsic_reward`` (its env reward) and ``totals``
 ``{"designer_payment": pay_i, "designer_payment/<action type>": pay_i}`` (action type = the env's
-``action_type`` info or the action index; not with ``tax_brackets``, which pays nothing) and
+``action_type`` info or the action index, prefixed ``<agent>.`` when the agents' action counts
+differ, since then each agent's actions have their own incentives; not with ``tax_brackets``,
+which pays nothing) and
 ``social_objective`` (the step's objective, the same
 number in every agent's info: the designer has no observation in the paying step, so RLlib would
 drop an info given to it there). The designer's info carries ``social_objective``,
@@ -117,12 +120,38 @@ def env_productivity_x_equality(infos: Optional[Sequence[dict]]) -> Optional[flo
     return None
 
 
-def payments(u, actions, output: str, revenue_neutral: bool = False):
+def per_action_offsets(action_sizes: Optional[Sequence[int]]) -> Optional[np.ndarray]:
+    """Start of each agent's block of ``per_action`` outputs, or None when all agents share one
+    block (equal action counts)."""
+    if action_sizes is None or len(set(int(n) for n in action_sizes)) <= 1:
+        return None
+    return np.concatenate([[0], np.cumsum(action_sizes)[:-1]]).astype(np.int64)
+
+
+def payments(u, actions, output: str, revenue_neutral: bool = False,
+             action_sizes: Optional[Sequence[int]] = None):
     """Payments to each agent from the designer output ``u`` and the executed actions.
 
     Works on numpy arrays and torch tensors with leading batch dims:
     ``u``: ``(..., K)``; ``actions``: ``(..., N)`` integer. Returns ``(..., N)``.
+    ``action_sizes`` (each agent's action count): with ``per_action`` and unequal counts, ``u``
+    holds one block per agent (``K = sum(action_sizes)``) and agent ``i`` is paid
+    ``u[offset_i + a_i]``.
     """
+    offsets = per_action_offsets(action_sizes) if output == "per_action" else None
+    if offsets is not None:
+        if u.shape[-1] != int(sum(action_sizes)):
+            raise ValueError(f"per_action incentives for action counts {list(action_sizes)} need "
+                             f"{int(sum(action_sizes))} outputs, got {u.shape[-1]}")
+        try:
+            import torch
+
+            if isinstance(actions, torch.Tensor):
+                actions = actions.long() + torch.as_tensor(offsets, device=actions.device)
+            else:
+                actions = np.asarray(actions, np.int64) + offsets
+        except ImportError:  # pragma: no cover - torch is a hard dependency of the package
+            actions = np.asarray(actions, np.int64) + offsets
     if output == "tax_brackets":  # taxes act inside the env's rewards: no payments
         if isinstance(u, np.ndarray):
             return np.zeros(np.shape(actions), np.float64)
@@ -242,16 +271,15 @@ class DesignerSeatWrapper(ParallelEnv):
                        if not hasattr(env, k)]
             if missing:
                 raise ValueError(
-                    f"output='tax_brackets' needs an economy env with {missing} "
+                    f"output='tax_brackets' (IncentiveDesigner: incentive_output) needs an "
+                    f"economy env with {missing} "
                     "(e.g. 'gather_trade_build')")
             if self.low < 0.0 or self.high > 1.0:
                 raise ValueError(f"tax rates need 0 <= low < high <= 1, got low={low}, high={high}")
-        if self.output == "per_action" and len(set(self.action_sizes)) != 1:
-            raise ValueError(
-                "output='per_action' needs every agent to have the same number of actions, got "
-                f"{self.action_sizes}; use output='per_agent'"
-            )
-        self.n_outputs = {"per_action": self.action_sizes[0], "per_agent": self.n,
+        self.action_offsets = per_action_offsets(self.action_sizes)
+        per_action_k = (self.action_sizes[0] if self.action_offsets is None
+                        else int(sum(self.action_sizes)))
+        self.n_outputs = {"per_action": per_action_k, "per_agent": self.n,
                           "tax_brackets": int(getattr(env, "n_brackets", 0))}[self.output]
         self._has_state = callable(getattr(env, "state", None)) and _state_ok(env)
         self.state_dim = int(self._state_now_shape(env))
@@ -350,7 +378,8 @@ class DesignerSeatWrapper(ParallelEnv):
         self._pending = None
         u = self.incentive_vector(actions[self.designer_id])
         joint_arr = np.asarray(joint, np.int64)
-        pay = np.asarray(payments(u, joint_arr, self.output, self.revenue_neutral), np.float64)
+        pay = np.asarray(payments(u, joint_arr, self.output, self.revenue_neutral,
+                                  self.action_sizes), np.float64)
         env_r = np.array([float(rew.get(a, 0.0)) for a in self.env_agents])
         objective = social_objective(env_r[[self.env_agents.index(a) for a in acting]],
                                      self.objective, [infos.get(a) for a in acting])
@@ -367,6 +396,8 @@ class DesignerSeatWrapper(ParallelEnv):
             if self.output != "tax_brackets":  # taxes are no payments (they act in the env)
                 totals = dict(info.get("totals", {}))
                 kind = info.get("action_type", joint[i])
+                if self.action_offsets is not None and self.output == "per_action":
+                    kind = f"{a}.{kind}"  # each agent's actions have their own incentives
                 totals["designer_payment"] = totals.get("designer_payment", 0.0) + float(pay[i])
                 totals[f"designer_payment/{kind}"] = float(pay[i])
                 info["totals"] = totals

@@ -124,6 +124,14 @@ def _fill_agent_spaces(env: MultiAgentEnv) -> None:
 def _import_target(path: str):
     """Import ``pkg.mod.Attr`` / ``pkg.mod:Attr`` / ``pkg.mod`` (a module) and return the object."""
     import importlib
+    import sys
+
+    def failing(name):  # a module that failed to import is gone from sys.modules, its parents not
+        parts = name.split(".")
+        for i in range(1, len(parts) + 1):
+            if ".".join(parts[:i]) not in sys.modules:
+                return ".".join(parts[:i])
+        return name
 
     def import_module(name):
         try:
@@ -131,11 +139,11 @@ def _import_target(path: str):
         except ModuleNotFoundError as e:
             if e.name and (name == e.name or name.startswith(e.name + ".")):
                 return None  # the module itself (or a parent package) does not exist
-            raise EnvSpecError(f"environment class path {path!r}: module {name!r} failed to import "
-                               f"({type(e).__name__}: {e})") from e
+            raise EnvSpecError(f"environment class path {path!r}: module {failing(name)!r} failed "
+                               f"to import ({type(e).__name__}: {e})") from e
         except Exception as e:  # noqa: BLE001 - any error inside a user's module
-            raise EnvSpecError(f"environment class path {path!r}: module {name!r} failed to import "
-                               f"({type(e).__name__}: {e})") from e
+            raise EnvSpecError(f"environment class path {path!r}: module {failing(name)!r} failed "
+                               f"to import ({type(e).__name__}: {e})") from e
 
     if ":" in path:
         module_name, _, attr = path.partition(":")

@@ -40,12 +40,13 @@ from ray.rllib.algorithms.algorithm_config import AlgorithmConfig, NotProvided
 from ray.rllib.core.rl_module.multi_rl_module import MultiRLModuleSpec
 from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 
-from rllib_coopai.algorithms.common import CoopConfigMixin
+from rllib_coopai.algorithms.common import CoopConfigMixin, require_discrete_actions
 from rllib_coopai.algorithms.incentive_designer.incentive_designer import (
     DesignerSeatConfigMixin,
     designer_training_step,
 )
 from rllib_coopai.algorithms.incentive_designer.shared import DesignerMetricsCallback
+from rllib_coopai.core.nonfinite import NonFiniteIterationMixin
 from rllib_coopai.core.validation import (
     check_bool,
     check_choice,
@@ -270,15 +271,20 @@ class AMDConfig(DesignerSeatConfigMixin, CoopConfigMixin, AlgorithmConfig):
         super().validate()
 
     def _module_spec(self, agents) -> MultiRLModuleSpec:
+        from rllib_coopai.modules.encoders import conv_filters_of
+
+        require_discrete_actions(self, [a for a in agents if a != DESIGNER_ID], "AMD")
+        conv = conv_filters_of(self._model_config)
         specs = {
             a: RLModuleSpec(module_class=CategoricalPolicyModule, model_config={
                 "hidden": list(self.learner_hidden), "binary_logit": True,
-                "init_prob": float(self.init_prob)})
+                "init_prob": float(self.init_prob), "conv_filters": conv})
             for a in agents if a != DESIGNER_ID
         }
         specs[DESIGNER_ID] = RLModuleSpec(module_class=IncentiveModule, model_config={
             "hidden": list(self.planner_hidden), "low": -float(self.max_reward),
-            "high": float(self.max_reward), "init": self.planner_init, "init_std": 0.1})
+            "high": float(self.max_reward), "init": self.planner_init, "init_std": 0.1,
+            "conv_filters": conv})
         spec = MultiRLModuleSpec(rl_module_specs=specs)
         spec._coop_auto = True
         return spec
@@ -292,7 +298,7 @@ class AMDConfig(DesignerSeatConfigMixin, CoopConfigMixin, AlgorithmConfig):
         return RLModuleSpec(module_class=CategoricalPolicyModule)
 
 
-class AMD(Algorithm):
+class AMD(NonFiniteIterationMixin, Algorithm):
     """Adaptive mechanism design (AMD thesis Algorithm 1)."""
 
     @classmethod

@@ -37,10 +37,12 @@ from ray.rllib.utils.metrics import (
     TIMERS,
 )
 
-from rllib_coopai.algorithms.common import CoopConfigMixin, probe_env
+from rllib_coopai.algorithms.common import CoopConfigMixin
 from rllib_coopai.algorithms.dcl.callbacks import DCLMetricsCallback
 from rllib_coopai.algorithms.dcl.learner import ITERATION_KEY
 from rllib_coopai.algorithms.dcl.losses import IC_MODES
+from rllib_coopai.core.nonfinite import NonFiniteIterationMixin
+from rllib_coopai.core.sampling import sample_until
 from rllib_coopai.core.validation import check_config_numbers, lr_range, num
 
 MODES = ("centralized", "decentralized")
@@ -145,27 +147,28 @@ class DCLConfig(CoopConfigMixin, AlgorithmConfig):
         self._check()
         self._wrap_mega_steps()
         agents = self.setup_agents()
-        env = probe_env(self)
-        try:
-            from gymnasium import spaces
+        from gymnasium import spaces
 
-            obs_dims, sizes = [], []
-            for a in agents:
-                act = env.action_spaces[a]
-                if not isinstance(act, spaces.Discrete):
-                    raise ValueError(f"DCL needs discrete actions; agent {a!r} has {act}")
-                obs = env.observation_spaces[a]
-                if not isinstance(obs, spaces.Box):
-                    raise ValueError(f"DCL needs Box observations; agent {a!r} has {obs}")
-                obs_dims.append(int(spaces.flatdim(obs)))
-                sizes.append(int(act.n))
-        finally:
-            env.close()
+        # Observations of any supported kind: the modules' spaces after the shared preprocessing
+        # (rllib_coopai.modules.encoders); agents may differ in observation and action spaces.
+        obs_dims, obs_shapes, sizes = [], [], []
+        for a in agents:
+            obs, act = self._coop_spaces[a]
+            if not isinstance(act, spaces.Discrete):
+                raise ValueError(
+                    f"DCL needs a Discrete action space for every agent (proposals and commitments "
+                    f"are over single discrete actions); agent {a!r} has {act}")
+            obs_dims.append(int(spaces.flatdim(obs)))
+            obs_shapes.append([int(d) for d in obs.shape])
+            sizes.append(int(act.n))
         if set(self.policies) != set(agents):
             raise ValueError("DCL trains one module per agent (module id = agent id); "
                              f"got policies {sorted(self.policies)} for agents {agents}")
+        from rllib_coopai.modules.encoders import conv_filters_of
+
         self._dcl_env_info = {"agent_ids": list(agents), "obs_dims": obs_dims,
-                              "action_sizes": sizes}
+                              "obs_shapes": obs_shapes, "action_sizes": sizes,
+                              "conv_filters": conv_filters_of(self._model_config)}
         self._set_module_specs()
         super().validate()
 
@@ -216,7 +219,7 @@ def _sample_episodes(env_runner, num_episodes: int):
     return episodes, env_runner.get_metrics()
 
 
-class DCL(Algorithm):
+class DCL(NonFiniteIterationMixin, Algorithm):
     @classmethod
     def get_default_config(cls) -> DCLConfig:
         return DCLConfig()
@@ -253,25 +256,19 @@ class DCL(Algorithm):
         returns need whole episodes), asking each env runner for as many episodes as the
         running mean episode length says are needed (one ``sample()`` call per runner in
         steady state instead of one per ``num_envs`` episodes)."""
-        group = self.env_runner_group
-        remote = group.num_remote_workers()
-        n_runners = max(1, remote)
-        target = self.config.total_train_batch_size
-        episodes, metrics, steps = [], [], 0
-        while steps < target:
+        def make(missing, n_runners, so_far):
+            if so_far:
+                self._dcl_episode_len = sum(len(e) for e in so_far) / len(so_far)
             mean_len = getattr(self, "_dcl_episode_len", None)
             if mean_len is None:
                 k = max(1, self.config.num_envs_per_env_runner)
             else:
-                k = max(1, math.ceil((target - steps) / mean_len / n_runners))
-            out = group.foreach_env_runner(
-                lambda er, k=k: _sample_episodes(er, k), local_env_runner=remote == 0)
-            for eps, met in out:
-                episodes.extend(eps)
-                metrics.append(met)
-            steps = sum(len(e) for e in episodes)
-            if episodes:
-                self._dcl_episode_len = steps / len(episodes)
+                k = max(1, math.ceil(missing / mean_len / n_runners))
+            return lambda er, k=k: _sample_episodes(er, k)
+
+        episodes, metrics = sample_until(self, make, target=self.config.total_train_batch_size,
+                                         count=lambda eps: sum(len(e) for e in eps))
+        self._dcl_episode_len = sum(len(e) for e in episodes) / len(episodes)
         return episodes, metrics
 
     @staticmethod
@@ -291,7 +288,7 @@ class DCL(Algorithm):
 
 def default_experiment_config(seed: Optional[int] = 0) -> DCLConfig:
     """The DCL config ``make train`` runs: one-shot PD, verified to reach mutual cooperation fast
-    (see docs/results/dcl/README.md). Paper architecture (Table 5), larger learning rates and
+    (see docs/REPRODUCTION.md). Paper architecture (Table 5), larger learning rates and
     faster schedules than Table 5 so that it converges in tens of iterations instead of ~1000."""
     return (
         DCLConfig()
@@ -309,7 +306,7 @@ FAST_PD_TRAINING = dict(
 )
 
 # Grid game / RPC (Tables 6-7 networks and batch, faster learning rates, 5 updates per iteration
-# instead of 30): verified on the grid game (docs/results/dcl/grid.md) and on RPC with K = 2.
+# instead of 30): verified on the grid game (docs/REPRODUCTION.md, dcl_grid) and on RPC with K = 2.
 GRID_FAST_TRAINING = dict(
     train_batch_size_per_learner=512, hidden_dim=32, num_epochs=5, gamma=0.99, lr=0.003,
     critic_lr=0.01, temperature=1.0, temperature_decay=0.0, min_temperature=1.0,

@@ -27,6 +27,7 @@ from ray.rllib.core.learner.torch.torch_learner import TorchLearner
 
 from rllib_coopai.algorithms.dcl.connectors import DCLJointColumns
 from rllib_coopai.algorithms.dcl.losses import dcl_agent_objective, dcl_agent_terms
+from rllib_coopai.core.nonfinite import FiniteUpdateLearnerMixin
 from rllib_coopai.modules.functional import call_with
 
 ITERATION_KEY = "dcl_training_iteration"
@@ -36,7 +37,7 @@ def linear_schedule(start: float, decay: float, minimum: float, iteration: int) 
     return max(float(minimum), float(start) - float(decay) * int(iteration))
 
 
-class DCLTorchLearner(TorchLearner):
+class DCLTorchLearner(FiniteUpdateLearnerMixin, TorchLearner):
     def build(self) -> None:
         if getattr(self.config, "torch_threads", None):
             torch.set_num_threads(int(self.config.torch_threads))

@@ -46,11 +46,13 @@ from ray.rllib.utils.metrics import (
     TIMERS,
 )
 
-from rllib_coopai.algorithms.common import CoopConfigMixin
+from rllib_coopai.algorithms.common import CoopConfigMixin, require_discrete_actions
 from rllib_coopai.algorithms.incentive_designer.shared import (
     DesignerMetricsCallback,
     episodes_to_shards,
 )
+from rllib_coopai.core.nonfinite import GuardedPPOTorchLearner, NonFiniteIterationMixin
+from rllib_coopai.core.sampling import sample_until
 from rllib_coopai.core.validation import (
     check_bool,
     check_choice,
@@ -348,15 +350,21 @@ class IncentiveDesignerConfig(DesignerSeatConfigMixin, CoopConfigMixin, PPOConfi
         return spec is not None and spec is not NotProvided and not getattr(spec, "_coop_auto", False)
 
     def _metagrad_module_spec(self, agents: Sequence[str]) -> MultiRLModuleSpec:
+        from rllib_coopai.modules.encoders import conv_filters_of
+
+        require_discrete_actions(
+            self, [a for a in agents if a != DESIGNER_ID], "IncentiveDesigner (designer='metagrad')",
+            "designer='rl' trains the agents with PPO, which also takes Box actions")
+        conv = conv_filters_of(self._model_config)
         specs = {
             a: RLModuleSpec(module_class=CategoricalPolicyModule,
-                            model_config={"hidden": list(self.agent_hidden)})
+                            model_config={"hidden": list(self.agent_hidden), "conv_filters": conv})
             for a in agents if a != DESIGNER_ID
         }
         specs[DESIGNER_ID] = RLModuleSpec(
             module_class=IncentiveModule,
             model_config={"hidden": list(self.designer_hidden), "low": self._bounds()[0],
-                          "high": self._bounds()[1]},
+                          "high": self._bounds()[1], "conv_filters": conv},
         )
         spec = MultiRLModuleSpec(rl_module_specs=specs)
         spec._coop_auto = True
@@ -367,10 +375,10 @@ class IncentiveDesignerConfig(DesignerSeatConfigMixin, CoopConfigMixin, PPOConfi
             from rllib_coopai.algorithms.incentive_designer.learner import MetaGradLearner
 
             return MetaGradLearner
-        return super().get_default_learner_class()
+        return GuardedPPOTorchLearner
 
 
-class IncentiveDesigner(PPO):
+class IncentiveDesigner(NonFiniteIterationMixin, PPO):
     """MetaGrad (custom ``training_step``) or dual-RL (PPO's ``training_step``)."""
 
     @classmethod
@@ -391,22 +399,24 @@ def designer_training_step(algo, num_episodes, num_epochs: int = 1) -> None:
     """
     cfg = algo.config
     with algo.metrics.log_time((TIMERS, ENV_RUNNER_SAMPLING_TIMER)):
-        n_runners = algo.env_runner_group.num_remote_workers()
         if num_episodes is None:
-            total = cfg.train_batch_size_per_learner * max(1, cfg.num_learners)
-            per_steps = max(1, -(-total // max(n_runners, 1)))
+            target = cfg.train_batch_size_per_learner * max(1, cfg.num_learners)
 
-            def _sample(r):
-                return r.sample(num_timesteps=per_steps), r.get_metrics()
+            def make(missing, n_runners, so_far):
+                per_steps = max(1, -(-missing // n_runners))
+                return lambda r: (r.sample(num_timesteps=per_steps), r.get_metrics())
+
+            def count(eps):
+                return sum(len(e) for e in eps)
         else:
-            per_runner = max(1, -(-num_episodes // max(n_runners, 1)))
+            target, count = num_episodes, len
 
-            def _sample(r):
-                return r.sample(num_episodes=per_runner), r.get_metrics()
+            def make(missing, n_runners, so_far):
+                per_runner = max(1, -(-missing // n_runners))
+                return lambda r: (r.sample(num_episodes=per_runner), r.get_metrics())
 
-        sampled = algo.env_runner_group.foreach_env_runner(_sample, local_env_runner=n_runners <= 0)
-    episodes = [ep for eps, _ in sampled for ep in eps]
-    algo.metrics.aggregate([m for _, m in sampled], key=ENV_RUNNER_RESULTS)
+        episodes, runner_metrics = sample_until(algo, make, target=target, count=count)
+    algo.metrics.aggregate(runner_metrics, key=ENV_RUNNER_RESULTS)
     agents = [a for a in algo.config.policies if a != DESIGNER_ID]
     n_learners = max(1, cfg.num_learners)
     shards = episodes_to_shards(episodes, agents, n_learners)

@@ -104,8 +104,11 @@ class MetaGradLearner(ManualSyncTorchLearner):
         u = call_with(self.module[DESIGNER_ID], d_params, d["obs"], method="incentives")
         if self.config.incentive_output == "tax_brackets":
             return self._tax_pay(u, d)
+        # joint_actions columns follow the config's agent order (episodes_to_shards)
+        sizes = [int(self.module[a].action_space.n) for a in self.config.policies
+                 if a != DESIGNER_ID]
         pay = payments(u, d["joint_actions"], self.config.incentive_output,
-                       self.config.revenue_neutral)
+                       self.config.revenue_neutral, sizes)
         return pay * d["mask"][:, None]
 
     def _tax_pay(self, u, d):

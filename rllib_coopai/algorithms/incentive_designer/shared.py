@@ -21,6 +21,7 @@ import torch
 from ray.rllib.core.learner.torch.torch_learner import TorchLearner
 from ray.rllib.policy.sample_batch import MultiAgentBatch, SampleBatch
 
+from rllib_coopai.core.nonfinite import FiniteUpdateLearnerMixin
 from rllib_coopai.metrics.callbacks import _KEY, CoopMetricsCallback
 from rllib_coopai.wrappers.designer import DESIGNER_ID
 
@@ -222,7 +223,7 @@ def allreduce_mean_(tensors: List[torch.Tensor]) -> None:
         t.div_(world)
 
 
-class ManualSyncTorchLearner(TorchLearner):
+class ManualSyncTorchLearner(FiniteUpdateLearnerMixin, TorchLearner):
     """``TorchLearner`` whose gradients are averaged across Learners explicitly.
 
     The designer/planner gradients go through functional calls (``modules.functional``) on the

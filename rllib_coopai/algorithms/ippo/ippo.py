@@ -10,6 +10,7 @@ from ray.rllib.algorithms.algorithm_config import NotProvided
 from ray.rllib.algorithms.ppo import PPO, PPOConfig
 
 from rllib_coopai.algorithms.common import CoopConfigMixin
+from rllib_coopai.core.nonfinite import GuardedPPOTorchLearner, NonFiniteIterationMixin
 from rllib_coopai.core.validation import check_config_numbers
 
 
@@ -24,13 +25,16 @@ class IPPOConfig(CoopConfigMixin, PPOConfig):
         self.coop_training_kwargs(share_policy=share_policy)
         return self
 
+    def get_default_learner_class(self):
+        return GuardedPPOTorchLearner
+
     def validate(self) -> None:
         check_config_numbers(self, "IPPO")
         self.setup_agents()
         super().validate()
 
 
-class IPPO(PPO):
+class IPPO(NonFiniteIterationMixin, PPO):
     @classmethod
     def get_default_config(cls) -> IPPOConfig:
         return IPPOConfig()

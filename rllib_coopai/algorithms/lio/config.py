@@ -63,7 +63,7 @@ Training keys (``.training(...)``), thesis symbols in brackets (LIO thesis App. 
   (``critic_lr``), fit to the extrinsic reward alone, and uses that one: an unbiased baseline for
   eq. 5.5's extrinsic objective. Recipients' updates (eq. B.9) always use the total-reward critic.
   On Cleanup 7x7 with 8-episode batches both choices held the division of labour in 4 of the same
-  6 seeds (docs/results/lio/README.md, sessions 12-13): the flag changes which seeds fail, not how many.
+  6 seeds (docs/REPRODUCTION.md, lio_cleanup7): the flag changes which seeds fail, not how many.
 * ``observe_given_incentives`` (True): where the env's observation ends with "cumulative
   incentives given" slots (Escape Room ``obs_mode="lio"``, LIO thesis App. B.4.1) an EnvRunner connector fills them
   with what the agent has paid each other agent so far in the episode.
@@ -286,7 +286,6 @@ class LIOConfig(CoopConfigMixin, AlgorithmConfig):
             )
         env = probe_env(self)
         try:
-            obs_spaces = {a: env.observation_spaces[a] for a in agents}
             act_spaces = {a: env.action_spaces[a] for a in agents}
             n_slots = _given_slots(env)
             action_types = tuple(getattr(getattr(env, "par_env", env), "ACTION_TYPES", ()))
@@ -309,7 +308,7 @@ class LIOConfig(CoopConfigMixin, AlgorithmConfig):
         for idx, a in enumerate(agents):
             specs[a] = RLModuleSpec(
                 module_class=LIOTorchRLModule,
-                observation_space=obs_spaces[a],
+                observation_space=self._coop_spaces[a][0],  # after the shared preprocessing
                 action_space=act_spaces[a],
                 model_config={
                     "agent_index": idx,

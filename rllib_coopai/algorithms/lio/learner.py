@@ -41,10 +41,11 @@ from rllib_coopai.algorithms.lio.update import (
     plain_gradient,
     recipient_step,
 )
+from rllib_coopai.core.nonfinite import FiniteUpdateLearnerMixin
 from rllib_coopai.modules.functional import assign_, call_with, saturation_penalty
 
 
-class LIOTorchLearner(TorchLearner):
+class LIOTorchLearner(FiniteUpdateLearnerMixin, TorchLearner):
     def build(self) -> None:
         super().build()
         self._lio_phase = "both"

@@ -45,6 +45,8 @@ from ray.rllib.utils.metrics import (
 )
 
 from rllib_coopai.algorithms.lio.config import LIOConfig
+from rllib_coopai.core.nonfinite import NonFiniteIterationMixin
+from rllib_coopai.core.sampling import sample_until
 
 LIO_KEPT = "lio_kept"
 
@@ -65,7 +67,7 @@ def _get_kept(learner):
     return learner.get_kept_state()
 
 
-class LIO(Algorithm):
+class LIO(NonFiniteIterationMixin, Algorithm):
     """Learning to Incentivize Others (see the module docstring and ``LIOConfig``)."""
 
     @classmethod
@@ -102,16 +104,14 @@ class LIO(Algorithm):
 
     # ------------------------------------------------------------------ pieces
     def _sample(self):
-        n = self.config.episodes_per_iteration
-        remote = self.env_runner_group.num_remote_workers()
-        per = n if remote <= 0 else math.ceil(n / remote)
+        def make(missing, n_runners, so_far):
+            per = math.ceil(missing / n_runners)
+            return lambda er: (er.sample(num_episodes=per, explore=True), er.get_metrics())
+
         with self.metrics.log_time((TIMERS, ENV_RUNNER_SAMPLING_TIMER)):
-            out = self.env_runner_group.foreach_env_runner(
-                lambda er: (er.sample(num_episodes=per, explore=True), er.get_metrics()),
-                local_env_runner=remote <= 0,
-            )
-        episodes = [e for eps, _ in out for e in eps]
-        self.metrics.aggregate([m for _, m in out], key=ENV_RUNNER_RESULTS)
+            episodes, metrics = sample_until(self, make, target=self.config.episodes_per_iteration,
+                                             count=len)
+        self.metrics.aggregate(metrics, key=ENV_RUNNER_RESULTS)
         return episodes
 
     def _learn(self, episodes, phase: str) -> None:

@@ -1,0 +1,162 @@
+"""Non-finite guard for learner updates: a NaN / inf never trains on silently.
+
+After every ``Learner.update()`` the learner checks every module's total loss, every logged loss
+term and gradient norm, and every parameter. On a NaN / inf:
+
+* by default it raises ``NonFiniteUpdateError`` naming the module, the loss term (or parameter)
+  and the value; the algorithm adds the training iteration. The error is raised inside
+  ``train()``, before any checkpoint of that iteration is written, so the last checkpoint on disk
+  is the last good one.
+* with ``.training(skip_nonfinite_updates=True)`` it puts back the module weights and optimizer
+  states from before the update (the update is skipped) and counts the skip in the learner
+  results: ``learners/__all_modules__/nonfinite_updates_skipped`` (this iteration) and
+  ``nonfinite_updates_skipped_lifetime``.
+
+Mix ``FiniteUpdateLearnerMixin`` into a ``TorchLearner`` subclass (before it) and
+``NonFiniteIterationMixin`` into an ``Algorithm`` subclass (before it).
+"""
+from __future__ import annotations
+
+import copy
+import math
+import numbers
+from typing import Any, Iterator, List, Tuple
+
+import torch
+
+from ray.rllib.algorithms.ppo.torch.ppo_torch_learner import PPOTorchLearner
+from ray.rllib.core import ALL_MODULES
+
+SKIPPED_KEY = "nonfinite_updates_skipped"
+SKIPPED_LIFETIME_KEY = "nonfinite_updates_skipped_lifetime"
+_TERM_WORDS = ("loss", "norm", "objective", "cost")
+
+
+class NonFiniteUpdateError(FloatingPointError):
+    """A learner update produced a NaN or inf (see the module docstring)."""
+
+    def __init__(self, message: str, module_id: Any = None, term: str = None):
+        super().__init__(message)
+        self.module_id = module_id
+        self.term = term
+
+    def __reduce__(self):  # picklable across Ray processes with its fields
+        return (type(self), (self.args[0], self.module_id, self.term))
+
+
+def _leaves(tree, path=()) -> Iterator[Tuple[tuple, Any]]:
+    if isinstance(tree, dict):
+        for k, v in tree.items():
+            yield from _leaves(v, path + (k,))
+    else:
+        yield path, tree
+
+
+def _nonfinite_number(v) -> bool:
+    if isinstance(v, torch.Tensor):
+        return v.numel() > 0 and not bool(torch.isfinite(v.detach()).all())
+    if isinstance(v, numbers.Real) and not isinstance(v, bool):
+        return not math.isfinite(float(v))
+    return False
+
+
+class FiniteUpdateLearnerMixin:
+    """Checks each update for NaN / inf; raises or skips (see the module docstring)."""
+
+    def before_gradient_based_update(self, *, timesteps) -> None:
+        super().before_gradient_based_update(timesteps=timesteps)
+        self._nonfinite_updates = getattr(self, "_nonfinite_updates", 0) + 1
+        self._nonfinite_snapshot = self._take_snapshot() if self._skip_nonfinite() else None
+
+    def after_gradient_based_update(self, *, timesteps) -> None:
+        super().after_gradient_based_update(timesteps=timesteps)
+        bad = self._find_nonfinite()
+        skipped = 0
+        if bad:
+            module_id, term, value = bad
+            if self._nonfinite_snapshot is None:
+                raise NonFiniteUpdateError(
+                    f"non-finite value after a learner update: module {module_id!r}, {term} = "
+                    f"{value} (learner update {self._nonfinite_updates}). Lower the learning "
+                    "rates or reward scale, or set .training(skip_nonfinite_updates=True) to "
+                    "skip such updates.", module_id, term)
+            self._restore_snapshot(self._nonfinite_snapshot)
+            skipped = 1
+        self._nonfinite_snapshot = None
+        self.metrics.log_value((ALL_MODULES, SKIPPED_KEY), skipped, reduce="sum")
+        self.metrics.log_value((ALL_MODULES, SKIPPED_LIFETIME_KEY), skipped, reduce="lifetime_sum")
+
+    # ------------------------------------------------------------------ pieces
+    def _skip_nonfinite(self) -> bool:
+        return bool(getattr(self.config, "skip_nonfinite_updates", False))
+
+    def _optimizers(self) -> List[Tuple[str, torch.optim.Optimizer]]:
+        opts = list(getattr(self, "_named_optimizers", {}).items())
+        seen = {id(o) for _, o in opts}
+        for name, val in vars(self).items():  # optimizers a learner keeps outside RLlib's registry
+            if isinstance(val, torch.optim.Optimizer) and id(val) not in seen:
+                opts.append((name, val))
+                seen.add(id(val))
+        return opts
+
+    def _take_snapshot(self):
+        modules = {mid: {k: v.detach().clone() for k, v in m.state_dict().items()}
+                   for mid, m in self.module._rl_modules.items()}
+        optims = {name: copy.deepcopy(o.state_dict()) for name, o in self._optimizers()}
+        return modules, optims
+
+    def _restore_snapshot(self, snapshot) -> None:
+        modules, optims = snapshot
+        with torch.no_grad():
+            for mid, state in modules.items():
+                self.module[mid].load_state_dict(state)
+        for name, o in self._optimizers():
+            if name in optims:
+                o.load_state_dict(optims[name])
+
+    def _find_nonfinite(self):
+        """``(module_id, term, value)`` of the first NaN / inf found, else None."""
+        try:
+            values = self.metrics.peek()
+        except Exception:  # noqa: BLE001 - metrics that cannot be read are not evidence
+            values = {}
+        terms = [(p, v) for p, v in _leaves(values) if len(p) >= 2
+                 and any(w in str(p[-1]) for w in _TERM_WORDS) and _nonfinite_number(v)]
+        for mid, m in self.module._rl_modules.items():
+            params = [(n, p) for n, p in m.named_parameters()]
+            if not params:
+                continue
+            total = torch.stack([p.detach().sum() for _, p in params]).sum()
+            if bool(torch.isfinite(total)):
+                continue
+            for name, p in params:
+                if not bool(torch.isfinite(p.detach()).all()):
+                    own = [t for t in terms if t[0][0] == mid]
+                    if own:  # name the loss term that went bad rather than its consequence
+                        path, v = own[0]
+                        return mid, f"loss term {'/'.join(map(str, path[1:]))!r}", v
+                    n_bad = int((~torch.isfinite(p.detach())).sum())
+                    return mid, f"parameter {name!r} ({n_bad} of {p.numel()} entries)", "nan/inf"
+        if terms:
+            path, v = terms[0]
+            return path[0], f"loss term {'/'.join(map(str, path[1:]))!r}", v
+        return None
+
+
+class NonFiniteIterationMixin:
+    """Adds the training iteration to a learner's ``NonFiniteUpdateError``."""
+
+    def step(self):
+        try:
+            return super().step()
+        except NonFiniteUpdateError as e:
+            cause = getattr(e, "cause", e)
+            text = str(cause.args[0]) if getattr(cause, "args", None) else str(e)
+            raise NonFiniteUpdateError(
+                f"{type(self).__name__} training iteration {self.iteration + 1}: {text}",
+                getattr(cause, "module_id", None), getattr(cause, "term", None)) from None
+
+
+class GuardedPPOTorchLearner(FiniteUpdateLearnerMixin, PPOTorchLearner):
+    """RLlib's PPO torch learner; raises on (or skips) updates that produce NaN / inf (IPPO,
+    dual-RL designer)."""
