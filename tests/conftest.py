@@ -13,6 +13,9 @@ def ray_session():
     import ray
 
     if not ray.is_initialized():
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, ignore_reinit_error=True)
+        # address="local": a new Ray even when another one runs on this machine (plain
+        # ray.init() would try to join it and then refuse num_cpus)
+        ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False,
+                 ignore_reinit_error=True)
     yield ray
     ray.shutdown()

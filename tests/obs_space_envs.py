@@ -1,6 +1,6 @@
 """Small PettingZoo envs with every common observation-space kind, for tests/test_obs_spaces.py.
 
-``ObsKindsEnv(obs=KIND, actions=[n_0, n_1], horizon=H)``: two agents play a repeated
+``ObsKindsEnv(obs=KIND or [KIND_0, KIND_1], actions=[n_0, n_1], horizon=H)``: two agents play a repeated
 coordination game (both get 1 when their actions agree modulo 2, else 0) for ``H`` steps and
 observe the previous joint action (and the time) as:
 
@@ -27,15 +27,15 @@ class ObsKindsEnv(ParallelEnv):
     metadata = {"name": "obs_kinds_v0", "render_modes": []}
 
     def __init__(self, obs: str = "discrete", actions=(2, 2), horizon: int = 5):
-        if obs not in KINDS:
-            raise ValueError(f"obs must be one of {KINDS}, got {obs!r}")
-        self.kind = obs
+        self.kinds = [obs, obs] if isinstance(obs, str) else list(obs)
+        if len(self.kinds) != 2 or any(k not in KINDS for k in self.kinds):
+            raise ValueError(f"obs must be one of {KINDS} or a list of two, got {obs!r}")
         self.n = [int(a) for a in actions]
         self.horizon = int(horizon)
         self.possible_agents = ["a0", "a1"]
         self.agents = []
         n0, n1 = self.n
-        space = {
+        make = lambda kind: {  # noqa: E731
             "discrete": spaces.Discrete(n0 * n1 + 1),
             "multidiscrete": spaces.MultiDiscrete([n0 + 1, n1 + 1], start=[-1, -1]),
             "dict": spaces.Dict({"last": spaces.MultiDiscrete([n0 + 1, n1 + 1]),
@@ -43,8 +43,8 @@ class ObsKindsEnv(ParallelEnv):
             "tuple": spaces.Tuple((spaces.Discrete(n0 + 1), spaces.Discrete(n1 + 1),
                                    spaces.Box(0.0, 1.0, (2, 2), np.float32))),
             "image": spaces.Box(0.0, 1.0, (3, 3, 2), np.float32),
-        }[obs]
-        self.observation_spaces = {a: space for a in self.possible_agents}
+        }[kind]
+        self.observation_spaces = {a: make(k) for a, k in zip(self.possible_agents, self.kinds)}
         self.action_spaces = {a: spaces.Discrete(k) for a, k in zip(self.possible_agents, self.n)}
         self._t = 0
         self._last = None
@@ -56,15 +56,18 @@ class ObsKindsEnv(ParallelEnv):
         return self.action_spaces[agent]
 
     def _obs(self):
+        return {a: self._obs_of(k) for a, k in zip(self.possible_agents, self.kinds) if a in self.agents}
+
+    def _obs_of(self, kind):
         last, t = self._last, self._t / self.horizon
-        if self.kind == "discrete":
+        if kind == "discrete":
             o = self.n[0] * self.n[1] if last is None else last[0] * self.n[1] + last[1]
-        elif self.kind == "multidiscrete":
+        elif kind == "multidiscrete":
             o = np.array([-1, -1] if last is None else last, np.int64)
-        elif self.kind == "dict":
+        elif kind == "dict":
             o = {"last": np.array([0, 0] if last is None else [last[0] + 1, last[1] + 1], np.int64),
                  "t": np.array([t], np.float32)}
-        elif self.kind == "tuple":
+        elif kind == "tuple":
             grid = np.zeros((2, 2), np.float32)
             if last is not None:
                 grid[last[0] % 2, last[1] % 2] = 1.0
@@ -74,7 +77,7 @@ class ObsKindsEnv(ParallelEnv):
             if last is not None:
                 o[min(last[0], 2), 0, 0] = 1.0
                 o[min(last[1], 2), 0, 1] = 1.0
-        return {a: o for a in self.agents}
+        return o
 
     def reset(self, seed=None, options=None):
         self.agents = list(self.possible_agents)

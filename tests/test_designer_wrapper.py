@@ -118,5 +118,5 @@ def test_objectives_and_bad_input():
         er(low=1.0, high=1.0)
     with pytest.raises(ValueError, match="objective"):
         er(objective="max")
-    with pytest.raises(ValueError, match="same number of actions"):
-        DesignerSeatWrapper(make("matrix_game", payoffs=np.zeros((2, 3, 2))))
+    # different action counts (3 and 2): per_action has one output per agent-action
+    assert DesignerSeatWrapper(make("matrix_game", payoffs=np.zeros((2, 3, 2)))).n_outputs == 5

@@ -58,7 +58,7 @@ def test_extra_agent(name):
 
 
 @pytest.mark.parametrize("name", ENVS)
-@pytest.mark.parametrize("bad", [0.5, 1.0, True, -1, "1", None, [0]])
+@pytest.mark.parametrize("bad", [0.5, 1.0, np.float32(1.0), -1, "1", None, [0]])
 def test_action_of_wrong_type_or_value(name, bad):
     env, acts = _started(name)
     agent = env.agents[-1]

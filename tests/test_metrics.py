@@ -37,6 +37,7 @@ def run_episode(steps):
         ep.advance()
         cb.on_episode_step(episode=ep)
     cb.on_episode_end(episode=ep, metrics_logger=log)
+    cb.on_sample_end(metrics_logger=log, samples=[])  # values are logged once per sample()
     return log.logged
 
 

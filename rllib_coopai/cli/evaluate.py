@@ -226,7 +226,8 @@ def evaluate_checkpoint(path: str, *, episodes: int = 10, render: bool = False,
 
     checkpoint = find_checkpoint(path, trial=trial, metric=metric)
     if not ray.is_initialized():
-        ray.init(include_dashboard=False, log_to_driver=False, num_cpus=1)
+        # a new local Ray (ray.init() alone would join another Ray running on this machine)
+        ray.init(address="local", include_dashboard=False, log_to_driver=False, num_cpus=1)
     print(f"Evaluating {checkpoint} over {episodes} episode(s) "
           f"({'sampled' if explore else 'greedy'} actions)", flush=True)
     algo = load_local_algorithm(checkpoint, render=render, explore=explore, seed=seed)

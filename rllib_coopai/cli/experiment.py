@@ -109,6 +109,17 @@ def read_file(path: str) -> Dict[str, Any]:
         raise CLIError(f"cannot read experiment file {path!r}: {e.strerror}.") from e
     try:
         data = yaml.safe_load(text)
+    except RecursionError:
+        raise CLIError(f"{path!r} is nested too deeply to read (YAML/JSON nesting of a few "
+                       f"thousand levels); an experiment file needs only a few.") from None
+    except yaml.constructor.ConstructorError as e:
+        tag = str(getattr(e, "problem", "") or e)
+        if "!!" in tag or "tag" in tag:
+            mark = getattr(e, "problem_mark", None)
+            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+            raise CLIError(f"YAML tags such as `!!python/...` are not allowed in experiment files "
+                           f"({path!r}{where}: {tag}); write plain values.") from e
+        raise CLIError(f"cannot read {path!r}: {tag}.") from e
     except yaml.YAMLError as e:
         where = ""
         mark = getattr(e, "problem_mark", None)
@@ -493,7 +504,26 @@ def make_experiment(name: str, spec: Dict[str, Any], *, stop=None, config_overri
     if isinstance(samples, bool) or not isinstance(samples, int) or samples < 1:
         raise CLIError(f"num_samples must be an integer >= 1, got {samples!r}.")
     failures = spec.get("max_failures", 0)
+    if isinstance(failures, bool) or not isinstance(failures, int) or failures < -1:
+        raise CLIError(f"max_failures of experiment {name!r} must be an integer >= 0 (or -1 for "
+                       f"unlimited retries), got {failures!r}.")
     storage = storage_path or spec.get("storage_path") or spec.get("local_dir")
+    if storage:
+        if not isinstance(storage, str):
+            raise CLIError(f"storage_path must be a directory path, got {storage!r}.")
+        full = os.path.abspath(os.path.expanduser(storage))
+        probe = full
+        while probe and not os.path.exists(probe):
+            probe = os.path.dirname(probe) if os.path.dirname(probe) != probe else ""
+        if probe and not os.path.isdir(probe):
+            raise CLIError(f"storage path {storage!r} cannot hold results: {probe!r} is a file, "
+                           f"not a directory.")
+    hidden = (cfg.get("model_config") or {}).get("fcnet_hiddens") if isinstance(
+        cfg.get("model_config"), dict) else None
+    if hidden is not None and (not isinstance(hidden, (list, tuple)) or any(
+            isinstance(h, bool) or not isinstance(h, int) or h < 1 for h in hidden)):
+        raise CLIError(f"model_config.fcnet_hiddens of experiment {name!r} must be a list of "
+                       f"layer sizes, each an integer >= 1, got {hidden!r}.")
     exp = Experiment(
         name=str(name), run=run, algo_class=algo_cls, config=config,
         stop={**_stop_dict(spec.get("stop"), f"of experiment {name!r}"), **(stop or {})},

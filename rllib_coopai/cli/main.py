@@ -7,6 +7,7 @@
                    [--render]
     rllib plot RUN_DIR [-o curves.png]
     rllib list [--keys ALGO]
+    rllib crossplay CHECKPOINT... [--env NAME] [--welfare util,egal] [--episodes N] [-o DIR]
 
 Every command takes ``--import MODULE`` (repeatable): modules that register a user's environments
 or algorithms, imported before anything else; the current directory is importable, so
@@ -71,7 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--debug", action="store_true", default=False,
                         help="show full tracebacks instead of one-paragraph errors")
-    sub = parser.add_subparsers(dest="command", metavar="{train,evaluate,plot,list}")
+    sub = parser.add_subparsers(dest="command", metavar="{train,evaluate,plot,list,crossplay}")
 
     t = sub.add_parser("train", help="run the experiments of a YAML file with Ray Tune",
                        description="Run the experiments of a YAML/JSON file with Ray Tune: "
@@ -115,6 +116,26 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("run_dir", help="a trial dir or an experiment dir (one curve per trial)")
     pl.add_argument("-o", "--output", default="curves.png", help="PNG file (default curves.png)")
     _common(pl)
+
+    cp = sub.add_parser("crossplay", help="cross-play league of checkpoints: payoff and NormalizedScore matrices",
+                        description="Play every ordered pair of checkpoints (any algorithms of the package, one "
+                                    "2-player env) in both seats; write payoffs.csv, crossplay.json and "
+                                    "crossplay.png (normative-disagreement paper §4.2).")
+    cp.add_argument("checkpoints", nargs="+", help="checkpoint, trial or experiment dirs (newest checkpoint)")
+    cp.add_argument("--env", help="env the league plays (default: the checkpoints' common env)")
+    cp.add_argument("--env-config", help="JSON env config, merged over the checkpoints' own")
+    cp.add_argument("--welfare", default="util,egal",
+                    help="welfare set W for NormalizedScore, comma-separated (util, egal, nash, ks; default util,egal)")
+    cp.add_argument("--disagreement", help="per-step disagreement payoffs D0,D1 (default: the paper's profile "
+                                           "for its envs, App. B.2)")
+    cp.add_argument("--maxima", help="per welfare function, the max of w to normalise by (default: the "
+                                      "empirical max over all pairs)")
+    cp.add_argument("--episodes", type=int, default=10, help="episodes per ordered pair (default 10)")
+    cp.add_argument("--seed", type=int, default=0, help="env / sampling seed (default 0)")
+    cp.add_argument("--explore", action="store_true", help="sample actions instead of the greedy ones")
+    cp.add_argument("-o", "--output", default="crossplay", help="output dir (default ./crossplay)")
+    cp.add_argument("--address", help="address of a running Ray cluster; default: a local Ray")
+    _common(cp)
 
     ls = sub.add_parser("list", help="algorithms and environments with one-line descriptions")
     ls.add_argument("--keys", metavar="ALGO", help="list the config keys of algorithm ALGO")
@@ -217,11 +238,54 @@ def cmd_list(args) -> int:
     return 0
 
 
-COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "plot": cmd_plot, "list": cmd_list}
+def _floats(text: Optional[str], flag: str):
+    if text is None:
+        return None
+    try:
+        return [float(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise CLIError(f"{flag} needs comma-separated numbers, got {text!r}.") from None
 
 
-def _paragraph(msg: str) -> str:
-    return " ".join(str(msg).split())
+def cmd_crossplay(args) -> int:
+    from rllib_coopai.cli.crossplay import run_league
+    from rllib_coopai.cli.experiment import parse_json_arg
+
+    if args.address:
+        from rllib_coopai.cli.train import init_ray
+
+        init_ray(args.address)
+    result = run_league(
+        args.checkpoints, env=args.env, env_config=parse_json_arg(args.env_config, "--env-config"),
+        episodes=args.episodes, welfare=[w for w in args.welfare.split(",") if w.strip()],
+        disagreement=_floats(args.disagreement, "--disagreement"), maxima=_floats(args.maxima, "--maxima"),
+        out_dir=args.output, seed=args.seed, explore=args.explore)
+    labels = [c["label"] for c in result["checkpoints"]]
+    print(f"Cross-play on {result['env']!r}, {result['episodes']} episode(s) per pair, "
+          f"W = {{{', '.join(result['welfare'])}}}, disagreement {tuple(result['disagreement'])}")
+    print("NormalizedScore (rows: seat 0, columns: seat 1):")
+    width = max(len(x) for x in labels)
+    for lab, row in zip(labels, result["normalized_score"]):
+        print(f"  {lab:<{width}}  " + "  ".join(f"{v:6.3f}" for v in row))
+    cross = result["cross_play_score"]
+    print(f"  self-play mean {result['self_play_score']:.3f}"
+          + ("" if cross is None else f", cross-play mean {cross:.3f}"))
+    print(f"wrote {os.path.join(args.output, 'payoffs.csv')}, crossplay.json, crossplay.png")
+    return 0
+
+
+COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "plot": cmd_plot, "list": cmd_list,
+            "crossplay": cmd_crossplay}
+
+
+def _paragraph(msg: str, word_limit: int = 200, limit: int = 4000) -> str:
+    """``msg`` on one line; words over ``word_limit`` characters (a pasted file as an env name)
+    and the whole text over ``limit`` are cut, saying how long they were."""
+    words = []
+    for w in str(msg).split():
+        words.append(w if len(w) <= word_limit else f"{w[:60]}...[{len(w)} characters]")
+    text = " ".join(words)
+    return text if len(text) <= limit else f"{text[:limit]}...[{len(text)} characters in all]"
 
 
 class _DropNoise(logging.Filter):

@@ -90,7 +90,10 @@ PANELS = ("per-agent returns", "social welfare / mean return", "rates",
 
 
 def plot_run(run_dir: str, output: str = "curves.png") -> str:
-    """Write the learning curves of every trial under ``run_dir`` to PNG ``output``."""
+    """Write the learning curves of every trial under ``run_dir`` to PNG ``output``; return its path.
+
+    ``output`` may be a folder (existing, or ending in ``/``): the file is ``curves.png`` inside it.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -125,6 +128,10 @@ def plot_run(run_dir: str, output: str = "curves.png") -> str:
     fig.suptitle(os.path.basename(os.path.abspath(run_dir)), fontsize=10)
     fig.tight_layout()
     out = os.path.abspath(output)
+    if os.path.isdir(out) or output.endswith(("/", os.sep)):  # a folder: curves.png inside it
+        out = os.path.join(out, "curves.png")
+    elif not os.path.splitext(out)[1]:  # matplotlib would add .png; say so in the returned path
+        out += ".png"
     os.makedirs(os.path.dirname(out) or ".", exist_ok=True)
     fig.savefig(out, dpi=100)
     plt.close(fig)

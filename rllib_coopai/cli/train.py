@@ -8,7 +8,9 @@ for its config (``Algorithm.default_resource_request``), CSV/JSON/TensorBoard lo
 """
 from __future__ import annotations
 
+import json
 import os
+import signal
 from typing import List, Optional
 
 from rllib_coopai.cli.errors import CLIError
@@ -24,13 +26,71 @@ def experiment_path(exp: Experiment) -> str:
     return os.path.join(exp.storage_path or default_storage_path(), exp.name)
 
 
+def _checkpoint_iteration(ckpt_dir: str) -> Optional[int]:
+    """``training_iteration`` stored in an RLlib Algorithm checkpoint (None if unreadable)."""
+    import pickle
+
+    try:
+        with open(os.path.join(ckpt_dir, "algorithm_state.pkl"), "rb") as f:
+            state = pickle.load(f)
+        return int(state["training_iteration"])
+    except Exception:  # noqa: BLE001 - any unreadable checkpoint: do not touch the logs
+        return None
+
+
+def _drop_rows_after_checkpoint(path: str) -> None:
+    """Before a resume: cut each trial's ``result.json`` / ``progress.csv`` back to the iteration
+    of its latest checkpoint (all rows when it has none), the state Tune restores it to, so that
+    the iterations trained again are not logged twice."""
+    import csv
+
+    for trial_dir, _, files in os.walk(path):
+        if "result.json" not in files:
+            continue
+        ckpts = sorted(d for d in os.listdir(trial_dir)
+                       if d.startswith("checkpoint_") and os.path.isdir(os.path.join(trial_dir, d)))
+        res_path = os.path.join(trial_dir, "result.json")
+        with open(res_path, encoding="utf-8") as f:
+            lines = [ln for ln in f if ln.strip()]
+        last_iter = _checkpoint_iteration(os.path.join(trial_dir, ckpts[-1])) if ckpts else 0
+        if last_iter is None:  # not an RLlib checkpoint we can read: leave the logs alone
+            continue
+
+        def keep(it) -> bool:
+            try:
+                return int(float(it)) <= last_iter
+            except (TypeError, ValueError):
+                return False
+
+        kept = []
+        for ln in lines:
+            try:
+                it = json.loads(ln).get("training_iteration")
+            except ValueError:
+                continue
+            if keep(it):
+                kept.append(ln if ln.endswith("\n") else ln + "\n")
+        with open(res_path, "w", encoding="utf-8") as f:
+            f.writelines(kept)
+        csv_path = os.path.join(trial_dir, "progress.csv")
+        if os.path.exists(csv_path):
+            with open(csv_path, newline="", encoding="utf-8") as f:
+                rows = list(csv.reader(f))
+            if rows and "training_iteration" in rows[0]:
+                col = rows[0].index("training_iteration")
+                rows = rows[:1] + [r for r in rows[1:] if len(r) > col and keep(r[col])]
+                with open(csv_path, "w", newline="", encoding="utf-8") as f:
+                    csv.writer(f).writerows(rows)
+
+
 def _callbacks():
     from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback, TBXLoggerCallback
 
     return [ProgressCallback(), CSVLoggerCallback(), JsonLoggerCallback(), TBXLoggerCallback()]
 
 
-def run_experiment(exp: Experiment, *, resume: bool = False, verbose: int = 0):
+def run_experiment(exp: Experiment, *, resume: bool = False, verbose: int = 0,
+                   stopper=None):
     """Run ``exp`` with Tune; return the ``ResultGrid``. Ray must be initialised."""
     from ray import tune
 
@@ -41,7 +101,7 @@ def run_experiment(exp: Experiment, *, resume: bool = False, verbose: int = 0):
     run_config = tune.RunConfig(
         name=exp.name,
         storage_path=storage,
-        stop=exp.stop or None,
+        stop=stopper if stopper is not None else (exp.stop or None),
         checkpoint_config=tune.CheckpointConfig(**exp.checkpoint),
         failure_config=tune.FailureConfig(max_failures=exp.max_failures),
         callbacks=_callbacks(),
@@ -53,6 +113,7 @@ def run_experiment(exp: Experiment, *, resume: bool = False, verbose: int = 0):
                            f"without --resume, or pass the same --storage-path).")
         print(f"Resuming {exp.name} from {path} (unfinished and errored trials continue from "
               f"their last checkpoint)", flush=True)
+        _drop_rows_after_checkpoint(path)
         tuner = tune.Tuner.restore(path, trainable=exp.algo_class, resume_errored=True,
                                    param_space=exp.config)
     else:
@@ -120,11 +181,48 @@ def _searched_params(exp: Experiment, config) -> str:
     return ", ".join(out)
 
 
+def _report_interrupt(exp: Experiment, results) -> None:
+    for r in results:
+        it = (r.metrics or {}).get("training_iteration", 0)
+        ckpt = r.checkpoint.path if r.checkpoint is not None else "none (no checkpoint yet)"
+        print(f"!! {exp.name}: trial in {r.path} interrupted at iteration {it}; last checkpoint: "
+              f"{ckpt}", flush=True)
+    print(f"   continue with the same command and --resume (it restarts from the last checkpoint).",
+          flush=True)
+
+
 def train(experiments: List[Experiment], *, resume: bool = False, verbose: int = 0) -> int:
+    """Run every experiment; return the exit status (0 ok, 1 a trial failed, 130 interrupted).
+
+    Ctrl-C lets Tune save the run and stop its trials (a second Ctrl-C stops at once); the
+    interrupted trials are reported with their iteration and last checkpoint.
+    """
     status = 0
     for exp in experiments:
         _print_header(exp)
-        results = run_experiment(exp, resume=resume, verbose=verbose)
+        from rllib_coopai.cli.stopper import CheckedStopper  # imports Ray Tune
+
+        stopper = CheckedStopper(exp.stop) if exp.stop else None
+
+        def after_tune_handled_ctrl_c(sig, frame):  # Tune restores this after its own handler ran
+            raise KeyboardInterrupt
+
+        previous = signal.getsignal(signal.SIGINT)
+        try:
+            signal.signal(signal.SIGINT, after_tune_handled_ctrl_c)
+        except ValueError:  # not the main thread: leave signals to Tune
+            previous = None
+        try:
+            results = run_experiment(exp, resume=resume, verbose=verbose, stopper=stopper)
+            interrupted = previous is not None and signal.getsignal(signal.SIGINT) is after_tune_handled_ctrl_c
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGINT, previous)
+        if stopper is not None:
+            stopper.check(exp)
+        if interrupted:
+            _report_interrupt(exp, results)
+            return 130
         status = max(status, report(exp, results))
     return status
 
@@ -142,6 +240,7 @@ def init_ray(address: Optional[str] = None, num_cpus: Optional[int] = None, verb
         except (ConnectionError, ValueError, RuntimeError) as e:
             raise CLIError(f"cannot connect to the Ray cluster at --address {address!r}: {e}") from e
         return
-    if num_cpus is not None:
+    if num_cpus is not None:  # a CPU count means a new local Ray (not one already running here)
         kwargs["num_cpus"] = num_cpus
+        kwargs["address"] = "local"
     ray.init(**kwargs)

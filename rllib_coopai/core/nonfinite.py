@@ -1,14 +1,17 @@
 """Non-finite guard for learner updates: a NaN / inf never trains on silently.
 
-After every ``Learner.update()`` the learner checks every module's total loss, every logged loss
-term and gradient norm, and every parameter. On a NaN / inf:
+After every ``Learner.update()`` the learner checks the metrics it logged in that update whose
+names hold "loss", "norm", "objective" or "cost" (RLlib's ``total_loss`` per module included), and
+every parameter. (RLlib's ``TorchLearner`` sets NaN / inf gradients to zero and applies the update,
+so without this check a NaN loss would pass silently.) On a NaN / inf:
 
 * by default it raises ``NonFiniteUpdateError`` naming the module, the loss term (or parameter)
   and the value; the algorithm adds the training iteration. The error is raised inside
   ``train()``, before any checkpoint of that iteration is written, so the last checkpoint on disk
   is the last good one.
 * with ``.training(skip_nonfinite_updates=True)`` it puts back the module weights and optimizer
-  states from before the update (the update is skipped) and counts the skip in the learner
+  states from before the update (the update is skipped; other state a learner keeps between
+  updates, such as LIO's kept rollout, is not put back) and counts the skip in the learner
   results: ``learners/__all_modules__/nonfinite_updates_skipped`` (this iteration) and
   ``nonfinite_updates_skipped_lifetime``.
 
@@ -116,12 +119,18 @@ class FiniteUpdateLearnerMixin:
 
     def _find_nonfinite(self):
         """``(module_id, term, value)`` of the first NaN / inf found, else None."""
-        try:
-            values = self.metrics.peek()
-        except Exception:  # noqa: BLE001 - metrics that cannot be read are not evidence
-            values = {}
-        terms = [(p, v) for p, v in _leaves(values) if len(p) >= 2
-                 and any(w in str(p[-1]) for w in _TERM_WORDS) and _nonfinite_number(v)]
+        terms = []  # loss terms / norms logged in this update (empty stats peek as NaN: skipped)
+        for path, stat in _leaves(getattr(self.metrics, "stats", {})):
+            if len(path) < 2 or not any(w in str(path[-1]) for w in _TERM_WORDS):
+                continue
+            try:
+                if len(stat) == 0:
+                    continue
+                value = stat.peek()
+            except Exception:  # noqa: BLE001 - a stat that cannot be read is not evidence
+                continue
+            if _nonfinite_number(value):
+                terms.append((path, value))
         for mid, m in self.module._rl_modules.items():
             params = [(n, p) for n, p in m.named_parameters()]
             if not params:
@@ -159,4 +168,18 @@ class NonFiniteIterationMixin:
 
 class GuardedPPOTorchLearner(FiniteUpdateLearnerMixin, PPOTorchLearner):
     """RLlib's PPO torch learner; raises on (or skips) updates that produce NaN / inf (IPPO,
-    dual-RL designer)."""
+    dual-RL designer). Its state also carries the adaptive KL coefficients, which RLlib's
+    ``PPOLearner`` leaves out of checkpoints (a restored run would restart from ``kl_coeff``)."""
+
+    def get_state(self, components=None, *, not_components=None, **kwargs):
+        state = super().get_state(components, not_components=not_components, **kwargs)
+        if components is None:
+            state["ppo_kl_coeffs"] = {mid: float(v.detach().cpu()) for mid, v
+                                      in dict(self.curr_kl_coeffs_per_module).items()}
+        return state
+
+    def set_state(self, state) -> None:
+        super().set_state(state)
+        for mid, value in (state.get("ppo_kl_coeffs") or {}).items():
+            with torch.no_grad():
+                self.curr_kl_coeffs_per_module[mid].fill_(value)

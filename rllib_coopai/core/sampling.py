@@ -50,8 +50,11 @@ def _catching(fn: Callable) -> Callable:
         try:
             return True, fn(env_runner)
         except Exception as e:  # noqa: BLE001 - sent to the driver and raised there
+            root = e  # RLlib re-raises an env's error as a bare ``RuntimeError from e``
+            while root.__cause__ is not None and not str(root):
+                root = root.__cause__
             return False, (_env_name(env_runner), getattr(env_runner, "worker_index", "?"),
-                           f"{type(e).__name__}: {e}", traceback.format_exc(limit=8))
+                           f"{type(root).__name__}: {root}", traceback.format_exc(limit=8))
     return call
 
 

@@ -92,8 +92,9 @@ class CoopParallelEnv(ParallelEnv, abc.ABC):
     ``step(actions)`` checks ``actions`` with ``check_actions`` before calling ``_step``, so every
     environment of the package raises ``ValueError`` naming the agent and the problem for a step
     before ``reset()``, a step after the episode ended, a missing or extra agent, and an action
-    outside the agent's action space (a float such as ``0.5``, a bool, an out-of-range integer).
-    Python and numpy integers are accepted for ``Discrete`` spaces. ``_step`` may therefore assume
+    outside the agent's action space (a float such as ``0.5``, a string, an out-of-range integer).
+    Python and numpy integers (and, as in gymnasium's ``Discrete.contains``, bools) are accepted
+    for ``Discrete(n)`` spaces. ``_step`` may therefore assume
     one valid action per live agent.
     """
 
@@ -177,13 +178,13 @@ class CoopParallelEnv(ParallelEnv, abc.ABC):
             arr = np.asarray(values)
         except ValueError:  # ragged sequences
             arr = np.asarray(values, dtype=object)
-        if arr.dtype.kind in "iu" and arr.shape == (len(agents),):
+        if arr.dtype.kind in "iub" and arr.shape == (len(agents),):
             bad = arr.astype(np.uint64) >= high  # negative integers wrap to huge unsigned ones
             if not bad.any():
                 return
         for a, v, n in zip(agents, values, high.tolist()):  # error path: find the offending agent
-            ok = (isinstance(v, np.ndarray) and v.shape == () and v.dtype.kind in "iu") or (
-                isinstance(v, numbers.Integral) and not isinstance(v, (bool, np.bool_)))
+            ok = (isinstance(v, np.ndarray) and v.shape == () and v.dtype.kind in "iub") or isinstance(
+                v, (numbers.Integral, np.bool_))
             if not ok or not 0 <= int(v) < n:
                 self._action_fault(f"action of {a!r} must be an integer in [0, {n - 1}], got {v!r}")
 

@@ -42,7 +42,11 @@ the CC colour alternates (the initial CC colour is random). Players start on dis
 Channels: 6 = players (2), DC (own, other), CC (own, other) -- in ``"global"`` mode red before blue.
 ``infos[a]["cooperated"]`` on consumption steps only: True for both players on a joint CC pickup,
 False for the player that took its DC. ``infos[a]["coin_event"]`` is "cc", "dc" or None.
-The reference code's optional ``punishment_helped`` penalty is not implemented.
+``punishment_helped`` (default 0) is the reference code's optional penalty to the DC's owner when
+the other player stands on the DC as it is taken (the code's value is 0.75). One deliberate
+difference from the reference code: there, a red player standing alone on a red CC blocks blue
+from taking its DC in that step (an ``elif``); here, as in the paper's text, the DC is taken by its
+owner whenever the CC is not consumed jointly.
 """
 from __future__ import annotations
 
@@ -222,6 +226,8 @@ class AsymmetricBargainingCoinGameEnv(_GridCoinBase):
         red_coop_reward: red's payoff for a jointly taken red Cooperation coin (2.0).
         blue_coop_reward: blue's payoff for a jointly taken blue Cooperation coin (3.0).
         disagreement_reward: owner's payoff for its Disagreement coin (1.0).
+        punishment_helped: penalty (>= 0) to the DC's owner when the other player is on the DC as
+            it is taken (0 = off; the reference code's ``punishment_helped=True`` is 0.75).
         render_mode: ``None`` or ``"ansi"``.
     """
 
@@ -230,11 +236,13 @@ class AsymmetricBargainingCoinGameEnv(_GridCoinBase):
 
     def __init__(self, grid_size: int = 3, horizon: int = 100, obs_mode: str = "relative",
                  red_coop_reward: float = 2.0, blue_coop_reward: float = 3.0,
-                 disagreement_reward: float = 1.0, render_mode: Optional[str] = None):
+                 disagreement_reward: float = 1.0, punishment_helped: float = 0.0,
+                 render_mode: Optional[str] = None):
         super().__init__(grid_size, horizon, obs_mode, render_mode)
         self.red_coop_reward = check_float("red_coop_reward", red_coop_reward)
         self.blue_coop_reward = check_float("blue_coop_reward", blue_coop_reward)
         self.disagreement_reward = check_float("disagreement_reward", disagreement_reward)
+        self.punishment_helped = check_float("punishment_helped", punishment_helped, 0.0)
         self._coop_reward = (self.red_coop_reward, self.blue_coop_reward)
         self._cc = 0  # cell of the Cooperation coin
         self._dc = 1  # cell of the Disagreement coin
@@ -282,6 +290,8 @@ class AsymmetricBargainingCoinGameEnv(_GridCoinBase):
             consumed = True
         elif int(self._pos[dc_owner]) == self._dc:
             r[dc_owner] += self.disagreement_reward
+            if int(self._pos[1 - dc_owner]) == self._dc:
+                r[dc_owner] -= self.punishment_helped
             extra[dc_owner].update(coin_event="dc", cooperated=False)
             extra[1 - dc_owner]["coin_event"] = "dc"
             consumed = True

@@ -20,6 +20,9 @@ chicken                        greed=0.5, fear=-1: (3,3); (2,3.5); (3.5,2); (1,1
 greed_fear                     R=3, P=1, T=3+greed, S=1-fear (default PD: greed=fear=1) AMD thesis Table 4.1
 bach_or_stravinsky             (3,2); (0,0); (0,0); (2,3)  (asymmetric=True: (4,1)/(2,2)) normative-disagreement paper Fig. 2
 asymmetric_bach_or_stravinsky  (4,1); (0,0); (0,0); (2,2)                             normative-disagreement paper Fig. 2
+iterated_asymmetric_bos        the same, horizon 20 (IAsymBoS)                        normative-disagreement paper §4.1, Table 4
+iterated_prisoners_dilemma     prisoners_dilemma's payoffs, horizon 20                 normative-disagreement paper's code, Table 4
+pure_coordination              (1,1); (0,0); (0,0); (1,1)                             normative-disagreement paper Fig. 2
 purely_conflicting             (0,0); (-1,2); (2,-1); (0,0), horizon 16               DCL paper Table 2
 matching_pennies               (1,-1); (-1,1); (-1,1); (1,-1)                         standard
 matrix_game                    any ``payoffs`` table you pass                          --
@@ -44,6 +47,7 @@ def greed_fear_payoffs(greed: float = 1.0, fear: float = 1.0) -> np.ndarray:
 PD_PAYOFFS = [[[-1, -1], [-3, 0]], [[0, -3], [-2, -2]]]
 BOS_PAYOFFS = [[[3, 2], [0, 0]], [[0, 0], [2, 3]]]
 ASYM_BOS_PAYOFFS = [[[4, 1], [0, 0]], [[0, 0], [2, 2]]]
+PURE_COORDINATION_PAYOFFS = [[[1, 1], [0, 0]], [[0, 0], [1, 1]]]
 RPC_PAYOFFS = [[[0, 0], [-1, 2]], [[2, -1], [0, 0]]]
 MATCHING_PENNIES_PAYOFFS = [[[1, -1], [-1, 1]], [[-1, 1], [1, -1]]]
 
@@ -192,6 +196,32 @@ def asymmetric_bach_or_stravinsky(horizon: int = 1, render_mode: Optional[str] =
     return env
 
 
+def iterated_asymmetric_bos(horizon: int = 20, render_mode: Optional[str] = None) -> MatrixGameEnv:
+    """IAsymBoS (normative-disagreement paper §4.1): asymmetric BoS (B,B)=(4,1), (S,S)=(2,2), else
+    (0,0), played every step with simultaneous moves; each player observes the previous joint
+    action. Horizon 20 is the amTFT episode length of the paper's Table 4. B=0, S=1. Its
+    cross-play disagreement profile is (0,0) per step (paper App. B.2)."""
+    env = bach_or_stravinsky(horizon, asymmetric=True, render_mode=render_mode)
+    env.metadata = dict(env.metadata, name="iterated_asymmetric_bos")
+    return env
+
+
+def iterated_prisoners_dilemma(horizon: int = 20, render_mode: Optional[str] = None) -> MatrixGameEnv:
+    """IPD of the normative-disagreement paper: the payoffs of its code, CC (-1,-1), CD (-3,0),
+    DC (0,-3), DD (-2,-2) (the same table as ``prisoners_dilemma``), horizon 20 (Table 4, amTFT
+    episode length). C=0, D=1. Its cross-play disagreement profile is (-3,-3) per step (App. B.2)."""
+    env = prisoners_dilemma(horizon, render_mode=render_mode)
+    env.metadata = dict(env.metadata, name="iterated_prisoners_dilemma")
+    return env
+
+
+def pure_coordination(horizon: int = 1, render_mode: Optional[str] = None) -> MatrixGameEnv:
+    """normative-disagreement paper Fig. 2 (left): (B,B)=(S,S)=(1,1), else (0,0). Both
+    coordinated outcomes are optimal for every welfare function; not a bargaining problem. B=0, S=1."""
+    return MatrixGameEnv(PURE_COORDINATION_PAYOFFS, horizon, None, ["B", "S"], name="pure_coordination",
+                         render_mode=render_mode)
+
+
 def purely_conflicting(horizon: int = 16, render_mode: Optional[str] = None) -> MatrixGameEnv:
     """DCL paper Table 2, the Repeated Purely Conflicting game (A1=0, A2=1), horizon 16."""
     return MatrixGameEnv(RPC_PAYOFFS, horizon, None, ["A1", "A2"], name="purely_conflicting", render_mode=render_mode)
@@ -215,6 +245,9 @@ PRESETS = {
     "greed_fear": greed_fear,
     "bach_or_stravinsky": bach_or_stravinsky,
     "asymmetric_bach_or_stravinsky": asymmetric_bach_or_stravinsky,
+    "iterated_asymmetric_bos": iterated_asymmetric_bos,
+    "iterated_prisoners_dilemma": iterated_prisoners_dilemma,
+    "pure_coordination": pure_coordination,
     "purely_conflicting": purely_conflicting,
     "matching_pennies": matching_pennies,
     "matrix_game": matrix_game,

@@ -13,17 +13,87 @@ through RLlib's ``MetricsLogger`` (so the values reach ``algo.train()``'s result
   agent-steps that reported it;
 * any ``info["totals"][name]`` (e.g. designer payments): per-agent episode sum as
   ``name/<agent>`` and the sum over agents as ``name``.
+
+Each value is computed per episode, but logged once per ``EnvRunner.sample()`` call (in
+``on_sample_end``), not once per episode: the logger receives the mean over the episodes that
+ended since the runner last reported its metrics, so the result is the same as logging every
+episode with ``reduce="mean"`` (RLlib then averages the runners' values as before) at a fraction of
+the ``MetricsLogger`` calls. Subclasses record per-episode values with ``self.record(key, value)``
+and must call ``super().on_sample_end(...)`` if they override it.
 """
 from __future__ import annotations
 
 from collections import defaultdict
+
+import numpy as np
 
 from ray.rllib.callbacks.callbacks import RLlibCallback
 
 _KEY = "coop_metrics"
 
 
+class _BatchedMeans:
+    """Per-episode values of one env runner, logged as one mean per key per ``sample()`` call.
+
+    A leaf ``MeanStats`` (``reduce="mean"``, no window) reduces to the ``nanmean`` of the values
+    pushed since the runner's last ``get_metrics()``. Pushing the mean of a ``sample()`` call's
+    episodes instead gives the same number when ``get_metrics()`` follows every ``sample()``;
+    when it does not (DCL samples in chunks), the value pushed earlier in the same reporting
+    cycle is a 0-d array that is updated in place to the mean over all the cycle's episodes.
+    """
+
+    def __init__(self):
+        self.pending = defaultdict(list)  # key -> this sample()'s per-episode values
+        self.cycle = {}  # key -> [nansum, non-NaN count, the 0-d array the logger holds]
+
+    def flush(self, metrics_logger) -> None:
+        if not self.pending:
+            return
+        if self.cycle and not self._same_cycle(metrics_logger):
+            self.cycle = {}
+        for key, values in self.pending.items():
+            v = np.asarray(values, dtype=np.float64)
+            ok = ~np.isnan(v)
+            total, count = float(v[ok].sum()), int(ok.sum())
+            entry = self.cycle.get(key)
+            if entry is None:
+                arr = np.array(total / count if count else np.nan)
+                self.cycle[key] = [total, count, arr]
+                metrics_logger.log_value(key, arr, reduce="mean")
+            else:
+                entry[0] += total
+                entry[1] += count
+                entry[2][()] = entry[0] / entry[1] if entry[1] else np.nan
+        self.pending = defaultdict(list)
+
+    def _same_cycle(self, metrics_logger) -> bool:
+        """Whether the runner has not reduced its metrics since our last push (our array is
+        still the single value the logger holds under that key)."""
+        key, entry = next(iter(self.cycle.items()))
+        try:
+            held = metrics_logger.peek(key, compile=False, default=None)
+        except Exception:  # noqa: BLE001 - a logger without peek: start a new cycle
+            return False
+        return held is not None and len(held) == 1 and held[0] is entry[2]
+
+
 class CoopMetricsCallback(RLlibCallback):
+    @property
+    def _batched(self) -> _BatchedMeans:
+        b = self.__dict__.get("_batched_means")
+        if b is None:
+            b = self.__dict__["_batched_means"] = _BatchedMeans()
+        return b
+
+    def record(self, key, value) -> None:
+        """Records one episode's ``value`` of metric ``key`` (a name or a nested-key tuple);
+        logged as the mean over episodes at the end of the ``sample()`` call."""
+        self._batched.pending[key].append(value)
+
+    def on_sample_end(self, *, metrics_logger=None, **kwargs) -> None:
+        if metrics_logger is not None:
+            self._batched.flush(metrics_logger)
+
     def on_episode_start(self, *, episode, **kwargs) -> None:
         episode.custom_data[_KEY] = {
             "returns": defaultdict(float),
@@ -58,20 +128,21 @@ class CoopMetricsCallback(RLlibCallback):
             if aid not in infos or not infos[aid]:
                 acc["returns"][aid] += float(r)
 
-    def on_episode_end(self, *, episode, metrics_logger, **kwargs) -> None:
+    def on_episode_end(self, *, episode, metrics_logger=None, **kwargs) -> None:
         acc = episode.custom_data.get(_KEY)
         if acc is None:
             return
+        rec = self._batched.pending
         returns = acc["returns"]
-        metrics_logger.log_value("social_welfare", sum(returns.values()), reduce="mean")
+        rec["social_welfare"].append(sum(returns.values()))
         for aid, ret in returns.items():
-            metrics_logger.log_value(("agent_returns", str(aid)), ret, reduce="mean")
+            rec[("agent_returns", str(aid))].append(ret)
         for name, (total, count) in acc["rates"].items():
             if count:
-                metrics_logger.log_value(name, total / count, reduce="mean")
+                rec[name].append(total / count)
         sums = defaultdict(float)
         for (name, aid), value in acc["totals"].items():
-            metrics_logger.log_value((name, str(aid)), value, reduce="mean")
+            rec[(name, str(aid))].append(value)
             sums[name] += value
         for name, value in sums.items():
-            metrics_logger.log_value((name, "all"), value, reduce="mean")
+            rec[(name, "all")].append(value)

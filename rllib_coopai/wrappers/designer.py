@@ -310,15 +310,19 @@ class DesignerSeatWrapper(ParallelEnv):
     def _state_now_shape(self, env) -> int:
         if self._has_state:
             return int(np.prod(env.state_space.shape)) if hasattr(env, "state_space") else 0
-        return int(sum(np.prod(env.observation_space(a).shape) for a in self.env_agents))
+        # no state(): the agents' observations, flattened as gymnasium's spaces.flatten does
+        # (one-hot for Discrete / MultiDiscrete, Dict / Tuple parts concatenated)
+        return int(sum(spaces.flatdim(env.observation_space(a)) for a in self.env_agents))
 
     def _state_vec(self) -> np.ndarray:
         if self._has_state:
             return np.asarray(self.env.state(), np.float32).ravel()
-        return np.concatenate(
-            [np.asarray(self._obs.get(a, np.zeros(self.observation_space(a).shape)),
-                        np.float32).ravel() for a in self.env_agents]
-        )
+        parts = []
+        for a in self.env_agents:
+            space = self.observation_space(a)
+            parts.append(np.asarray(spaces.flatten(space, self._obs[a]), np.float32) if a in self._obs
+                         else np.zeros(spaces.flatdim(space), np.float32))
+        return np.concatenate(parts)
 
     def observation_space(self, agent):
         return self.observation_spaces[agent]

@@ -47,6 +47,7 @@ from rllib_coopai.algorithms.incentive_designer.incentive_designer import (
 )
 from rllib_coopai.algorithms.incentive_designer.shared import DesignerMetricsCallback
 from rllib_coopai.core.nonfinite import NonFiniteIterationMixin
+from rllib_coopai.core.rng_state import RNGStateMixin
 from rllib_coopai.core.validation import (
     check_bool,
     check_choice,
@@ -298,7 +299,7 @@ class AMDConfig(DesignerSeatConfigMixin, CoopConfigMixin, AlgorithmConfig):
         return RLModuleSpec(module_class=CategoricalPolicyModule)
 
 
-class AMD(NonFiniteIterationMixin, Algorithm):
+class AMD(NonFiniteIterationMixin, RNGStateMixin, Algorithm):
     """Adaptive mechanism design (AMD thesis Algorithm 1)."""
 
     @classmethod

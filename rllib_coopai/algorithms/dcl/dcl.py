@@ -42,6 +42,7 @@ from rllib_coopai.algorithms.dcl.callbacks import DCLMetricsCallback
 from rllib_coopai.algorithms.dcl.learner import ITERATION_KEY
 from rllib_coopai.algorithms.dcl.losses import IC_MODES
 from rllib_coopai.core.nonfinite import NonFiniteIterationMixin
+from rllib_coopai.core.rng_state import RNGStateMixin
 from rllib_coopai.core.sampling import sample_until
 from rllib_coopai.core.validation import check_config_numbers, lr_range, num
 
@@ -219,7 +220,9 @@ def _sample_episodes(env_runner, num_episodes: int):
     return episodes, env_runner.get_metrics()
 
 
-class DCL(NonFiniteIterationMixin, Algorithm):
+class DCL(NonFiniteIterationMixin, RNGStateMixin, Algorithm):
+    _RESTORED_ATTRS = ("_dcl_episode_len",)  # sets how many episodes each sampling call asks for
+
     @classmethod
     def get_default_config(cls) -> DCLConfig:
         return DCLConfig()

@@ -52,6 +52,7 @@ from rllib_coopai.algorithms.incentive_designer.shared import (
     episodes_to_shards,
 )
 from rllib_coopai.core.nonfinite import GuardedPPOTorchLearner, NonFiniteIterationMixin
+from rllib_coopai.core.rng_state import RNGStateMixin
 from rllib_coopai.core.sampling import sample_until
 from rllib_coopai.core.validation import (
     check_bool,
@@ -378,7 +379,7 @@ class IncentiveDesignerConfig(DesignerSeatConfigMixin, CoopConfigMixin, PPOConfi
         return GuardedPPOTorchLearner
 
 
-class IncentiveDesigner(NonFiniteIterationMixin, PPO):
+class IncentiveDesigner(NonFiniteIterationMixin, RNGStateMixin, PPO):
     """MetaGrad (custom ``training_step``) or dual-RL (PPO's ``training_step``)."""
 
     @classmethod

@@ -84,6 +84,31 @@ class MetaGradLearner(ManualSyncTorchLearner):
             self.register_optimizer(module_id=module_id, optimizer=opt, params=params,
                                     lr_or_lr_schedule=self.config.agent_lr)
 
+    # ------------------------------------------------------------------ checkpoints
+    def get_state(self, components=None, *, not_components=None, **kwargs):
+        """RLlib's learner state plus the pipelined step's kept ``(theta_{k-1}, B_{k-1})`` and the
+        cost optimizer (outside RLlib's optimizer registry), so a restored run takes the same
+        meta-gradient step next."""
+        state = super().get_state(components, not_components=not_components, **kwargs)
+        if components is None:
+            to_np = lambda d: {k: {n: t.detach().cpu().numpy() for n, t in v.items()}  # noqa: E731
+                               for k, v in d.items()}
+            state["metagrad_prev"] = (None if self._prev is None
+                                      else (to_np(self._prev[0]), to_np(self._prev[1])))
+            cost_opt = getattr(self, "_cost_opt", None)
+            state["metagrad_cost_opt"] = None if cost_opt is None else cost_opt.state_dict()
+        return state
+
+    def set_state(self, state) -> None:
+        super().set_state(state)
+        if "metagrad_prev" in state:
+            prev = state["metagrad_prev"]
+            to_t = lambda d: {k: {n: torch.as_tensor(a, device=self._device)  # noqa: E731
+                                  for n, a in v.items()} for k, v in d.items()}
+            self._prev = None if prev is None else (to_t(prev[0]), to_t(prev[1]))
+        if state.get("metagrad_cost_opt") is not None and getattr(self, "_cost_opt", None) is not None:
+            self._cost_opt.load_state_dict(state["metagrad_cost_opt"])
+
     # ------------------------------------------------------------------------------------
     def _agent_ids(self, batch):
         return [m for m in batch if m != DESIGNER_ID]

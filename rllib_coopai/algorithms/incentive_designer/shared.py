@@ -83,27 +83,25 @@ class DesignerMetricsCallback(CoopMetricsCallback):
         else:
             acc["returns"][DESIGNER_ID] = saved
 
-    def on_episode_end(self, *, episode, metrics_logger, **kwargs) -> None:
+    def on_episode_end(self, *, episode, metrics_logger=None, **kwargs) -> None:
         acc = episode.custom_data.get(_KEY)
         if acc is None:
             return
         acc["returns"].pop(DESIGNER_ID, None)
         super().on_episode_end(episode=episode, metrics_logger=metrics_logger, **kwargs)
-        metrics_logger.log_value("social_objective", acc["designer"][0], reduce="mean")
+        self.record("social_objective", acc["designer"][0])
         paid = sum(v for (name, _), v in acc["totals"].items() if name == "designer_payment")
-        metrics_logger.log_value("social_objective_net", acc["designer"][0] - paid, reduce="mean")
-        metrics_logger.log_value("designer_return", acc["designer"][1], reduce="mean")
+        self.record("social_objective_net", acc["designer"][0] - paid)
+        self.record("designer_return", acc["designer"][1])
         if "econ" in acc:
-            metrics_logger.log_value("final_productivity", float(acc["econ"][0]), reduce="mean")
-            metrics_logger.log_value("final_equality", float(acc["econ"][1]), reduce="mean")
-            metrics_logger.log_value("sum_productivity_x_equality", acc["econ_sum"], reduce="mean")
+            self.record("final_productivity", float(acc["econ"][0]))
+            self.record("final_equality", float(acc["econ"][1]))
+            self.record("sum_productivity_x_equality", acc["econ_sum"])
         for a, (s, n) in acc["coop"].items():
             if n:
-                metrics_logger.log_value(("p_cooperate", str(a)), s / n, reduce="mean")
+                self.record(("p_cooperate", str(a)), s / n)
         if acc["allcoop"][1]:
-            metrics_logger.log_value(
-                "p_all_cooperate", acc["allcoop"][0] / acc["allcoop"][1], reduce="mean"
-            )
+            self.record("p_all_cooperate", acc["allcoop"][0] / acc["allcoop"][1])
 
 
 def _column(episode_values, t_max: int, dtype=np.float32) -> np.ndarray:

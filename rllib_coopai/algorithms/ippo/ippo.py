@@ -9,8 +9,9 @@ from __future__ import annotations
 from ray.rllib.algorithms.algorithm_config import NotProvided
 from ray.rllib.algorithms.ppo import PPO, PPOConfig
 
-from rllib_coopai.algorithms.common import CoopConfigMixin
+from rllib_coopai.algorithms.common import CoopConfigMixin, FixedModuleOrder
 from rllib_coopai.core.nonfinite import GuardedPPOTorchLearner, NonFiniteIterationMixin
+from rllib_coopai.core.rng_state import RNGStateMixin
 from rllib_coopai.core.validation import check_config_numbers
 
 
@@ -28,13 +29,23 @@ class IPPOConfig(CoopConfigMixin, PPOConfig):
     def get_default_learner_class(self):
         return GuardedPPOTorchLearner
 
+    def build_learner_connector(self, input_observation_space, input_action_space, device=None):
+        """RLlib's learner pipeline plus ``FixedModuleOrder`` at its end: the modules' batches
+        otherwise come in an order that depends on ``PYTHONHASHSEED`` (RLlib collects module ids
+        in sets), and the minibatch shuffling draws from NumPy's RNG module by module, so two
+        processes with the same ``seed`` trained different weights."""
+        pipeline = super().build_learner_connector(input_observation_space, input_action_space,
+                                                   device=device)
+        pipeline.append(FixedModuleOrder())
+        return pipeline
+
     def validate(self) -> None:
         check_config_numbers(self, "IPPO")
         self.setup_agents()
         super().validate()
 
 
-class IPPO(NonFiniteIterationMixin, PPO):
+class IPPO(NonFiniteIterationMixin, RNGStateMixin, PPO):
     @classmethod
     def get_default_config(cls) -> IPPOConfig:
         return IPPOConfig()

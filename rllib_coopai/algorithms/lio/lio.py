@@ -46,6 +46,7 @@ from ray.rllib.utils.metrics import (
 
 from rllib_coopai.algorithms.lio.config import LIOConfig
 from rllib_coopai.core.nonfinite import NonFiniteIterationMixin
+from rllib_coopai.core.rng_state import RNGStateMixin
 from rllib_coopai.core.sampling import sample_until
 
 LIO_KEPT = "lio_kept"
@@ -67,7 +68,7 @@ def _get_kept(learner):
     return learner.get_kept_state()
 
 
-class LIO(NonFiniteIterationMixin, Algorithm):
+class LIO(NonFiniteIterationMixin, RNGStateMixin, Algorithm):
     """Learning to Incentivize Others (see the module docstring and ``LIOConfig``)."""
 
     @classmethod

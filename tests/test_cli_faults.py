@@ -1,0 +1,144 @@
+"""``rllib`` faults: bad input that must exit 2 before Ray starts, misspelled stop keys, Ctrl-C
+(exit 130) and ``--resume`` without duplicated result rows, ``plot -o DIR``."""
+import csv
+import json
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+
+from tests.test_cli import ENV, ROOT, TINY, _console_script, _ray_args
+
+PD = os.path.join(ROOT, "tuned_configs", "ippo", "prisoners_dilemma.yaml")
+HEAD = "a:\n  run: IPPO\n  env: prisoners_dilemma\n"
+
+
+def _bad_inputs(tmp_path):
+    a_file = tmp_path / "not_a_dir"
+    a_file.write_text("x")
+    files = {
+        "max_failures": HEAD + "  max_failures: abc\n",
+        "deep": "a: " + "[" * 5000 + "]" * 5000 + "\n",
+        "tag": HEAD + "  config:\n    lr: !!python/object/apply:os.getcwd []\n",
+        "hiddens": HEAD + "  config:\n    model_config: {fcnet_hiddens: [-5]}\n",
+        "huge_env": "a:\n  run: IPPO\n  env: " + "x" * 200_000 + "\n",
+    }
+    paths = {}
+    for key, text in files.items():
+        paths[key] = tmp_path / f"{key}.yaml"
+        paths[key].write_text(text)
+    return {
+        "max_failures": ([str(paths["max_failures"])], "max_failures of experiment 'a' must be an integer"),
+        "deep": ([str(paths["deep"])], "nested too deeply"),
+        "tag": ([str(paths["tag"])], "YAML tags such as `!!python/...` are not allowed"),
+        "hiddens": ([str(paths["hiddens"])], "fcnet_hiddens of experiment 'a' must be a list of layer sizes"),
+        "storage_file": ([PD, "--storage-path", str(a_file / "runs")], "is a file, not a directory"),
+        "huge_env": ([str(paths["huge_env"])], "unknown environment 'xxxxxxxxxx"),
+    }
+
+
+@pytest.mark.parametrize("case", ["max_failures", "deep", "tag", "hiddens", "storage_file", "huge_env"])
+def test_bad_input_exits_2_before_ray(case, tmp_path, capsys):
+    import ray
+
+    from rllib_coopai.cli.main import main
+
+    ray_was_up = ray.is_initialized()
+    args, expect = _bad_inputs(tmp_path)[case]
+    assert main(["train", "-f", *args, "--stop", '{"training_iteration": 1}']) == 2
+    err = capsys.readouterr().err
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("rllib train: error:"), err[:3000]
+    assert expect in lines[0], (expect, err[:3000])
+    assert "syntax error" not in lines[0]
+    assert len(err) < 5000 and "x" * 300 not in err
+    assert ray.is_initialized() == ray_was_up
+
+
+def _fake_run(tmp_path):
+    trial = tmp_path / "run" / "trial_0"
+    trial.mkdir(parents=True)
+    with open(trial / "result.json", "w") as f:
+        for it in range(1, 4):
+            f.write(json.dumps({"training_iteration": it, "num_env_steps_sampled_lifetime": 10 * it,
+                                "env_runners": {"social_welfare": float(it)}}) + "\n")
+    return tmp_path / "run"
+
+
+@pytest.mark.parametrize("form", ["existing_dir", "new_dir/", "no_extension"])
+def test_plot_output_is_where_it_says(form, tmp_path, capsys):
+    from rllib_coopai.cli.main import main
+
+    run = _fake_run(tmp_path)
+    target = tmp_path / "out"
+    if form == "existing_dir":
+        target.mkdir()
+        arg, expect = str(target), target / "curves.png"
+    elif form == "new_dir/":
+        arg, expect = str(target) + "/", target / "curves.png"
+    else:
+        arg, expect = str(target), tmp_path / "out.png"
+    assert main(["plot", str(run), "-o", arg]) == 0
+    out = capsys.readouterr().out
+    assert expect.is_file() and expect.stat().st_size > 0
+    assert f"wrote {expect}" in out, out
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["run", expect.relative_to(tmp_path).parts[0]])
+
+
+def test_misspelled_stop_key_exits_2_with_did_you_mean(tmp_path):
+    proc = subprocess.run(
+        [_console_script(), "train", "-f", PD, "--stop", json.dumps({"training_iteratoin": 3}),
+         "--config", json.dumps(TINY), "--storage-path", str(tmp_path), *_ray_args()],
+        cwd=ROOT, env=ENV, timeout=300, capture_output=True, text=True)
+    assert proc.returncode == 2, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "stop criterion 'training_iteratoin'" in proc.stderr
+    assert "Did you mean 'training_iteration'?" in proc.stderr
+    rows = (next(tmp_path.rglob("result.json"))).read_text().splitlines()
+    assert len(rows) == 1  # stopped after its first iteration
+
+
+def _iterations(trial_dir):
+    with open(os.path.join(trial_dir, "progress.csv"), newline="") as f:
+        csv_its = [int(r["training_iteration"]) for r in csv.DictReader(f)]
+    with open(os.path.join(trial_dir, "result.json")) as f:
+        json_its = [json.loads(ln)["training_iteration"] for ln in f if ln.strip()]
+    return csv_its, json_its
+
+
+def test_ctrl_c_exits_130_and_resume_has_no_duplicate_rows(tmp_path):
+    """SIGINT after iteration 3 (checkpoints every 2): exit 130 naming the iteration and the
+    checkpoint; ``--resume`` restarts from the last checkpoint and logs the iterations after it
+    once (the resumed run keeps the first run's stop: 25 iterations)."""
+    exp = tmp_path / "exp.yaml"
+    exp.write_text(HEAD + "  checkpoint_config: {checkpoint_frequency: 2}\n")
+    cmd = [_console_script(), "train", "-f", str(exp), "--config", json.dumps(TINY),
+           "--storage-path", str(tmp_path / "runs"), *_ray_args()]
+    stop = ["--stop", '{"training_iteration": 25}']
+    proc = subprocess.Popen(cmd + stop, cwd=ROOT, env=ENV,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 240
+    trial_dir = None
+    while time.time() < deadline and proc.poll() is None:
+        found = list((tmp_path / "runs").rglob("result.json"))
+        if found and len(found[0].read_text().splitlines()) >= 3:
+            trial_dir = found[0].parent
+            break
+        time.sleep(0.2)
+    assert trial_dir is not None, "no 3 iterations within 240 s"
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, out[-3000:] + err[-3000:]
+    assert "interrupted at iteration" in out and "last checkpoint:" in out, out[-3000:]
+    assert "trial(s) finished" not in out
+    csv_its, json_its = _iterations(trial_dir)
+    last = json_its[-1]
+    assert 3 <= last < 25 and json_its == list(range(1, last + 1)) and csv_its == json_its
+    assert f"interrupted at iteration {last}" in out
+    resumed = subprocess.run(cmd + stop + ["--resume"],
+                             cwd=ROOT, env=ENV, timeout=300, capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
+    csv_its, json_its = _iterations(trial_dir)
+    assert json_its == list(range(1, 26)), json_its
+    assert csv_its == json_its
