@@ -326,15 +326,17 @@ def resolve_env(spec):
             creator = ClassPathCreator(spec)
             register_env(spec, creator)
             return spec, creator
+        gym_ids: list = []
         try:
             import gymnasium as gym
 
             if spec in gym.envs.registry:
                 return spec, None
+            gym_ids = list(gym.envs.registry)
         except ImportError:  # pragma: no cover - gymnasium ships with RLlib
             pass
         known = registry.names()
-        hint = difflib.get_close_matches(spec, known, n=1)
+        hint = difflib.get_close_matches(spec, known + gym_ids, n=1)
         extra = f" Did you mean {hint[0]!r}?" if hint else ""
         raise EnvSpecError(
             f"unknown environment {spec!r}. Known environments: {', '.join(known)} (or a name "
