@@ -214,3 +214,21 @@ def test_rllib_train_class_path_yaml_every_algorithm_then_evaluate_best(tmp_path
     assert os.path.basename(best) in proc.stdout
     assert "t=1/3: invest" in proc.stdout  # the user env's ansi frames
     assert "social_welfare" in proc.stdout
+
+
+def test_dcl_mega_steps_on_a_user_env_by_class_path(ray_session):
+    """K=2 mega-step commitments wrap a user env named by class path (MegaStepRLlibEnv's base)."""
+    from rllib_coopai.algorithms.dcl import DCLConfig
+
+    algo = (DCLConfig().environment(f"{TRUST}.TrustGame").training(mega_steps=2)
+            .debugging(seed=0).build_algo())
+    from rllib_coopai.wrappers.commitment import MegaStepRLlibEnv
+
+    try:
+        assert algo.config.env is MegaStepRLlibEnv
+        assert algo.config.env_config["base_env"] == f"{TRUST}.TrustGame"
+        result = algo.train()
+        assert np.isfinite(result["env_runners"]["social_welfare"])
+        assert 0.0 <= result["env_runners"]["agreement_rate"] <= 1.0
+    finally:
+        algo.stop()

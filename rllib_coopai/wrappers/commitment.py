@@ -326,15 +326,28 @@ class CommitmentGameWrapper(ParallelEnv):
 # RLlib adapters (env classes usable as ``config.environment(env=Class, env_config={...})``)
 # =============================================================================================
 def _base_from_config(env_config: dict):
-    from rllib_coopai.envs import make
+    """The base PettingZoo env named by ``env_config["base_env"]``: a package name, a name given to
+    ``rllib_coopai.envs.register`` or Ray's registry, or a class path (``pkg.mod.MyEnv``)."""
+    from rllib_coopai.envs import make, names
 
     cfg = dict(env_config or {})
     name = cfg.pop("base_env", None)
     if name is None:
-        raise ValueError("env_config needs 'base_env': the name of an rllib_coopai environment")
+        raise ValueError("env_config needs 'base_env': an environment name or class path")
     opts = {k: cfg.pop(k) for k in ("mega_steps", "reward_aggregation", "gamma",
                                     "action_mask_in_obs") if k in cfg}
-    return make(name, **cfg), opts
+    if isinstance(name, str) and name in names():
+        return make(name, **cfg), opts
+    from ray.rllib.env.env_context import EnvContext
+
+    from rllib_coopai.wrappers.rllib_env import resolve_env
+
+    _, creator = resolve_env(name)
+    env = creator(EnvContext(cfg, worker_index=0)) if creator is not None else None
+    if not isinstance(getattr(env, "par_env", None), ParallelEnv):
+        raise ValueError(f"base_env {name!r}: the commitment protocol needs a PettingZoo "
+                         "ParallelEnv (or a class path / registered name that builds one)")
+    return env.par_env, opts
 
 
 def _rllib_env_class():
