@@ -142,3 +142,30 @@ def test_ctrl_c_exits_130_and_resume_has_no_duplicate_rows(tmp_path):
     csv_its, json_its = _iterations(trial_dir)
     assert json_its == list(range(1, 26)), json_its
     assert csv_its == json_its
+
+
+def test_resumed_logs_keep_one_row_per_iteration(tmp_path):
+    """Tune may restore from a checkpoint older than the newest on disk (one written while the run
+    was interrupted); the resumed run's rows then repeat iterations: after the run, the last row
+    of each iteration is kept, in iteration order, in result.json and progress.csv alike."""
+    from rllib_coopai.cli.train import _rewrite_trial_logs
+
+    trial = tmp_path / "exp" / "trial_0"
+    trial.mkdir(parents=True)
+    its = [1, 2, 3, 4, 5] + list(range(5, 9))  # first run to 5, resumed from 4
+    runs = ["a"] * 5 + ["b"] * 4
+    (trial / "result.json").write_text(
+        "".join(json.dumps({"training_iteration": i, "run": r}) + "\n" for i, r in zip(its, runs)))
+    (trial / "progress.csv").write_text(
+        "run,training_iteration\n" + "".join(f"{r},{i}\n" for i, r in zip(its, runs)))
+    _rewrite_trial_logs(str(tmp_path / "exp"))
+    rows = [json.loads(ln) for ln in (trial / "result.json").read_text().splitlines()]
+    assert [r["training_iteration"] for r in rows] == list(range(1, 9))
+    assert [r["run"] for r in rows] == ["a"] * 4 + ["b"] * 4
+    csv_rows = (trial / "progress.csv").read_text().splitlines()
+    assert csv_rows[0] == "run,training_iteration"
+    assert csv_rows[1:] == [f"{'a' if i < 5 else 'b'},{i}" for i in range(1, 9)]
+    # With a limit (before a resume): rows past the checkpoint's iteration go.
+    _rewrite_trial_logs(str(tmp_path / "exp"), lambda d: 3)
+    assert [json.loads(ln)["training_iteration"]
+            for ln in (trial / "result.json").read_text().splitlines()] == [1, 2, 3]

@@ -38,49 +38,61 @@ def _checkpoint_iteration(ckpt_dir: str) -> Optional[int]:
         return None
 
 
-def _drop_rows_after_checkpoint(path: str) -> None:
-    """Before a resume: cut each trial's ``result.json`` / ``progress.csv`` back to the iteration
-    of its latest checkpoint (all rows when it has none), the state Tune restores it to, so that
-    the iterations trained again are not logged twice."""
+def _latest_checkpoint_iteration(trial_dir: str):
+    """Iteration of the trial's newest checkpoint (0 without one; None if unreadable)."""
+    ckpts = sorted(d for d in os.listdir(trial_dir)
+                   if d.startswith("checkpoint_") and os.path.isdir(os.path.join(trial_dir, d)))
+    return _checkpoint_iteration(os.path.join(trial_dir, ckpts[-1])) if ckpts else 0
+
+
+def _rewrite_trial_logs(path: str, limit_of=None) -> None:
+    """Rewrite each trial's ``result.json`` / ``progress.csv`` under ``path`` with one row per
+    ``training_iteration`` (the LAST one logged: a resumed run's rows replace the rows it trained
+    again), in iteration order; with ``limit_of(trial_dir)``, also drop rows past that iteration
+    (``None``: leave that trial alone)."""
     import csv
+
+    def iteration(value):
+        try:
+            return int(float(value))
+        except (TypeError, ValueError):
+            return None
+
+    def one_per_iteration(rows, limit):
+        last = {}
+        for it, row in rows:
+            if it is not None and (limit is None or it <= limit):
+                last[it] = row
+        return [last[it] for it in sorted(last)]
 
     for trial_dir, _, files in os.walk(path):
         if "result.json" not in files:
             continue
-        ckpts = sorted(d for d in os.listdir(trial_dir)
-                       if d.startswith("checkpoint_") and os.path.isdir(os.path.join(trial_dir, d)))
-        res_path = os.path.join(trial_dir, "result.json")
-        with open(res_path, encoding="utf-8") as f:
-            lines = [ln for ln in f if ln.strip()]
-        last_iter = _checkpoint_iteration(os.path.join(trial_dir, ckpts[-1])) if ckpts else 0
-        if last_iter is None:  # not an RLlib checkpoint we can read: leave the logs alone
-            continue
-
-        def keep(it) -> bool:
-            try:
-                return int(float(it)) <= last_iter
-            except (TypeError, ValueError):
-                return False
-
-        kept = []
-        for ln in lines:
-            try:
-                it = json.loads(ln).get("training_iteration")
-            except ValueError:
+        limit = None
+        if limit_of is not None:
+            limit = limit_of(trial_dir)
+            if limit is None:  # not an RLlib checkpoint we can read: leave the logs alone
                 continue
-            if keep(it):
-                kept.append(ln if ln.endswith("\n") else ln + "\n")
+        res_path = os.path.join(trial_dir, "result.json")
+        rows = []
+        with open(res_path, encoding="utf-8") as f:
+            for ln in f:
+                try:
+                    it = iteration(json.loads(ln).get("training_iteration")) if ln.strip() else None
+                except ValueError:
+                    it = None
+                rows.append((it, ln if ln.endswith("\n") else ln + "\n"))
         with open(res_path, "w", encoding="utf-8") as f:
-            f.writelines(kept)
+            f.writelines(one_per_iteration(rows, limit))
         csv_path = os.path.join(trial_dir, "progress.csv")
         if os.path.exists(csv_path):
             with open(csv_path, newline="", encoding="utf-8") as f:
-                rows = list(csv.reader(f))
-            if rows and "training_iteration" in rows[0]:
-                col = rows[0].index("training_iteration")
-                rows = rows[:1] + [r for r in rows[1:] if len(r) > col and keep(r[col])]
+                table = list(csv.reader(f))
+            if table and "training_iteration" in table[0]:
+                col = table[0].index("training_iteration")
+                body = [(iteration(r[col]) if len(r) > col else None, r) for r in table[1:]]
                 with open(csv_path, "w", newline="", encoding="utf-8") as f:
-                    csv.writer(f).writerows(rows)
+                    csv.writer(f).writerows(table[:1] + one_per_iteration(body, limit))
 
 
 def _callbacks():
@@ -113,16 +125,22 @@ def run_experiment(exp: Experiment, *, resume: bool = False, verbose: int = 0,
                            f"without --resume, or pass the same --storage-path).")
         print(f"Resuming {exp.name} from {path} (unfinished and errored trials continue from "
               f"their last checkpoint)", flush=True)
-        _drop_rows_after_checkpoint(path)
+        # The iterations after the newest checkpoint are trained again: drop their rows now; Tune
+        # may restore from an older checkpoint than the newest on disk (one written while the run
+        # was being interrupted), so after the run keep the last row of each iteration as well.
+        _rewrite_trial_logs(path, _latest_checkpoint_iteration)
         tuner = tune.Tuner.restore(path, trainable=exp.algo_class, resume_errored=True,
                                    param_space=exp.config)
-    else:
-        tuner = tune.Tuner(
-            exp.algo_class,
-            param_space=exp.config,
-            tune_config=tune.TuneConfig(num_samples=exp.num_samples),
-            run_config=run_config,
-        )
+        try:
+            return tuner.fit()
+        finally:
+            _rewrite_trial_logs(path)
+    tuner = tune.Tuner(
+        exp.algo_class,
+        param_space=exp.config,
+        tune_config=tune.TuneConfig(num_samples=exp.num_samples),
+        run_config=run_config,
+    )
     return tuner.fit()
 
 
