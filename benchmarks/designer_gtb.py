@@ -39,7 +39,7 @@ AGENT = dict(agent_lr=3.3e-3, agent_entropy_coeff=0.184, agent_hidden=[128, 128]
 
 def config(method: str, seed: int, cap_episodes: int):
     from rllib_coopai.algorithms.incentive_designer import IncentiveDesignerConfig
-    from rllib_coopai.algorithms.incentive_designer.shared import DesignerMetricsCallback
+    from rllib_coopai.metrics.designer import DesignerMetricsCallback
     from rllib_coopai.algorithms.ippo import IPPOConfig
 
     env_config = dict(GTB)

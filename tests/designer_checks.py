@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from rllib_coopai.modules.functional import assign_, named_params, sgd_step
+from rllib_coopai.core.differentiable import assign_, named_params, sgd_step
 from rllib_coopai.wrappers.designer import DESIGNER_ID
 
 

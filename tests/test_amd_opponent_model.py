@@ -18,7 +18,7 @@ from rllib_coopai.algorithms.amd.opponent_model import (
     tabular_mle_probs,
 )
 from rllib_coopai.modules.designer_module import CategoricalPolicyModule
-from rllib_coopai.modules.functional import call_with, named_params
+from rllib_coopai.core.differentiable import call_with, named_params
 
 
 def policy_module(n_actions=2, obs_dim=5, hidden=(), binary=True, init_prob=0.25):

@@ -4,7 +4,8 @@ import pytest
 import torch
 from pettingzoo.test import parallel_api_test
 
-from rllib_coopai.algorithms.dcl.connectors import executed_actions, mc_returns
+from rllib_coopai.algorithms.dcl.connectors import executed_actions
+from rllib_coopai.core.returns import discounted_returns as mc_returns
 from rllib_coopai.envs import make
 from rllib_coopai.wrappers.commitment import (
     ACT,

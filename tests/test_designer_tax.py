@@ -23,7 +23,7 @@ from rllib_coopai.algorithms.incentive_designer.tax import (
 )
 from rllib_coopai.envs import make
 from rllib_coopai.envs.gather_trade_build import US_FEDERAL_RATES, crra, gini_equality
-from rllib_coopai.modules.functional import named_params
+from rllib_coopai.core.differentiable import named_params
 from rllib_coopai.wrappers.designer import DESIGNER_ID, make_designer_env
 from designer_checks import (
     assert_learners_in_sync,

@@ -1,7 +1,7 @@
 """LIO oracles (exact LIO step of LIO thesis App. B.2, incentive bounds,
 zero meta-gradient without recipient learning, gradient checks) through the package's own code.
 
-No Ray here: the update functions (``rllib_coopai.algorithms.lio.update``, the ones the learner
+No Ray here: the update functions (``rllib_coopai.core.differentiable``, the ones the learner
 calls) and the RLModule are exercised directly.
 """
 import gymnasium as gym
@@ -9,12 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from rllib_coopai.algorithms.lio.update import (
-    discounted_returns,
-    giver_meta_gradient,
-    plain_gradient,
-    recipient_step,
-)
+from rllib_coopai.core.differentiable import gradient, meta_gradient, sgd_step
+from rllib_coopai.core.returns import discounted_returns
 from rllib_coopai.modules.lio_module import LIOTorchRLModule
 
 torch.set_num_threads(1)
@@ -30,20 +26,20 @@ def _ipd_values(th1, th2, eta1, eta2, gamma):
 
 
 def _exact_lio_step(th1, th2, eta1, eta2, alpha, beta, gamma):
-    """One exact-LIO iteration with the package's recipient_step / giver_meta_gradient."""
+    """One exact-LIO iteration with the package's sgd_step / meta_gradient."""
     f64 = dict(dtype=torch.float64, requires_grad=True)
     theta = {1: {"th": torch.tensor(th1, **f64)}, 2: {"th": torch.tensor(th2, **f64)}}
     eta = {1: {"eta": torch.tensor(eta1, **f64)}, 2: {"eta": torch.tensor(eta2, **f64)}}
     v1, v2 = _ipd_values(theta[1]["th"], theta[2]["th"], eta[1]["eta"], eta[2]["eta"], gamma)
     # recipients ascend their value including received incentives (5.3): loss = -V
     theta_hat = {
-        1: recipient_step(theta[1], -v1, alpha),
-        2: recipient_step(theta[2], -v2, alpha),
+        1: sgd_step(theta[1], -v1, alpha, reduce="sum"),
+        2: sgd_step(theta[2], -v2, alpha, reduce="sum"),
     }
     # givers ascend their value at theta_hat through theta_hat(eta) (B.6)
     w1, w2 = _ipd_values(theta_hat[1]["th"], theta_hat[2]["th"], eta[1]["eta"].detach(), eta[2]["eta"].detach(), gamma)
-    g1 = giver_meta_gradient({2: theta_hat[2]}, -w1, eta[1])["eta"]
-    g2 = giver_meta_gradient({1: theta_hat[1]}, -w2, eta[2])["eta"]
+    g1 = meta_gradient({2: theta_hat[2]}, eta[1], outer_loss=-w1)["eta"]
+    g2 = meta_gradient({1: theta_hat[1]}, eta[2], outer_loss=-w2)["eta"]
     # plain gradient ascent with lr beta on V (eq. B.6 as printed has an extra 1/(1-gamma) that
     # V of B.1 already contains)
     return (
@@ -131,7 +127,7 @@ def test_discounted_returns_matches_loop():
     r = torch.randn(3, 6)
     mask = torch.ones(3, 6)
     mask[1, 4:] = 0
-    G = discounted_returns(r, mask, 0.9)
+    G = discounted_returns(r, 0.9, mask)
     for e in range(3):
         for t in range(6):
             want = sum(0.9 ** (l - t) * r[e, l] * mask[e, l] for l in range(t, 6))
@@ -139,7 +135,7 @@ def test_discounted_returns_matches_loop():
 
 
 def test_meta_gradient_matches_finite_differences():
-    """d outer(theta_hat(eta)) / d eta from giver_meta_gradient equals central differences."""
+    """d outer(theta_hat(eta)) / d eta from meta_gradient equals central differences."""
     torch.manual_seed(0)
     W = torch.randn(4, 3, dtype=torch.float64)
     x = torch.randn(6, 4, dtype=torch.float64)
@@ -150,7 +146,7 @@ def test_meta_gradient_matches_finite_differences():
         theta = {"w": W.clone().requires_grad_(True)}
         logp = torch.log_softmax(x @ theta["w"], -1).gather(1, a[:, None]).squeeze(1)
         bonus = torch.sigmoid(x @ eta_vec)  # incentive received at each step
-        return recipient_step(theta, -(logp * (G + bonus)).sum(), 0.3, create_graph=create_graph)
+        return sgd_step(theta, -(logp * (G + bonus)).sum(), 0.3, create_graph=create_graph, reduce="sum")
 
     def outer(th):
         logp = torch.log_softmax(x @ th["w"], -1).gather(1, a[:, None]).squeeze(1)
@@ -158,7 +154,7 @@ def test_meta_gradient_matches_finite_differences():
 
     eta = torch.randn(4, dtype=torch.float64, requires_grad=True)
     th = theta_hat_of(eta)
-    grad = giver_meta_gradient({1: th}, outer(th), {"e": eta})["e"]
+    grad = meta_gradient({1: th}, {"e": eta}, outer_loss=outer(th))["e"]
     fd = torch.zeros(4, dtype=torch.float64)
     for k in range(4):
         d = torch.zeros(4, dtype=torch.float64)
@@ -175,8 +171,8 @@ def test_zero_recipient_lr_gives_zero_meta_gradient():
     theta = {"w": torch.randn(4, 3, requires_grad=True)}
     bonus = torch.sigmoid(x @ eta["e"])
     logp = torch.log_softmax(x @ theta["w"], -1)[:, 0]
-    th = recipient_step(theta, -(logp * bonus).sum(), 0.0)
-    meta = giver_meta_gradient({1: th}, -torch.log_softmax(x @ th["w"], -1)[:, 1].sum(), eta)["e"]
+    th = sgd_step(theta, -(logp * bonus).sum(), 0.0, reduce="sum")
+    meta = meta_gradient({1: th}, eta, outer_loss=-torch.log_softmax(x @ th["w"], -1)[:, 1].sum())["e"]
     assert torch.count_nonzero(meta) == 0
-    cost = plain_gradient(bonus.sum(), eta)["e"]
+    cost = gradient(bonus.sum(), eta)["e"]
     assert cost.abs().sum() > 0

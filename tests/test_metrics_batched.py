@@ -10,7 +10,7 @@ from ray.rllib.utils.metrics.metrics_logger import MetricsLogger
 
 from rllib_coopai.algorithms.dcl import DCLConfig
 from rllib_coopai.algorithms.dcl.callbacks import MAX_DIST_ACTIONS, DCLMetricsCallback
-from rllib_coopai.algorithms.incentive_designer.shared import DesignerMetricsCallback
+from rllib_coopai.metrics.designer import DesignerMetricsCallback
 from rllib_coopai.metrics.callbacks import _KEY, CoopMetricsCallback
 from rllib_coopai.modules.dcl_module import DCL_A, DCL_C, DCL_M
 from rllib_coopai.wrappers.designer import DESIGNER_ID

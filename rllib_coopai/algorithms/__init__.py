@@ -20,6 +20,8 @@ ALGORITHMS = {
                           "Centralized incentive designer (meta-gradient or dual-RL)"),
     "AMD": ("rllib_coopai.algorithms.amd:AMD", "rllib_coopai.algorithms.amd:AMDConfig",
             "Adaptive mechanism design: a planner that shapes learners' rewards"),
+    "LOLAExact": ("rllib_coopai.algorithms.lola:LOLAExact", "rllib_coopai.algorithms.lola:LOLAExactConfig",
+                  "LOLA with exact values on iterated matrix games (opponent-learning awareness)"),
 }
 
 

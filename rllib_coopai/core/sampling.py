@@ -130,3 +130,15 @@ def sample_until(algo, make_fn: Callable[[int, int, Sequence], Callable], *, tar
                                                     what=what):
             episodes.extend(eps)
             metrics.append(met)
+
+
+def sample_episodes(algo, num_episodes: int, explore=None) -> Tuple[list, list]:
+    """``num_episodes`` whole episodes, shared out over the healthy env runners
+    (``sample_until`` with ``count=len``); returns ``(episodes, env_runner_metrics)``."""
+    kwargs = {} if explore is None else {"explore": explore}
+
+    def make(missing, n_runners, so_far):
+        per_runner = max(1, -(-missing // n_runners))
+        return lambda r: (r.sample(num_episodes=per_runner, **kwargs), r.get_metrics())
+
+    return sample_until(algo, make, target=num_episodes, count=len)

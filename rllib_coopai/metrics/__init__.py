@@ -1,5 +1,6 @@
 """Episode callbacks and welfare functions."""
 from rllib_coopai.metrics.callbacks import CoopMetricsCallback
+from rllib_coopai.metrics.designer import DesignerMetricsCallback
 from rllib_coopai.metrics.welfare import (
     egalitarian_welfare,
     equality,
@@ -15,6 +16,7 @@ from rllib_coopai.metrics.welfare import (
 
 __all__ = [
     "CoopMetricsCallback",
+    "DesignerMetricsCallback",
     "social_welfare",
     "utilitarian_welfare",
     "egalitarian_welfare",

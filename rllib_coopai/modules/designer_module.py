@@ -34,13 +34,14 @@ def _features(enc: ObsEncoder, obs: torch.Tensor, dtype) -> torch.Tensor:
     return obs.reshape(obs.shape[0], -1).to(dtype)
 
 
-def mlp(in_dim: int, hidden: Sequence[int], out_dim: int, activation: str = "relu") -> nn.Sequential:
+def mlp(in_dim: int, hidden: Sequence[int], out_dim: int, activation: str = "relu",
+        bias: bool = True) -> nn.Sequential:
     act = {"relu": nn.ReLU, "tanh": nn.Tanh}[activation]
     layers, d = [], in_dim
     for h in hidden:
-        layers += [nn.Linear(d, int(h)), act()]
+        layers += [nn.Linear(d, int(h), bias=bias), act()]
         d = int(h)
-    layers.append(nn.Linear(d, out_dim))
+    layers.append(nn.Linear(d, out_dim, bias=bias))
     return nn.Sequential(*layers)
 
 
@@ -49,7 +50,10 @@ class CategoricalPolicyModule(TorchRLModule):
 
     ``model_config``: ``hidden`` (list, default ``[64, 32]``), ``activation`` (``relu``/``tanh``),
     ``binary_logit`` (bool), ``init_prob`` (initial P(action 0) or None), ``conv_filters``
-    (image observations: the shared conv encoder's layers, ``rllib_coopai.modules.encoders``).
+    (image observations: the shared conv encoder's layers, ``rllib_coopai.modules.encoders``),
+    ``bias`` (True; ``hidden=[]`` with ``bias=False`` on one-hot observations is a table: one
+    logit per observed state and action, as LOLA-Exact's policies), ``init_std`` (None: torch's
+    init; a number: all weights N(0, init_std)).
     """
 
     def setup(self):
@@ -61,7 +65,12 @@ class CategoricalPolicyModule(TorchRLModule):
         in_dim = self.enc.out_dim
         self.binary = bool(cfg.get("binary_logit", False)) and self.n_actions == 2
         out = 1 if self.binary else self.n_actions
-        self.net = mlp(in_dim, cfg.get("hidden", [64, 32]), out, cfg.get("activation", "relu"))
+        self.net = mlp(in_dim, cfg.get("hidden", [64, 32]), out, cfg.get("activation", "relu"),
+                       bias=bool(cfg.get("bias", True)))
+        if cfg.get("init_std") is not None:
+            with torch.no_grad():
+                for p in self.net.parameters():
+                    p.normal_(0.0, float(cfg["init_std"]))
         p0 = cfg.get("init_prob")
         last = self.net[-1]
         if p0 is not None:

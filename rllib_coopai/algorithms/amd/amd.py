@@ -41,11 +41,8 @@ from ray.rllib.core.rl_module.multi_rl_module import MultiRLModuleSpec
 from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 
 from rllib_coopai.algorithms.common import CoopConfigMixin, require_discrete_actions
-from rllib_coopai.algorithms.incentive_designer.incentive_designer import (
-    DesignerSeatConfigMixin,
-    designer_training_step,
-)
-from rllib_coopai.algorithms.incentive_designer.shared import DesignerMetricsCallback
+from rllib_coopai.core.designer_seat import DesignerSeatConfigMixin, designer_training_step
+from rllib_coopai.metrics.designer import DesignerMetricsCallback
 from rllib_coopai.core.nonfinite import NonFiniteIterationMixin
 from rllib_coopai.core.rng_state import RNGStateMixin
 from rllib_coopai.core.validation import (
@@ -225,7 +222,7 @@ class AMDConfig(DesignerSeatConfigMixin, CoopConfigMixin, AlgorithmConfig):
 
     def _probe_game(self) -> None:
         """Facts the learner needs: agents, and for ``exact`` the payoff table and start state."""
-        from rllib_coopai.algorithms.incentive_designer.incentive_designer import _SUFFIX
+        from rllib_coopai.core.designer_seat import SEAT_SUFFIX as _SUFFIX
         from rllib_coopai.envs.matrix_games import MatrixGameEnv
         from rllib_coopai.algorithms.common import probe_env
 
@@ -315,9 +312,8 @@ class AMD(NonFiniteIterationMixin, RNGStateMixin, Algorithm):
                 from_worker_or_learner_group=self.learner_group, inference_only=True)
             self._planner_off = off
         self.metrics.log_value("planner_on", 0.0 if off else 1.0, window=1)
-        # Exact mode loops its steps inside one Learner update (AMDLearner._update).
-        epochs = 1 if cfg.gradient == "exact" else cfg.num_updates
-        designer_training_step(self, cfg.episodes_per_iteration, num_epochs=epochs)
+        # Exact mode: num_updates synchronous exact steps, as epochs of one Learner update.
+        designer_training_step(self, cfg.episodes_per_iteration, num_epochs=cfg.num_updates)
 
 
 __all__ = ["AMD", "AMDConfig"]

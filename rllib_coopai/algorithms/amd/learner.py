@@ -34,14 +34,18 @@ from typing import Dict, List
 import numpy as np
 import torch
 
-from rllib_coopai.algorithms.incentive_designer.shared import (
-    ManualSyncTorchLearner,
-    allreduce_mean_,
-    discounted_returns,
-    to_et,
-)
+from functools import partial
+
+from ray.rllib.core.learner.torch.torch_learner import TorchLearner
+from ray.rllib.utils.annotations import override
+
 from rllib_coopai.algorithms.amd.opponent_model import FittedPolicy, TabularMLE
-from rllib_coopai.modules.functional import call_with, named_params
+from rllib_coopai.core.differentiable import call_with, named_params
+from rllib_coopai.core.distributed import all_reduce_
+from rllib_coopai.core.episodes import to_et
+from rllib_coopai.core.learner import CrossAgentTorchLearner
+from rllib_coopai.core.losses import action_logp, pg_loss
+from rllib_coopai.core.returns import discounted_returns
 from rllib_coopai.wrappers.designer import DESIGNER_ID, payments
 
 
@@ -93,7 +97,7 @@ def exact_planner_objective(
     return J
 
 
-class AMDLearner(ManualSyncTorchLearner):
+class AMDLearner(CrossAgentTorchLearner):
     """TorchLearner of ``AMD``: learners ascend ``V_i + V_i^p``, the planner ascends ``J``."""
 
     def build(self) -> None:
@@ -110,7 +114,7 @@ class AMDLearner(ManualSyncTorchLearner):
                                       cfg.om_prior, seed)
             else:
                 self._om = FittedPolicy(modules, cfg.om_window, cfg.om_fit_steps, cfg.om_lr, seed,
-                                        allreduce=allreduce_mean_)
+                                        allreduce=partial(all_reduce_, mean=True))
         if cfg.gradient == "exact":
             self._payoffs = torch.tensor(np.asarray(cfg._amd_payoffs), dtype=torch.float32)
             self._obs0 = {a: torch.tensor(np.asarray(o), dtype=torch.float32)[None]
@@ -156,17 +160,10 @@ class AMDLearner(ManualSyncTorchLearner):
         rp = payments(u, self._joint, "per_agent", self.config.constraint == "revenue_neutral")
         return rp.reshape(*self._payoffs.shape)
 
-    def _update(self, batch):
-        """Exact mode: ``updates_per_iteration`` synchronous exact steps in one Learner update
-        (RLlib's ``compute_gradients`` / ``apply_gradients`` each step, no per-step batch
-        iteration); pg mode: RLlib's usual single step on the batch."""
-        if self.config.gradient != "exact":
-            return super()._update(batch)
-        n = self.config.num_updates
-        for k in range(n):
-            losses = self._exact_losses(log=k == n - 1)
-            self.apply_gradients(self.postprocess_gradients(self.compute_gradients(losses)))
-        return {}, losses, {}
+    @override(TorchLearner)
+    def before_gradient_based_update(self, *, timesteps) -> None:
+        super().before_gradient_based_update(timesteps=timesteps)
+        self._steps_in_update = 0
 
     def _exact_losses(self, log: bool = True):
         cfg = self.config
@@ -242,8 +239,8 @@ class AMDLearner(ManualSyncTorchLearner):
             G_i = ret((b["env_rewards"] + rp[:, i].detach()) * b["mask"])
             G_i = G_i - (G_i * b["mask"]).sum() / b["mask"].sum()
             logits = call_with(self.module[aid], params, b["obs"], method="logits")
-            logp = torch.log_softmax(logits, -1).gather(-1, b["actions"].long()[:, None])[:, 0]
-            losses[aid] = -(b["mask"] * logp * G_i).sum() / n_ep          # eq 4.4 on r + r^p
+            logp = action_logp(torch.log_softmax(logits, -1), b["actions"])
+            losses[aid] = pg_loss(logp, G_i, b["mask"], n_ep)             # eq 4.4 on r + r^p
             if self._planner_on:
                 src = params if theta_hat is None else theta_hat[i]
                 leaf = {k: v.detach().requires_grad_(True) for k, v in src.items()}
@@ -259,7 +256,7 @@ class AMDLearner(ManualSyncTorchLearner):
                 g_v.append(gv)
                 g_vp.append(gvp)
         if self._planner_on:
-            allreduce_mean_([x for gv in g_v for x in gv])  # E[.] over all shards (eq 4.5)
+            all_reduce_([x for gv in g_v for x in gv], mean=True)  # E[.] over all shards (eq 4.5)
             J = 0.0
             for i in range(n):
                 for a, b in zip(g_vp[i], g_v[i]):
@@ -275,9 +272,14 @@ class AMDLearner(ManualSyncTorchLearner):
             self.metrics.log_value(("sampled", "aar"), (rp.abs().sum() / n_ep).item(), window=1)
         return losses
 
+    @override(TorchLearner)
     def compute_losses(self, *, fwd_out, batch, **kwargs):
+        """Exact mode: the batch is not used; the algorithm runs ``updates_per_iteration``
+        synchronous exact steps as that many epochs of one Learner update (metrics of the last).
+        pg mode: the sampled estimates of eqs 4.4-4.5 on the batch."""
         if self.config.gradient == "exact":
-            return self._exact_losses()
+            self._steps_in_update = getattr(self, "_steps_in_update", 0) + 1
+            return self._exact_losses(log=self._steps_in_update >= self.config.num_updates)
         return self._pg_losses({m: dict(b) for m, b in batch.items()})
 
     def get_state(self, components=None, *, not_components=None, **kwargs):

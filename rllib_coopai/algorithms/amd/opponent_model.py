@@ -32,7 +32,7 @@ from typing import Dict, List
 
 import torch
 
-from rllib_coopai.modules.functional import call_with, named_params
+from rllib_coopai.core.differentiable import call_with, named_params
 
 Params = Dict[str, torch.Tensor]
 

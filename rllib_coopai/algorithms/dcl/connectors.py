@@ -18,17 +18,11 @@ returns are full Monte-Carlo returns.
 from __future__ import annotations
 
 import numpy as np
-import scipy.signal
 
 from ray.rllib.connectors.connector_v2 import ConnectorV2
 
+from rllib_coopai.core.returns import discounted_returns
 from rllib_coopai.modules.dcl_module import DCL_A, DCL_C, DCL_M
-
-
-def mc_returns(rewards, gamma: float) -> np.ndarray:
-    """Discounted returns-to-go ``G_t = sum_{k>=t} gamma^{k-t} r_k`` (vectorised)."""
-    r = np.asarray(rewards, dtype=np.float64)
-    return scipy.signal.lfilter([1.0], [1.0, -gamma], r[::-1])[::-1].copy()
 
 
 def executed_actions(m: np.ndarray, c: np.ndarray, a: np.ndarray) -> np.ndarray:
@@ -60,7 +54,7 @@ class DCLJointColumns(ConnectorV2):
             m = np.stack([np.asarray(sa[a].get_extra_model_outputs(DCL_M, idx)).reshape(t) for a in order], -1)
             c = np.stack([np.asarray(sa[a].get_extra_model_outputs(DCL_C, idx)).reshape(t) for a in order], -1)
             a_ = np.stack([np.asarray(sa[a].get_extra_model_outputs(DCL_A, idx)).reshape(t) for a in order], -1)
-            ret = np.stack([mc_returns(sa[a].get_rewards(idx), self.gamma) for a in order], -1)
+            ret = np.stack([discounted_returns(sa[a].get_rewards(idx), self.gamma) for a in order], -1)
             e = executed_actions(m, c, a_)
             cols = {"dcl_obs": obs, "dcl_joint_m": m.astype(np.int64), "dcl_joint_c": c.astype(np.int64),
                     "dcl_joint_a": a_.astype(np.int64), "dcl_joint_e": e.astype(np.int64),

@@ -28,7 +28,7 @@ from ray.rllib.core.learner.torch.torch_learner import TorchLearner
 from rllib_coopai.algorithms.dcl.connectors import DCLJointColumns
 from rllib_coopai.algorithms.dcl.losses import dcl_agent_objective, dcl_agent_terms
 from rllib_coopai.core.nonfinite import FiniteUpdateLearnerMixin
-from rllib_coopai.modules.functional import call_with
+from rllib_coopai.core.differentiable import call_with
 
 ITERATION_KEY = "dcl_training_iteration"
 

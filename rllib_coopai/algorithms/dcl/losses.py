@@ -82,7 +82,6 @@ def dcl_agent_terms(
     with torch.no_grad():
         q_m = q_fns[i](joint_m)  # Q^i(s, m)
         q_a = q_fns[i](joint_a)  # Q^i(s, a)
-        u = deal * q_m + (1 - deal) * q_a  # value of the executed joint action (shared weight U^i)
     out = {}
 
     # ---- action policy, eq. (3): (1 - 1(c=1)) Q^i(s, a) grad log pi^i(a^i | s)

@@ -86,7 +86,6 @@ def play_commitment_game(wrapper, policies: Dict[str, object], episodes: int = 1
     independent-action / executed-action frequencies."""
     gen = torch.Generator().manual_seed(seed or 0)
     order = wrapper.possible_agents
-    sizes = [wrapper.n_actions[a] for a in order]
     dims = {a: wrapper._flat_dims[a] for a in order}
     returns = {a: 0.0 for a in order}
     stats = {a: {"propose": np.zeros(wrapper.n_actions[a]), "commit": 0.0,

@@ -36,24 +36,16 @@ from ray.rllib.algorithms.algorithm_config import NotProvided
 from ray.rllib.algorithms.ppo import PPO, PPOConfig
 from ray.rllib.core.rl_module.multi_rl_module import MultiRLModuleSpec
 from ray.rllib.core.rl_module.rl_module import RLModuleSpec
-from ray.rllib.utils.metrics import (
-    ENV_RUNNER_RESULTS,
-    ENV_RUNNER_SAMPLING_TIMER,
-    LEARNER_RESULTS,
-    LEARNER_UPDATE_TIMER,
-    NUM_ENV_STEPS_SAMPLED_LIFETIME,
-    SYNCH_WORKER_WEIGHTS_TIMER,
-    TIMERS,
-)
 
 from rllib_coopai.algorithms.common import CoopConfigMixin, require_discrete_actions
-from rllib_coopai.algorithms.incentive_designer.shared import (
-    DesignerMetricsCallback,
-    episodes_to_shards,
+from rllib_coopai.core.designer_seat import (
+    DesignerSeatConfigMixin,
+    designer_training_step,
+    register_seat_envs,
 )
+from rllib_coopai.metrics.designer import DesignerMetricsCallback
 from rllib_coopai.core.nonfinite import GuardedPPOTorchLearner, NonFiniteIterationMixin
 from rllib_coopai.core.rng_state import RNGStateMixin
-from rllib_coopai.core.sampling import sample_until
 from rllib_coopai.core.validation import (
     check_bool,
     check_choice,
@@ -77,63 +69,6 @@ METAGRAD_IGNORED = {
     "lr": "'agent_lr' (agents) and 'designer_lr' (designer)",
     "entropy_coeff": "'agent_entropy_coeff'",
 }
-_SUFFIX = "__designer_seat"
-
-
-def _seat_env_name(base: str, designer_kwargs: dict) -> str:
-    """Register (idempotently) ``<base>__designer_seat`` wrapping ``base`` with the designer seat."""
-    from ray.tune.registry import register_env
-
-    from rllib_coopai.algorithms.common import env_creator_for
-    from rllib_coopai.wrappers.rllib_env import RLlibParallelEnv
-
-    name = base + _SUFFIX
-    base_creator = env_creator_for(base)
-
-    def create(env_config=None):
-        from rllib_coopai.wrappers.designer import DesignerSeatWrapper
-
-        cfg = dict(env_config or {})
-        kw = cfg.pop("designer_seat", {})
-        inner = base_creator(cfg)
-        par = getattr(inner, "par_env", inner)
-        return RLlibParallelEnv(DesignerSeatWrapper(par, **kw))
-
-    register_env(name, create)
-    return name
-
-
-class DesignerSeatConfigMixin:
-    """Turns ``.environment(name)`` into the designer-seat version of ``name`` at validation."""
-
-    def _designer_seat_kwargs(self) -> dict:  # each config class gives its seat's keywords
-        return {}
-
-    def batch_size_replaces_episodes(self, episodes_per_iteration, training_kwargs) -> None:
-        """A batch size in env steps asked for in ``.training()`` (and no explicit episode count)
-        means: sample that many env steps of whole episodes per iteration."""
-        if episodes_per_iteration is NotProvided and (
-                "train_batch_size_per_learner" in training_kwargs
-                or "train_batch_size" in training_kwargs):
-            self.episodes_per_iteration = None
-
-    def setup_designer_seat(self) -> None:
-        base = self.env
-        if not isinstance(base, str):
-            raise ValueError(
-                "environment must be a registered env name (rllib_coopai.envs.names()) so the "
-                f"designer seat can wrap it, got {base!r}"
-            )
-        if base.endswith(_SUFFIX):
-            base = base[: -len(_SUFFIX)]
-        from rllib_coopai.algorithms.common import env_creator_for
-
-        env_creator_for(base)  # unknown names -> ValueError listing the known ones
-        self.env_config = dict(self.env_config or {})
-        self.env_config["designer_seat"] = self._designer_seat_kwargs()
-        self.env = _seat_env_name(base, self.env_config["designer_seat"])
-
-
 class IncentiveDesignerConfig(DesignerSeatConfigMixin, CoopConfigMixin, PPOConfig):
     """Config of ``IncentiveDesigner``. ``training()`` keys (defaults: ID thesis Table C.1, ER(5,2)):
 
@@ -389,66 +324,12 @@ class IncentiveDesigner(NonFiniteIterationMixin, RNGStateMixin, PPO):
     def training_step(self) -> None:
         if self.config.designer == "rl":
             return super().training_step()
-        return designer_training_step(self, self.config.episodes_per_iteration)
+        from rllib_coopai.algorithms.incentive_designer.learner import DESIGNER_PHASE
+
+        return designer_training_step(self, self.config.episodes_per_iteration,
+                                      phases=[{DESIGNER_PHASE: "outer"}, {DESIGNER_PHASE: "inner"}])
 
 
-def designer_training_step(algo, num_episodes, num_epochs: int = 1) -> None:
-    """Sample whole episodes, shard them by episode, update all modules, sync weights.
+register_seat_envs()
 
-    ``num_episodes=None``: sample ``train_batch_size_per_learner * max(1, num_learners)`` env
-    steps of complete episodes instead.
-    """
-    cfg = algo.config
-    with algo.metrics.log_time((TIMERS, ENV_RUNNER_SAMPLING_TIMER)):
-        if num_episodes is None:
-            target = cfg.train_batch_size_per_learner * max(1, cfg.num_learners)
-
-            def make(missing, n_runners, so_far):
-                per_steps = max(1, -(-missing // n_runners))
-                return lambda r: (r.sample(num_timesteps=per_steps), r.get_metrics())
-
-            def count(eps):
-                return sum(len(e) for e in eps)
-        else:
-            target, count = num_episodes, len
-
-            def make(missing, n_runners, so_far):
-                per_runner = max(1, -(-missing // n_runners))
-                return lambda r: (r.sample(num_episodes=per_runner), r.get_metrics())
-
-        episodes, runner_metrics = sample_until(algo, make, target=target, count=count)
-    algo.metrics.aggregate(runner_metrics, key=ENV_RUNNER_RESULTS)
-    agents = [a for a in algo.config.policies if a != DESIGNER_ID]
-    n_learners = max(1, cfg.num_learners)
-    shards = episodes_to_shards(episodes, agents, n_learners)
-    timesteps = {NUM_ENV_STEPS_SAMPLED_LIFETIME: algo.metrics.peek(
-        (ENV_RUNNER_RESULTS, NUM_ENV_STEPS_SAMPLED_LIFETIME), default=0)}
-    with algo.metrics.log_time((TIMERS, LEARNER_UPDATE_TIMER)):
-        if cfg.num_learners == 0:
-            results = algo.learner_group.update(batch=shards[0], timesteps=timesteps,
-                                                num_epochs=num_epochs)
-        else:
-            results = algo.learner_group.update(batches=shards, timesteps=timesteps,
-                                                num_epochs=num_epochs)
-    algo.metrics.aggregate(results, key=LEARNER_RESULTS)
-    with algo.metrics.log_time((TIMERS, SYNCH_WORKER_WEIGHTS_TIMER)):
-        algo.env_runner_group.sync_weights(
-            from_worker_or_learner_group=algo.learner_group, inference_only=True
-        )
-
-
-def _register_seat_envs() -> None:
-    """Register ``<name>__designer_seat`` for every package env, so that a checkpoint restored in
-    a fresh process (whose config names the seat env) finds its env creator."""
-    from ray.tune.registry import ENV_CREATOR, _global_registry
-
-    from rllib_coopai import envs
-
-    for name in envs.names():
-        if _global_registry.contains(ENV_CREATOR, name):
-            _seat_env_name(name, {})
-
-
-_register_seat_envs()
-
-__all__ = ["IncentiveDesigner", "IncentiveDesignerConfig", "designer_training_step"]
+__all__ = ["IncentiveDesigner", "IncentiveDesignerConfig"]

@@ -5,13 +5,14 @@ batch ``B_k`` (sampled with ``theta_k``, ``eta_k``):
 
 1. Outer (designer) step, if the previous batch ``B_{k-1}`` and ``theta_{k-1}`` are stored:
    ``theta_hat_i(eta) = theta_{k-1,i} - lr * grad L_i(theta_{k-1,i}, B_{k-1}, eta)`` (eq 6.3, kept in
-   the graph with ``functional.sgd_step``; numerically ``theta_hat = theta_k``), and
+   the graph with ``core.differentiable.sgd_step``; numerically ``theta_hat = theta_k``), and
    ``grad_eta J = sum_i (d theta_hat_i / d eta)^T grad_{theta_hat_i} J^ID(B_k)`` (eq 6.4), where
    ``J^ID = E[sum_i sum_t log pi_{theta_hat_i}(a_t|o_t) * G^ID_t]`` on the validation batch ``B_k``
    (PG outer loss of the ER code; equal to the proximal loss (6.5) since the ratio is 1 there,
    eq 6.6). It is computed as ``grad_eta <theta_hat(eta), stopgrad(g)>`` with
    ``g = grad_theta J^ID`` at ``theta_k``: the same number by the chain rule, and exact across
-   Learner shards after averaging ``g`` and the result (``allreduce_mean_``).
+   Learner shards after averaging ``g`` and the result (``core.differentiable.meta_gradient``
+   with ``reduce="mean"``).
    The incentive cost ``psi`` (sum over t of gamma^t * sum of the unscaled sigmoid outputs on
    ``B_{k-1}``, ID thesis §6.3.2) is minimised by its own Adam (``cost_lr``) or, with
    ``cost_lr=None``, added with weight ``cost_coeff`` to the meta loss (eq 6.1's ``- psi``).
@@ -36,14 +37,17 @@ from typing import Dict
 
 import torch
 
-from rllib_coopai.algorithms.incentive_designer.shared import (
-    ManualSyncTorchLearner,
-    allreduce_mean_,
-    discounted_returns,
-    to_et,
-)
+from ray.rllib.core.learner.torch.torch_learner import TorchLearner
+from ray.rllib.utils.annotations import override
+
 from rllib_coopai.algorithms.incentive_designer.tax import rates_in_force, tax_reward_delta
-from rllib_coopai.modules.functional import call_with, named_params, saturation_penalty, sgd_step
+from rllib_coopai.core import differentiable as fn
+from rllib_coopai.core.differentiable import call_with, named_params, sgd_step
+from rllib_coopai.core.distributed import all_reduce
+from rllib_coopai.core.episodes import to_et
+from rllib_coopai.core.learner import CrossAgentTorchLearner
+from rllib_coopai.core.losses import action_logp, categorical_entropy, pg_loss, saturation_penalty
+from rllib_coopai.core.returns import discounted_returns
 from rllib_coopai.wrappers.designer import DESIGNER_ID, payments
 
 
@@ -53,21 +57,26 @@ def pg_inner_loss(module, params, obs, actions, returns, mask, entropy_coeff: fl
 
     Sum over steps, mean over the ``n_episodes`` episodes of the batch.
     """
-    logits = call_with(module, params, obs, method="logits")
-    logp_all = torch.log_softmax(logits, -1)
-    logp = logp_all.gather(-1, actions.long().unsqueeze(-1)).squeeze(-1)
-    ent = -(logp_all.exp() * logp_all).sum(-1)
-    n_ep = max(int(n_episodes), 1)
-    pg = -(mask * logp * returns).sum() / max(n_ep, 1)
-    return pg - entropy_coeff * (mask * ent).sum() / max(n_ep, 1)
+    logp_all = torch.log_softmax(call_with(module, params, obs, method="logits"), -1)
+    return pg_loss(action_logp(logp_all, actions), returns, mask, max(int(n_episodes), 1),
+                   categorical_entropy(logp_all), entropy_coeff)
 
 
-class MetaGradLearner(ManualSyncTorchLearner):
-    """TorchLearner of ``IncentiveDesigner(designer="metagrad")``."""
+DESIGNER_PHASE = "designer_phase"
+"""Key of ``timesteps`` (``Learner.update(timesteps=...)``): "outer" (the designer's meta-gradient
+step on the kept ``(theta_{k-1}, B_{k-1})``) or "inner" (the agents' step with the new ``eta``)."""
 
+
+class MetaGradLearner(CrossAgentTorchLearner):
+    """TorchLearner of ``MetaGrad``: per iteration an "outer" update (the designer) and an
+    "inner" update (the agents), the phase given through ``timesteps`` (``DESIGNER_PHASE``)."""
+
+    @override(TorchLearner)
     def build(self) -> None:
         super().build()
         self._prev = None  # (theta_{k-1} per agent, tensors of B_{k-1})
+        self._phase = None
+        self._meta = None  # the outer phase's (meta-gradient, cost gradient), applied in apply_gradients
 
     def configure_optimizers_for_module(self, module_id, config=None) -> None:
         module = self._module[module_id]
@@ -115,7 +124,7 @@ class MetaGradLearner(ManualSyncTorchLearner):
 
     def _returns(self, rewards_flat, t_col, mask_flat):
         r = to_et(rewards_flat * mask_flat, t_col)
-        return discounted_returns(r, self.config.gamma).reshape(-1)
+        return discounted_returns(r, self.config.gamma).reshape(-1)  # G_t of eq. 6.3 / 6.4
 
     def _pay(self, d_params, data):
         """``[E*T, N]``: what ``eta`` adds to each agent's sampled env reward.
@@ -206,27 +215,19 @@ class MetaGradLearner(ManualSyncTorchLearner):
                for a in agents}
         J = self.outer_objective(cur, data_cur)
         flat = [p for a in agents for p in cur[a].values()]
-        g = list(torch.autograd.grad(J, flat, allow_unused=True))
-        g = [torch.zeros_like(p) if x is None else x for x, p in zip(g, flat)]
-        allreduce_mean_(g)
+        g = list(torch.autograd.grad(J, flat, allow_unused=True, materialize_grads=True))
+        g = all_reduce(g, mean=True)
         # theta_hat(eta): one differentiable SGD step from theta_{k-1} on B_{k-1} (eq 6.3).
         prev = {a: {k: v.detach().requires_grad_(True) for k, v in theta_prev[a].items()}
                 for a in agents}
         losses = self.inner_losses(prev, eta, data_prev)
-        surrogate = 0.0
-        it = iter(g)
-        for a in agents:
-            hat = sgd_step(prev[a], losses[a], self.config.agent_lr, create_graph=True)
-            for k in prev[a]:
-                surrogate = surrogate + (hat[k] * next(it)).sum()
-        keys = list(eta)
-        meta = torch.autograd.grad(-surrogate, [eta[k] for k in keys], allow_unused=True)
-        meta = [torch.zeros_like(eta[k]) if x is None else x for x, k in zip(meta, keys)]
+        hat = {a: sgd_step(prev[a], losses[a], self.config.agent_lr, create_graph=True) for a in agents}
+        it = iter(g)  # cotangent of the loss -J^ID: -g (eq 6.4)
+        cot = {a: {k: -next(it) for k in hat[a]} for a in agents}
+        meta = fn.meta_gradient(hat, eta, cotangent=cot, reduce="mean")
         cost = self.incentive_cost(eta, data_prev)
-        cost_g = torch.autograd.grad(cost, [eta[k] for k in keys], allow_unused=True)
-        cost_g = [torch.zeros_like(eta[k]) if x is None else x for x, k in zip(cost_g, keys)]
-        allreduce_mean_(meta + cost_g)
-        return dict(zip(keys, meta)), dict(zip(keys, cost_g)), J.detach(), cost.detach()
+        cost_g = fn.gradient(cost, eta, reduce="mean")
+        return meta, cost_g, J.detach(), cost.detach()
 
     def _cost_ramp(self, opt) -> float:
         """``min(1, k / cost_warmup_updates)`` with ``k`` the designer's Adam step count (part of
@@ -258,20 +259,35 @@ class MetaGradLearner(ManualSyncTorchLearner):
             p.grad = None
         return ramp
 
+    # ------------------------------------------------------------------ update (public hooks)
+    @override(TorchLearner)
+    def before_gradient_based_update(self, *, timesteps) -> None:
+        super().before_gradient_based_update(timesteps=timesteps)
+        phase = (timesteps or {}).get(DESIGNER_PHASE, "inner")
+        if phase not in ("inner", "outer"):
+            raise ValueError(f"unknown MetaGrad phase {phase!r} (timesteps[{DESIGNER_PHASE!r}]: "
+                             "'inner' or 'outer')")
+        self._phase = phase
+
+    @override(TorchLearner)
     def compute_losses(self, *, fwd_out, batch, **kwargs):
+        """"outer": the designer's meta-gradient and cost gradient on the kept ``B_{k-1}`` and this
+        batch (applied in ``apply_gradients``); "inner": the agents' PG losses (eq 6.3) with the
+        payments of the current ``eta``, and ``(theta_k, B_k)`` kept for the next outer step."""
         data = {m: dict(b) for m, b in batch.items()}
         agents = self._agent_ids(data)
-        if self._prev is not None:
-            theta_prev, data_prev = self._prev
-            meta, cost_g, J, cost = self.meta_gradient(data_prev, theta_prev, data)
-            ramp = self._designer_step(meta, cost_g)
-            self.metrics.log_value((DESIGNER_ID, "outer_objective"), J.item(), window=1)
-            self.metrics.log_value((DESIGNER_ID, "incentive_cost"), cost.item(), window=1)
-            self.metrics.log_value((DESIGNER_ID, "cost_weight"), ramp, window=1)
-            self.metrics.log_value(
-                (DESIGNER_ID, "meta_grad_norm"),
-                float(torch.sqrt(sum((v ** 2).sum() for v in meta.values()))), window=1)
-        # Inner step (committed by the registered SGD optimizers), payments with the new eta.
+        zero = {m: torch.zeros((), device=self._device) for m in data}
+        if self._phase == "outer":
+            self._meta = None
+            if self._prev is not None:
+                theta_prev, data_prev = self._prev
+                meta, cost_g, J, cost = self.meta_gradient(data_prev, theta_prev, data)
+                self._meta = (meta, cost_g)
+                self.metrics.log_value((DESIGNER_ID, "outer_objective"), J.item(), window=1)
+                self.metrics.log_value((DESIGNER_ID, "incentive_cost"), cost.item(), window=1)
+                self.metrics.log_value((DESIGNER_ID, "meta_grad_norm"), fn.grad_norm(meta), window=1)
+            return zero
+        # Inner step (committed by the registered SGD optimizers), payments with the current eta.
         d_params = {k: v.detach() for k, v in named_params(self.module[DESIGNER_ID]).items()}
         own = {a: named_params(self.module[a]) for a in agents}
         losses = self.inner_losses(own, d_params, data)
@@ -288,6 +304,21 @@ class MetaGradLearner(ManualSyncTorchLearner):
         for k in range(mean_u.shape[0]):
             self.metrics.log_value((DESIGNER_ID, f"{name}_{k}"), mean_u[k].item(), window=1)
         return losses
+
+    @override(TorchLearner)
+    def compute_gradients(self, loss_per_module, **kwargs):
+        if self._phase == "outer":  # taken through the agents' step in compute_losses
+            return {}
+        return super().compute_gradients(loss_per_module, **kwargs)
+
+    @override(TorchLearner)
+    def apply_gradients(self, gradients_dict) -> None:
+        if self._phase != "outer":
+            return super().apply_gradients(gradients_dict)
+        if self._meta is not None:
+            ramp = self._designer_step(*self._meta)
+            self.metrics.log_value((DESIGNER_ID, "cost_weight"), ramp, window=1)
+            self._meta = None
 
     def compute_loss_for_module(self, *, module_id, config, batch, fwd_out):
         """One agent's PG loss on its realised rewards (payments as paid while sampling).

@@ -23,7 +23,7 @@ Training keys (``.training(...)``), thesis symbols in brackets (LIO thesis App. 
   ``preactivation_bound`` (None: off; not in the thesis: adds ``relu(|x| - bound)^2`` of the
   incentive head's pre-sigmoid outputs to the cost of eq. 5.6, so that a node the cost optimizer
   has pushed deep into the sigmoid's flat tail -- where neither the meta-gradient nor the cost
-  reaches it any more -- is pulled back; see ``modules.functional.saturation_penalty``),
+  reaches it any more -- is pulled back; see ``core.losses.saturation_penalty``),
   ``critic_lr`` [alpha_phi], ``target_update_tau`` (0.01), ``r_max`` [R_max], ``entropy_coeff``
   [beta, policy entropy], ``epsilon_start`` / ``epsilon_end`` / ``epsilon_div`` (exploration floor,
   linear decay over ``epsilon_div`` *policy updates*; the thesis counts episodes with one episode

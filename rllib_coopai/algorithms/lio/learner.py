@@ -6,7 +6,7 @@ One ``update()`` call runs one *phase* (set by the algorithm before the call, se
   step on its policy with rewards that include the incentives the others pay it
   (``r^j = r^{j,env} + sum_{i != j} r^j_{eta^i}``, eq. 5.1). The incentives are recomputed from the
   stored observations/actions by the givers' incentive heads (in the graph of ``eta``). The
-  updated ``theta_hat`` is committed to the module (``functional.assign_``); ``theta`` and ``tau``
+  updated ``theta_hat`` is committed to the module (``core.differentiable.assign_``); ``theta`` and ``tau``
   are kept for the outer phase. Actor-critic agents also fit their critic (Adam, eq. B.10) and
   soft-update the target critic.
 * ``"outer"`` (eqs 5.5-5.10): on the new trajectory ``tau_hat`` (sampled with ``theta_hat``) every
@@ -15,15 +15,20 @@ One ``update()`` call runs one *phase* (set by the algorithm before the call, se
   difference), differentiates its loss (5.10) through it and adds the giving cost (5.6) on ``tau``.
   All givers' gradients are taken before any head moves. ``meta_gradient_scope="all_givers"``
   (the reference code) also sends giver ``i``'s eq. 5.10 gradient to the other givers' heads.
-* ``"both"``: ``"outer"`` (if a previous ``tau`` is kept) then ``"inner"`` on the same batch -- the
-  one-rollout schedule where ``tau_hat`` of iteration k is ``tau`` of iteration k+1.
+* the one-rollout schedule runs ``"outer"`` (if a previous ``tau`` is kept) then ``"inner"`` on the
+  same batch: ``tau_hat`` of iteration k is ``tau`` of iteration k+1.
+
+The phase comes with ``update(timesteps={LIO_PHASE: ...})``; ``compute_losses`` takes the phase's
+gradients (vector-Jacobian products through the functional steps of ``core.differentiable``) and
+``apply_gradients`` commits them, so the optimizers step only on RLlib's update path.
 
 Policies use plain gradient descent (LIO thesis App. B.4.2, no optimizer object); incentive heads Adam
 (``"incentive"``) plus, with ``separate_cost_optimizer``, a second Adam (``"cost"``) stepping on the
 cost gradient alone (the thesis's Escape Room setting); critics Adam (``"critic"``).
 
 Every learner holds whole episodes; all gradients are all-reduced across learners by hand
-(``update.py``), so the modules are not wrapped in DDP.
+(``core.differentiable``, ``reduce="sum"`` with the global episode count), so the modules are not
+wrapped in DDP (``core.learner.CrossAgentTorchLearner``).
 """
 from __future__ import annotations
 
@@ -32,23 +37,35 @@ from typing import Any, Dict, List, Tuple
 import torch
 
 from ray.rllib.core.learner.torch.torch_learner import TorchLearner
+from ray.rllib.utils.annotations import override
 
-from rllib_coopai.algorithms.lio.update import (
-    all_reduce_sum_,
-    discounted_returns,
-    discounts,
-    giver_meta_gradient,
-    plain_gradient,
-    recipient_step,
+from rllib_coopai.core.differentiable import (
+    assign_,
+    call_with,
+    gradient,
+    grad_norm,
+    meta_gradient,
+    sgd_step,
 )
-from rllib_coopai.core.nonfinite import FiniteUpdateLearnerMixin
-from rllib_coopai.modules.functional import assign_, call_with, saturation_penalty
+from rllib_coopai.core.distributed import global_sum, rank_world
+from rllib_coopai.core.episodes import to_grid
+from rllib_coopai.core.learner import CrossAgentTorchLearner
+from rllib_coopai.core.losses import action_logp, categorical_entropy, pg_loss, saturation_penalty
+from rllib_coopai.core.returns import discounted_returns, discounts
+
+LIO_PHASE = "lio_phase"
+"""Key of ``timesteps`` (``Learner.update(timesteps=...)``) naming the phase of the update."""
+LIO_DECAY = "lio_decay_epsilon"
+"""Key of ``timesteps``: decay the exploration floor after this update (the iteration's last)."""
 
 
-class LIOTorchLearner(FiniteUpdateLearnerMixin, TorchLearner):
+class LIOTorchLearner(CrossAgentTorchLearner):
+    @override(TorchLearner)
     def build(self) -> None:
         super().build()
-        self._lio_phase = "both"
+        self._lio_phase = None  # set per update from ``timesteps`` (LIO_PHASE)
+        self._lio_decay = False
+        self._pending = []  # the phase's steps, run by apply_gradients
         self._kept = None  # {"theta", "data", "n_eps", "committed"} of the last inner step
 
     # ------------------------------------------------------------------ kept (theta, tau) state
@@ -58,7 +75,7 @@ class LIOTorchLearner(FiniteUpdateLearnerMixin, TorchLearner):
         Returned with this learner's rank: with several learners every one keeps its own shard of
         whole episodes, so ``LIO.get_state`` gathers all of them (``set_kept_state`` picks its own).
         """
-        rank, world = _rank_world()
+        rank, world = rank_world()
         kept = None
         if self._kept is not None:
             kept = {k: (v if k == "n_eps" else _to_numpy(v)) for k, v in self._kept.items()}
@@ -70,17 +87,13 @@ class LIOTorchLearner(FiniteUpdateLearnerMixin, TorchLearner):
         The entry of this learner's rank is used; if the learner count changed since the save (or
         nothing was kept) the kept state is cleared and the next iteration is a policy step only.
         """
-        rank, world = _rank_world()
+        rank, world = rank_world()
         mine = [s for s in states or [] if s.get("rank") == rank and s.get("world") == world]
         kept = mine[0]["kept"] if mine and len(states) == world else None
         if kept is None:
             self._kept = None
             return
         self._kept = {k: (v if k == "n_eps" else _to_torch(v, self._device)) for k, v in kept.items()}
-
-    def _make_modules_ddp_if_necessary(self) -> None:
-        # LIO all-reduces its (second-order) gradients itself, see update.py.
-        return None
 
     # ------------------------------------------------------------------ optimizers
     def configure_optimizers_for_module(self, module_id, config=None) -> None:
@@ -143,19 +156,6 @@ class LIOTorchLearner(FiniteUpdateLearnerMixin, TorchLearner):
         order = sorted(mods, key=lambda m: mods[m].agent_index)
         return mods, order
 
-    @staticmethod
-    def _grid(batch, order) -> Tuple[Dict[str, Dict[str, torch.Tensor]], int, int]:
-        """Reshape every column to ``[E, T, ...]``."""
-        first = batch[order[0]]
-        rows = int(first["t"].shape[0])
-        T = int(first["t"].max().item()) + 1 if rows else 1
-        E = rows // T
-        data = {
-            mid: {k: v.reshape((E, T) + tuple(v.shape[1:])) for k, v in dict(batch[mid]).items()}
-            for mid in order
-        }
-        return data, E, T
-
     def _incentives(self, mods, order, data):
         """Pre-sigmoid outputs and payments of every giver on ``data``: ``{i: [E, T, N]}`` each."""
         pre, paid = {}, {}
@@ -182,8 +182,6 @@ class LIOTorchLearner(FiniteUpdateLearnerMixin, TorchLearner):
         mask = d["mask"]
         reward = d["rewards"] if received is None else d["rewards"] + received  # eq. 5.1
         logp_all = call_with(mod, theta, d["obs"], method="mixed_logp")
-        logp = logp_all.gather(-1, d["actions"].unsqueeze(-1)).squeeze(-1)
-        entropy = -(logp_all.exp() * logp_all).sum(-1)
         if mod.use_critic:  # eq. B.9 with the main critic for V(s') and V(s) (the authors' code, lio_ac.py)
             if "_v" not in d:  # critic values at the time of the step, kept for the outer rebuild
                 with torch.no_grad():
@@ -191,8 +189,9 @@ class LIOTorchLearner(FiniteUpdateLearnerMixin, TorchLearner):
                     d["_v_next"] = mod.value(d["next_obs"]) * (1.0 - d["terminal"])
             weight = reward + gamma * d["_v_next"] - d["_v"]
         else:  # eq. 5.4: G^j_t(tau; eta^{-j})
-            weight = discounted_returns(reward, mask, gamma)
-        return -(mask * (logp * weight + ent_coef * entropy)).sum() / n_eps
+            weight = discounted_returns(reward, gamma, mask)
+        return pg_loss(action_logp(logp_all, d["actions"]), weight, mask, n_eps,
+                       categorical_entropy(logp_all), ent_coef)
 
     def _recipient_steps(self, mods, order, data, n_eps, theta, create_graph):
         """theta_hat^j for every agent (eq. 5.3) and the inner losses."""
@@ -202,26 +201,9 @@ class LIOTorchLearner(FiniteUpdateLearnerMixin, TorchLearner):
         theta_hat, losses = {}, {}
         for j in order:
             loss = self._inner_loss(mods[j], theta[j], data[j], received[j], n_eps, cfg.gamma, cfg.entropy_coeff)
-            theta_hat[j] = recipient_step(theta[j], loss, cfg.policy_lr, create_graph=create_graph)
+            theta_hat[j] = sgd_step(theta[j], loss, cfg.policy_lr, create_graph=create_graph, reduce="sum")  # eq. 5.3
             losses[j] = loss
         return theta_hat, losses, pre, paid, received
-
-    def compute_losses(self, *, fwd_out=None, batch=None, **kwargs) -> Dict[Any, torch.Tensor]:
-        """The recipients' policy losses ``-J^policy`` (eqs 5.1-5.4 / B.9) at the current parameters.
-
-        Cross-agent: recipient j's return includes every other agent's incentive head output.
-        ``_update`` uses the same function (``_inner_loss``) with substituted parameters.
-        """
-        mods, order = self._modules()
-        data, E, T = self._grid(batch, order)
-        n_eps = max(self._global_count(E), 1.0)
-        _, paid = self._incentives(mods, order, data)
-        received = self._received(mods, order, paid)
-        theta = {j: {k: p for k, p in mods[j].named_parameters() if k in set(mods[j].policy_param_names())} for j in order}
-        return {
-            j: self._inner_loss(mods[j], theta[j], data[j], received[j], n_eps, self.config.gamma, self.config.entropy_coeff)
-            for j in order
-        }
 
     def compute_loss_for_module(self, *, module_id, config=None, batch=None, fwd_out=None):
         raise ValueError(
@@ -230,29 +212,73 @@ class LIOTorchLearner(FiniteUpdateLearnerMixin, TorchLearner):
 
     def _global_count(self, x: float) -> float:
         # On the learner's device: NCCL (GPU learners) all-reduces only CUDA tensors.
-        return float(all_reduce_sum_([torch.tensor([float(x)], device=self._device)])[0].item())
+        return global_sum(x, self._device)
 
-    # ------------------------------------------------------------------ update
-    def _update(self, batch: Dict[str, Any], **kwargs):
+    # ------------------------------------------------------------------ update (public hooks)
+    @override(TorchLearner)
+    def before_gradient_based_update(self, *, timesteps) -> None:
+        """Reads the phase of this update from ``timesteps`` (``LIO_PHASE``: "inner" or "outer";
+        ``LIO_DECAY``: decay the exploration floor after it, once per iteration)."""
+        super().before_gradient_based_update(timesteps=timesteps)
+        phase = (timesteps or {}).get(LIO_PHASE, "inner")
+        if phase not in ("inner", "outer"):
+            raise ValueError(f"unknown LIO learner phase {phase!r} (timesteps[{LIO_PHASE!r}]: "
+                             "'inner' or 'outer')")
+        self._lio_phase = phase
+        self._lio_decay = bool((timesteps or {}).get(LIO_DECAY, True))
+        self._pending = []
+
+    @override(TorchLearner)
+    def compute_losses(self, *, fwd_out=None, batch=None, **kwargs) -> Dict[Any, torch.Tensor]:
+        """The phase's differentiable work; returns the recipients' policy losses ``-J^policy``.
+
+        Called by ``update()`` with the phase set: "inner" builds ``theta_hat`` (eq. 5.3) and the
+        critics' gradients, "outer" the givers' meta-gradients (eqs 5.5-5.10) through the kept
+        step. The gradients are vector-Jacobian products through functional steps (not one
+        ``loss.backward()``), so they are taken here and applied in ``apply_gradients``.
+        Without a phase (a direct call) it only returns the losses at the current parameters.
+        """
         mods, order = self._modules()
-        data, E, T = self._grid(batch, order)
+        data, E, T = to_grid(batch, order)
         n_eps = max(self._global_count(E), 1.0)
+        phase = getattr(self, "_lio_phase", None)
         losses: Dict[Any, torch.Tensor] = {}
-        phase = self._lio_phase
-        if phase not in ("inner", "outer", "both"):
-            raise ValueError(f"unknown LIO learner phase {phase!r}")
-        if phase in ("outer", "both") and self._kept is not None and any(m.gives_incentives for m in mods.values()):
-            self._outer(mods, order, data, n_eps)
-        if phase in ("inner", "both"):
+        if phase is None:
+            _, paid = self._incentives(mods, order, data)
+            received = self._received(mods, order, paid)
+            theta = {j: {k: p for k, p in mods[j].named_parameters() if k in set(mods[j].policy_param_names())}
+                     for j in order}
+            return {j: self._inner_loss(mods[j], theta[j], data[j], received[j], n_eps, self.config.gamma,
+                                        self.config.entropy_coeff) for j in order}
+        if phase == "outer":
+            if self._kept is not None and any(m.gives_incentives for m in mods.values()):
+                self._outer(mods, order, data, n_eps)
+        else:
             losses = self._inner(mods, order, data, n_eps)
-        if phase != "inner" or not any(m.gives_incentives for m in mods.values()):
-            self._decay_epsilon(mods)  # once per iteration, after both rollouts of Algorithm 2
-        if not losses:
-            losses = {mid: torch.zeros((), device=self._device) for mid in order}
-        return {}, losses, {}
+        return losses or {mid: torch.zeros((), device=self._device) for mid in order}
+
+    @override(TorchLearner)
+    def compute_gradients(self, loss_per_module, **kwargs):
+        # Taken by hand (and all-reduced) in compute_losses; see there.
+        return {}
+
+    @override(TorchLearner)
+    def apply_gradients(self, gradients_dict) -> None:
+        """Commits the phase: ``theta <- theta_hat`` and the critics' steps (inner), or every
+        giver's incentive (and cost) Adam step (outer; all gradients were taken at the same
+        parameters). Then the exploration floor decays once per iteration."""
+        for step in self._pending:
+            step()
+        self._pending = []
+        if self._lio_decay:
+            self._decay_epsilon(self._modules()[0])
+
+    @override(TorchLearner)
+    def after_gradient_based_update(self, *, timesteps) -> None:
+        super().after_gradient_based_update(timesteps=timesteps)
+        self._lio_phase = None
 
     def _inner(self, mods, order, data, n_eps):
-        cfg = self.config
         theta = {
             j: {k: p.detach().clone().requires_grad_(True) for k, p in mods[j].named_parameters()
                 if k in set(mods[j].policy_param_names())}
@@ -261,11 +287,11 @@ class LIOTorchLearner(FiniteUpdateLearnerMixin, TorchLearner):
         theta_hat, losses, _, paid, received = self._recipient_steps(
             mods, order, data, n_eps, theta, create_graph=True
         )
-        for j in order:
-            assign_(mods[j], theta_hat[j])  # commit theta <- theta_hat
+        committed = {j: {k: v.detach().clone() for k, v in theta_hat[j].items()} for j in order}
+        self._pending += [lambda j=j: assign_(mods[j], committed[j]) for j in order]  # theta <- theta_hat
         self._kept = {
             "theta": {j: {k: v.detach() for k, v in theta[j].items()} for j in order},
-            "committed": {j: {k: v.detach().clone() for k, v in theta_hat[j].items()} for j in order},
+            "committed": committed,
             "data": data,
             "n_eps": n_eps,
             "epsilon": {j: mods[j].epsilon.detach().clone() for j in order},
@@ -313,16 +339,16 @@ class LIOTorchLearner(FiniteUpdateLearnerMixin, TorchLearner):
                     weight = d_i["rewards"] + cfg.gamma * value(d_i["next_obs"]) * (1.0 - d_i["terminal"]) - value(d_i["obs"])
                 self.metrics.log_value((i, "giver_td_mean"), float((weight * d_i["mask"]).sum() / d_i["mask"].sum().clamp(min=1.0)), window=1)
             else:  # giver's extrinsic return on tau_hat (eq. 5.10)
-                weight = discounted_returns(d_i["rewards"], d_i["mask"], cfg.gamma)
+                weight = discounted_returns(d_i["rewards"], cfg.gamma, d_i["mask"])
             outer = 0.0
             recipients = [j for j in order if j != i]
             for j in recipients:  # eq. 5.10: -sum_{j != i} sum_t log pi_{theta_hat^j}(a_hat^j | o_hat^j) G_hat^i_t
                 d_j = data_hat[j]
-                logp = call_with(mods[j], theta_hat[j], d_j["obs"], method="policy_logp")
-                logp = logp.gather(-1, d_j["actions"].unsqueeze(-1)).squeeze(-1)
-                outer = outer - (d_j["mask"] * logp * weight).sum() / n_eps_hat
+                logp = action_logp(call_with(mods[j], theta_hat[j], d_j["obs"], method="policy_logp"),
+                                   d_j["actions"])
+                outer = outer + pg_loss(logp, weight, d_j["mask"], n_eps_hat)
             targets = self._meta_targets(i)
-            meta = giver_meta_gradient({j: theta_hat[j] for j in recipients}, outer, targets)
+            meta = meta_gradient({j: theta_hat[j] for j in recipients}, targets, outer_loss=outer)  # eqs 5.7-5.10
             eta = {k: p for k, p in targets.items() if k[0] == i}  # giver i's own head
             # eq. 5.6: L(eta^i, tau) = sum_t gamma^t ||r_eta^i(o_t, a^{-i}_t)||_1 on the FIRST trajectory
             # (the authors' code, on the sigmoid outputs before R_max unless cost_on_scaled_incentives).
@@ -331,22 +357,21 @@ class LIOTorchLearner(FiniteUpdateLearnerMixin, TorchLearner):
                 out = out + saturation_penalty(pre[i], cfg.preactivation_bound) * mod_i.self_mask
             mask = kept["data"][i]["mask"]
             cost = (mask * disc * out.sum(-1)).sum() / kept["n_eps"]
-            cost_grad = plain_gradient(cost_coeff_scale(cfg) * cost, eta)
+            cost_grad = gradient(cost_coeff_scale(cfg) * cost, eta)
             if cfg.separate_cost_optimizer:
                 steps += [(i, "incentive", targets, meta), (i, "cost", targets, cost_grad)]
             else:  # eq. 5.5: meta-gradient + cost gradient in one Adam step
                 steps.append((i, "incentive", targets, {k: g + cost_grad[k] if k in cost_grad else g
                                                          for k, g in meta.items()}))
             own = {k: g for k, g in meta.items() if k[0] == i}
-            self.metrics.log_value((i, "meta_grad_norm"), _norm(own), window=1)
+            self.metrics.log_value((i, "meta_grad_norm"), grad_norm(own), window=1)
             if len(meta) > len(own):  # meta_gradient_scope="all_givers": what i's step sends to other heads
-                self.metrics.log_value((i, "meta_grad_norm_other_heads"), _norm({k: g for k, g in meta.items()
+                self.metrics.log_value((i, "meta_grad_norm_other_heads"), grad_norm({k: g for k, g in meta.items()
                                                                                   if k[0] != i}), window=1)
-            self.metrics.log_value((i, "cost_grad_norm"), _norm(cost_grad), window=1)
+            self.metrics.log_value((i, "cost_grad_norm"), grad_norm(cost_grad), window=1)
             self.metrics.log_value((i, "incentive_loss"), float(outer.item()), window=1)
             self.metrics.log_value((i, "incentive_cost"), float(cost.item()), window=1)
-        for module_id, name, params, grads in steps:
-            self._step(module_id, name, params, grads)
+        self._pending += [lambda s=s: self._step(*s) for s in steps]
         self._kept = None
 
     def _fit_critics(self, mods, order, data, received):
@@ -366,7 +391,7 @@ class LIOTorchLearner(FiniteUpdateLearnerMixin, TorchLearner):
                 self.metrics.log_value((j, "extrinsic_critic_loss"), loss, window=1)
 
     def _fit_critic(self, j, d, reward, opt_name, names, value, target_value, main_nets, target_nets) -> float:
-        """One Adam step of eq. B.10 on ``reward``, then the soft target update; returns the loss."""
+        """Eq. B.10 on ``reward``: queues one Adam step and the soft target update; returns the loss."""
         cfg = self.config
         mod = self.module[j].unwrapped()
         with torch.no_grad():
@@ -374,11 +399,16 @@ class LIOTorchLearner(FiniteUpdateLearnerMixin, TorchLearner):
         n_steps = max(self._global_count(d["mask"].sum().item()), 1.0)
         loss = (d["mask"] * (target - value(d["obs"])) ** 2).sum() / n_steps  # eq. B.10
         crit = {k: p for k, p in mod.named_parameters() if k in set(names)}
-        self._step(j, opt_name, crit, plain_gradient(loss, crit))
-        with torch.no_grad():  # tilde-phi <- tau phi + (1 - tau) tilde-phi
-            main = [p for net in main_nets for p in net.parameters()]
-            for p, tp in zip(main, target_nets.parameters()):
-                tp.mul_(1.0 - cfg.target_update_tau).add_(cfg.target_update_tau * p)
+        grads = gradient(loss, crit)
+
+        def step():
+            self._step(j, opt_name, crit, grads)
+            with torch.no_grad():  # tilde-phi <- tau phi + (1 - tau) tilde-phi
+                main = [p for net in main_nets for p in net.parameters()]
+                for p, tp in zip(main, target_nets.parameters()):
+                    tp.mul_(1.0 - cfg.target_update_tau).add_(cfg.target_update_tau * p)
+
+        self._pending.append(step)
         return float(loss.item())
 
     def _decay_epsilon(self, mods):
@@ -425,14 +455,6 @@ class LIOTorchLearner(FiniteUpdateLearnerMixin, TorchLearner):
         return []
 
 
-def _rank_world() -> Tuple[int, int]:
-    import torch.distributed as dist
-
-    if dist.is_available() and dist.is_initialized():
-        return dist.get_rank(), dist.get_world_size()
-    return 0, 1
-
-
 def _to_numpy(x):
     """Nested dicts of tensors -> nested dicts of numpy arrays (for checkpoints)."""
     if isinstance(x, dict):
@@ -448,7 +470,3 @@ def _to_torch(x, device):
 
 def cost_coeff_scale(cfg) -> float:
     return float(cfg.cost_coeff)
-
-
-def _norm(grads: Dict[str, torch.Tensor]) -> float:
-    return float(torch.sqrt(sum((g.double() ** 2).sum() for g in grads.values())).item()) if grads else 0.0

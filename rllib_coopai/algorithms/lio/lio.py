@@ -31,8 +31,6 @@ differs from the saved run, the kept state is dropped and the first iteration is
 """
 from __future__ import annotations
 
-import math
-
 from ray.rllib.algorithms.algorithm import Algorithm
 from ray.rllib.utils.metrics import (
     ENV_RUNNER_RESULTS,
@@ -45,23 +43,23 @@ from ray.rllib.utils.metrics import (
 )
 
 from rllib_coopai.algorithms.lio.config import LIOConfig
+from rllib_coopai.core.distributed import rank_world
 from rllib_coopai.core.nonfinite import NonFiniteIterationMixin
 from rllib_coopai.core.rng_state import RNGStateMixin
-from rllib_coopai.core.sampling import sample_until
+from rllib_coopai.core.sampling import sample_episodes
 
 LIO_KEPT = "lio_kept"
 
 
-def _update_on_learner(learner, *, episodes, phase, timesteps):
-    """Run one LIO phase on this learner's shard of whole episodes."""
-    import torch.distributed as dist
+def _update_on_learner(learner, *, episodes, phases, timesteps):
+    """Run LIO's phases (``[(phase, decay_epsilon), ...]``, in order) on this learner's shard of
+    whole episodes; the phase reaches the learner through ``timesteps``."""
+    from rllib_coopai.algorithms.lio.learner import LIO_DECAY, LIO_PHASE
 
-    if dist.is_available() and dist.is_initialized():
-        rank, world = dist.get_rank(), dist.get_world_size()
-    else:
-        rank, world = 0, 1
-    learner._lio_phase = phase
-    return learner.update(episodes=episodes[rank::world], timesteps=timesteps)
+    rank, world = rank_world()
+    shard = episodes[rank::world]
+    return [learner.update(episodes=shard, timesteps={**timesteps, LIO_PHASE: p, LIO_DECAY: d})
+            for p, d in phases]
 
 
 def _get_kept(learner):
@@ -78,15 +76,15 @@ class LIO(NonFiniteIterationMixin, RNGStateMixin, Algorithm):
     def training_step(self) -> None:
         cfg = self.config
         if not cfg.gives_incentives:
-            self._learn(self._sample(), "inner")
+            self._learn(self._sample(), [("inner", True)])
             self._sync()
         elif cfg.schedule == "two_rollouts":
-            self._learn(self._sample(), "inner")
+            self._learn(self._sample(), [("inner", False)])
             self._sync()
-            self._learn(self._sample(), "outer")
+            self._learn(self._sample(), [("outer", True)])
             self._sync()
-        else:
-            self._learn(self._sample(), "both")
+        else:  # one rollout: the incentive step on the kept (theta, tau), then the policy step
+            self._learn(self._sample(), [("outer", False), ("inner", True)])
             self._sync()
 
     # ------------------------------------------------------------------ checkpoints
@@ -105,17 +103,12 @@ class LIO(NonFiniteIterationMixin, RNGStateMixin, Algorithm):
 
     # ------------------------------------------------------------------ pieces
     def _sample(self):
-        def make(missing, n_runners, so_far):
-            per = math.ceil(missing / n_runners)
-            return lambda er: (er.sample(num_episodes=per, explore=True), er.get_metrics())
-
         with self.metrics.log_time((TIMERS, ENV_RUNNER_SAMPLING_TIMER)):
-            episodes, metrics = sample_until(self, make, target=self.config.episodes_per_iteration,
-                                             count=len)
+            episodes, metrics = sample_episodes(self, self.config.episodes_per_iteration, explore=True)
         self.metrics.aggregate(metrics, key=ENV_RUNNER_RESULTS)
         return episodes
 
-    def _learn(self, episodes, phase: str) -> None:
+    def _learn(self, episodes, phases) -> None:
         timesteps = {
             NUM_ENV_STEPS_SAMPLED_LIFETIME: self.metrics.peek(
                 (ENV_RUNNER_RESULTS, NUM_ENV_STEPS_SAMPLED_LIFETIME), default=0
@@ -123,9 +116,9 @@ class LIO(NonFiniteIterationMixin, RNGStateMixin, Algorithm):
         }
         with self.metrics.log_time((TIMERS, LEARNER_UPDATE_TIMER)):
             results = self.learner_group.foreach_learner(
-                _update_on_learner, episodes=episodes, phase=phase, timesteps=timesteps
+                _update_on_learner, episodes=episodes, phases=phases, timesteps=timesteps
             )
-        self.metrics.aggregate([r.get() for r in results], key=LEARNER_RESULTS)
+        self.metrics.aggregate([m for r in results for m in r.get()], key=LEARNER_RESULTS)
 
     def _sync(self) -> None:
         with self.metrics.log_time((TIMERS, SYNCH_WORKER_WEIGHTS_TIMER)):

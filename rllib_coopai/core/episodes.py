@@ -1,0 +1,30 @@
+"""The episodes x steps grid the cross-agent losses work on.
+
+Learner batches of the cross-agent algorithms hold whole episodes, every module with the same
+rows (one per env step, padded to the longest episode with ``mask`` 0) and a ``t`` column with
+the step index. These helpers turn such flat ``[E*T, ...]`` columns into ``[E, T, ...]`` tensors.
+"""
+from __future__ import annotations
+
+from typing import Dict, Sequence, Tuple
+
+import torch
+
+
+def to_et(x: torch.Tensor, t_col: torch.Tensor) -> torch.Tensor:
+    """Reshape a flat ``[E*T, ...]`` column to ``[E, T, ...]`` (T from the ``t`` column)."""
+    T = int(t_col.max().item()) + 1 if t_col.numel() else 1
+    return x.reshape(-1, T, *x.shape[1:])
+
+
+def to_grid(batch, order: Sequence) -> Tuple[Dict, int, int]:
+    """Every column of every module in ``order`` as ``[E, T, ...]``; returns ``(data, E, T)``."""
+    first = batch[order[0]]
+    rows = int(first["t"].shape[0])
+    T = int(first["t"].max().item()) + 1 if rows else 1
+    E = rows // T
+    data = {
+        mid: {k: v.reshape((E, T) + tuple(v.shape[1:])) for k, v in dict(batch[mid]).items()}
+        for mid in order
+    }
+    return data, E, T

@@ -1,0 +1,51 @@
+"""``CrossAgentTorchLearner``: the base of the learners whose losses couple several modules.
+
+LIO, MetaGrad, AMD (and LOLA) differentiate one module's objective through another module's
+functional update (``core.differentiable``). Those gradient paths go through
+``torch.func.functional_call`` on the plain modules, which torch DDP's gradient hooks do not see,
+so the modules are not DDP-wrapped and gradients are reduced across Learners explicitly
+(``core.distributed``; exact: each Learner holds whole episodes).
+
+Learner contract: the public hooks (``compute_losses``, ``compute_gradients``,
+``apply_gradients``, ``before/after_gradient_based_update`` with ``timesteps``) are used where
+they exist. Two private ``TorchLearner`` methods are overridden because RLlib has no public hook
+for them: ``_make_modules_ddp_if_necessary`` (no way to opt out of DDP wrapping with
+``num_learners > 1``) and ``_uncompiled_update`` (RLlib's version enters every module's DDP
+``no_sync()`` context, which plain modules do not have).
+"""
+from __future__ import annotations
+
+from ray.rllib.core.learner.torch.torch_learner import TorchLearner
+from ray.rllib.utils.annotations import override
+
+from rllib_coopai.core.distributed import all_reduce_
+from rllib_coopai.core.nonfinite import FiniteUpdateLearnerMixin
+
+
+class CrossAgentTorchLearner(FiniteUpdateLearnerMixin, TorchLearner):
+    """``TorchLearner`` whose gradients are averaged across Learners explicitly (see module doc)."""
+
+    @override(TorchLearner)
+    def _make_modules_ddp_if_necessary(self) -> None:
+        # RLlib limitation: no public hook to keep modules un-wrapped with num_learners > 1.
+        return None
+
+    @override(TorchLearner)
+    def _uncompiled_update(self, batch, **kwargs):
+        # RLlib limitation: TorchLearner's version enters DDP ``no_sync`` contexts on every module
+        # (plain modules here). Otherwise the same public sequence of hooks, minus the
+        # ``forward_train`` pass: these losses evaluate the modules functionally at substituted
+        # parameters (``core.differentiable.call_with``) and never read ``fwd_out``.
+        self._compute_off_policyness(batch)
+        fwd_out = {}
+        loss_per_module = self.compute_losses(fwd_out=fwd_out, batch=batch)
+        gradients = self.compute_gradients(loss_per_module)
+        self.apply_gradients(self.postprocess_gradients(gradients))
+        return fwd_out, loss_per_module, {}
+
+    @override(TorchLearner)
+    def compute_gradients(self, loss_per_module, **kwargs):
+        grads = super().compute_gradients(loss_per_module, **kwargs)
+        grads = {pid: g for pid, g in grads.items() if g is not None}
+        all_reduce_(list(grads.values()), mean=True)
+        return grads
