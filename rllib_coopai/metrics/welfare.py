@@ -18,6 +18,8 @@ Trajectory welfare (paper App. C.1) takes per-step rewards ``rewards[..., T, N]`
 * ``inequity_averse_agent_rewards``  the per-agent form of the authors' code, used as a training
                                  reward: r_i^t - alpha max(0, -delta) - beta max(0, delta),
                                  delta = e_i^t - e_j^t
+* ``inequity_aversion_penalty``  its penalty term from given traces (for step-by-step shaping,
+                                 ``rllib_coopai.wrappers.inequity_aversion``)
 
 ``normalized_score`` is the paper's cross-play metric NormalizedScore (§4.2, App. B.2).
 ``get_welfare(name)`` resolves a name or alias (``util``, ``egal``, ``nash``, ``ks``).
@@ -154,10 +156,12 @@ def _check_traces_args(gamma, lam):
         raise ValueError(f"lam must be in [0, 1], got {lam}")
 
 
-def eligibility_traces(rewards, gamma: float = 0.96, lam: float = 0.96):
+def eligibility_traces(rewards, gamma: float = 0.96, lam: float = 0.96, initial=None):
     """Smoothed cumulative rewards e^t = gamma*lam*e^{t-1} + r^t, e^{-1} = 0 (paper App. C.1).
 
     ``rewards[..., T, N]`` (numpy or torch); returns the traces with the same shape.
+    ``initial``: e^{-1} (``[..., N]``, default 0), to continue traces step by step
+    (``eligibility_traces(r_t[None], gamma, lam, initial=e_prev)[0]``).
     """
     _check_traces_args(gamma, lam)
     r = _arr(rewards)
@@ -165,6 +169,8 @@ def eligibility_traces(rewards, gamma: float = 0.96, lam: float = 0.96):
         raise ValueError(f"rewards must have shape (..., T, N), got {tuple(r.shape)}")
     decay = float(gamma) * float(lam)
     steps, e = [], r[..., 0, :] * 0.0
+    if initial is not None:
+        e = e + (initial if _is_torch(r) else np.asarray(initial, dtype=np.float64))
     for t in range(r.shape[-2]):
         e = decay * e + r[..., t, :]
         steps.append(e)
@@ -217,19 +223,30 @@ def inequity_averse_agent_rewards(rewards, alpha: float = 0.0, beta: float = 1.0
     lambda 0.96, beta 1.0 for matrix games (a 0.125 -> 0.25 schedule for the coin games).
     ``rewards[..., T, N]`` -> same shape.
     """
+    r = _arr(rewards)
+    return r - inequity_aversion_penalty(eligibility_traces(r, gamma, lam), alpha, beta)
+
+
+def inequity_aversion_penalty(traces, alpha: float = 0.0, beta: float = 1.0):
+    """What inequity aversion subtracts from each agent's reward, given the e-traces ``[..., N]``:
+
+        alpha/(N-1) sum_j max(0, e_j - e_i) + beta/(N-1) sum_j max(0, e_i - e_j)
+
+    (``inequity_averse_agent_rewards`` is ``r - inequity_aversion_penalty(eligibility_traces(r))``;
+    a reward-shaping wrapper applies it step by step on running traces.)
+    """
     if float(alpha) < 0 or float(beta) < 0:
         raise ValueError(f"alpha and beta must be >= 0, got alpha={alpha}, beta={beta}")
-    r = _arr(rewards)
-    n = r.shape[-1]
+    e = _arr(traces)
+    n = e.shape[-1]
     if n < 2:
         raise ValueError(f"inequity aversion needs at least 2 agents, got {n}")
-    e = eligibility_traces(r, gamma, lam)
     delta = e[..., :, None] - e[..., None, :]  # delta[i, j] = e_i - e_j
     if _is_torch(delta):
         ahead, behind = delta.clamp(min=0).sum(-1), (-delta).clamp(min=0).sum(-1)
     else:
         ahead, behind = np.clip(delta, 0, None).sum(-1), np.clip(-delta, 0, None).sum(-1)
-    return r - (float(alpha) * behind + float(beta) * ahead) / (n - 1)
+    return (float(alpha) * behind + float(beta) * ahead) / (n - 1)
 
 
 # ------------------------------------------------------------------------ names and scoring

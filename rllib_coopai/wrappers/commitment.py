@@ -325,17 +325,22 @@ class CommitmentGameWrapper(ParallelEnv):
 # =============================================================================================
 # RLlib adapters (env classes usable as ``config.environment(env=Class, env_config={...})``)
 # =============================================================================================
-def _base_from_config(env_config: dict):
+_MCG_OPTIONS = ("mega_steps", "reward_aggregation", "gamma", "action_mask_in_obs")
+
+
+def _base_from_config(env_config: dict, options=_MCG_OPTIONS, wrapper: str = "the commitment protocol"):
     """The base PettingZoo env named by ``env_config["base_env"]``: a package name, a name given to
-    ``rllib_coopai.envs.register`` or Ray's registry, or a class path (``pkg.mod.MyEnv``)."""
+    ``rllib_coopai.envs.register`` or Ray's registry, or a class path (``pkg.mod.MyEnv``).
+
+    Returns ``(env, opts)``: the keys of ``env_config`` named in ``options`` are the wrapper's
+    (``opts``), every other key goes to the base env. ``wrapper`` names the wrapper in errors."""
     from rllib_coopai.envs import make, names
 
     cfg = dict(env_config or {})
     name = cfg.pop("base_env", None)
     if name is None:
         raise ValueError("env_config needs 'base_env': an environment name or class path")
-    opts = {k: cfg.pop(k) for k in ("mega_steps", "reward_aggregation", "gamma",
-                                    "action_mask_in_obs") if k in cfg}
+    opts = {k: cfg.pop(k) for k in options if k in cfg}
     if isinstance(name, str) and name in names():
         return make(name, **cfg), opts
     from ray.rllib.env.env_context import EnvContext
@@ -345,7 +350,7 @@ def _base_from_config(env_config: dict):
     _, creator = resolve_env(name)
     env = creator(EnvContext(cfg, worker_index=0)) if creator is not None else None
     if not isinstance(getattr(env, "par_env", None), ParallelEnv):
-        raise ValueError(f"base_env {name!r}: the commitment protocol needs a PettingZoo "
+        raise ValueError(f"base_env {name!r}: {wrapper} needs a PettingZoo "
                          "ParallelEnv (or a class path / registered name that builds one)")
     return env.par_env, opts
 
