@@ -7,7 +7,7 @@
 
 Settings (``--budget paper`` uses Tables 5-7 as they are; the default ``fast`` budget keeps the
 paper's architecture and batch sizes but uses the larger learning rates / shorter schedules of
-``FAST_PD_TRAINING``, the way ``make train`` runs):
+``tuned_configs/dcl/prisoners_dilemma_fast.yaml``, the way ``make train`` runs):
 
 * ``pd``: one-shot PD, DCL, DCL-IC, decentralized DCL, IPPO (baseline on the plain game) and
   IPPO-in-MCG (IPPO playing the staged commitment game), Table 5;
@@ -36,12 +36,13 @@ OUT = "runs/dcl"
 
 def dcl_config(env, env_config=None, budget="fast", **training):
     from rllib_coopai.algorithms.dcl import DCLConfig
-    from rllib_coopai.algorithms.dcl.dcl import FAST_PD_TRAINING
+    from rllib_coopai.presets import preset_training
 
     cfg = DCLConfig().environment(env, env_config=env_config or {}).env_runners(
         num_env_runners=0, num_envs_per_env_runner=16)
     if budget == "fast":
-        fast = {k: v for k, v in FAST_PD_TRAINING.items() if k != "train_batch_size_per_learner"}
+        skip = ("train_batch_size_per_learner", "env_config", "num_env_runners", "num_envs_per_env_runner")
+        fast = {k: v for k, v in preset_training("dcl/prisoners_dilemma_fast").items() if k not in skip}
         fast.update(ic_lambda=0.0)
         training = {**fast, **training}
     return cfg.training(**training)
@@ -77,7 +78,7 @@ def settings(name, budget, n_agents=(2, 3, 5)):
             "IPPO": ippo_config("prisoners_dilemma", budget),
             "IPPO-in-MCG": ippo_config("prisoners_dilemma", budget, mcg=True),
         }
-    from rllib_coopai.algorithms.dcl.dcl import GRID_FAST_TRAINING
+    from rllib_coopai.presets import preset_training
 
     if paper:  # Tables 6-7 as they are
         table6 = dict(train_batch_size_per_learner=512, hidden_dim=32, num_epochs=30, gamma=0.99,
@@ -85,7 +86,8 @@ def settings(name, budget, n_agents=(2, 3, 5)):
                       min_temperature=1.0, entropy_coeff=2.0, entropy_decay=0.0005,
                       min_entropy_coeff=0.001)
     else:  # verified on the grid game: cooperation in ~40-60 iterations
-        table6 = {k: v for k, v in GRID_FAST_TRAINING.items() if k != "ic_lambda"}
+        skip = ("ic_lambda", "env_config", "num_env_runners", "num_envs_per_env_runner")
+        table6 = {k: v for k, v in preset_training("dcl/grid_game_fast").items() if k not in skip}
     if name == "grid":
         return {"DCL": dcl_config("grid_game", budget=budget, ic_lambda=0.0, **table6),
                 "DCL-IC": dcl_config("grid_game", budget=budget, ic_lambda=1.0, **table6)}

@@ -64,6 +64,11 @@ CLAIMS = {
                        '{"entropy_coeff": 0.1, "entropy_decay": 0.002, "min_entropy_coeff": 0.0}')],
         sources={"dcl": ["public_goods.json", "public_goods_probe_ent01.json"]},
         figure=("copy", "runs/dcl/public_goods.png"), hours=1.5),
+    "lola_exact": dict(
+        paper="Normative-disagreement paper Fig. 4 (and Foerster et al. 2018): LOLA-Exact cooperates in the IPD; "
+              "in IAsymBoS it reaches different Pareto-optimal outcomes per seed, so cross-play fails",
+        commands=[["benchmarks/lola_exact.py", "--seeds", "10", "--iters", "10"]],
+        sources={"lola": ["ipd.json", "iasymbos.json"]}, figure=("copy", "runs/lola/lola.png"), hours=0.1),
     "lio_er21": dict(
         paper="LIO thesis §5.4, Fig. 5.5: LIO converges near the optimum 9 of ER(2,1); independent PG does not",
         commands=[_lio("--setting", "er21", *SEEDS5, "--iters", "320", "--eval-every", "40")],

@@ -1,5 +1,5 @@
 """``rllib`` faults: bad input that must exit 2 before Ray starts, misspelled stop keys, Ctrl-C
-(exit 130) and ``--resume`` without duplicated result rows, ``plot -o DIR``."""
+(exit 130), ``--resume`` without duplicated result rows and with a new ``--stop``, ``plot -o DIR``."""
 import csv
 import json
 import os
@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+from rllib_coopai.cli.errors import CLIError
 from tests.test_cli import ENV, ROOT, TINY, _console_script, _ray_args
 
 PD = os.path.join(ROOT, "tuned_configs", "ippo", "prisoners_dilemma.yaml")
@@ -87,14 +88,72 @@ def test_plot_output_is_where_it_says(form, tmp_path, capsys):
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["run", expect.relative_to(tmp_path).parts[0]])
 
 
-def test_misspelled_stop_key_exits_2_with_did_you_mean(tmp_path):
-    proc = subprocess.run(
-        [_console_script(), "train", "-f", PD, "--stop", json.dumps({"training_iteratoin": 3}),
+def _train_pd(stop, tmp_path):
+    """``rllib train`` of the IPPO prisoner's dilemma config (tiny batches) with ``--stop stop``."""
+    return subprocess.run(
+        [_console_script(), "train", "-f", PD, "--stop", json.dumps(stop),
          "--config", json.dumps(TINY), "--storage-path", str(tmp_path), *_ray_args()],
         cwd=ROOT, env=ENV, timeout=300, capture_output=True, text=True)
+
+
+def test_misspelled_stop_key_exits_2_with_did_you_mean(tmp_path):
+    """A typo of a known result key is refused before Ray starts: nothing is trained."""
+    proc = _train_pd({"training_iteratoin": 3}, tmp_path)
     assert proc.returncode == 2, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "stop criterion 'training_iteratoin'" in proc.stderr
     assert "Did you mean 'training_iteration'?" in proc.stderr
+    assert "Started a local Ray instance" not in proc.stdout + proc.stderr
+    assert not list(tmp_path.rglob("result.json"))  # refused before any trial started
+
+
+@pytest.mark.parametrize("stop, expect", [
+    ({"training_iteratoin": 3}, "Did you mean 'training_iteration'?"),
+    ({"env_runners/episode_return_man": 1}, "Did you mean 'env_runners/episode_return_mean'?"),
+    ({"env_runners": {"social_welfre": 0}}, "Did you mean 'env_runners/social_welfare'?"),
+    ({"social_welfar": 0}, "Did you mean 'env_runners/social_welfare'?"),
+    ({"time_total_ss": 10}, "Did you mean 'time_total_s'?"),
+    ({"training_iteration": "ten"}, "stop criterion 'training_iteration' given by --stop must be a number"),
+    ({"training_iteration": float("nan")}, "must be a finite number, got nan"),
+])
+def test_stop_keys_and_values_checked_before_ray(stop, expect, capsys):
+    import ray
+
+    from rllib_coopai.cli.main import main
+
+    ray_was_up = ray.is_initialized()
+    assert main(["train", "-f", PD, "--stop", json.dumps(stop)]) == 2
+    err = capsys.readouterr().err
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("rllib train: error:"), err
+    assert expect in lines[0], (expect, err)
+    assert ray.is_initialized() == ray_was_up
+
+
+@pytest.mark.parametrize("key, near", [
+    ("training_iteration", None), ("env_runners/episode_return_min", None),
+    ("evaluation/env_runners/episode_return_mean", None),
+    ("env_runners/agent_returns/player_0", None),          # below a known dict-valued metric
+    ("env_runners/agent_episode_returns_mean/p0", None),
+    ("learners/player_0/vf_los", None),                    # module ids are the run's own
+    ("my_custom_metric", None),                            # not near a known key: checked later
+    ("learners/__all_modules__/nonfinite_updates_skiped",
+     "learners/__all_modules__/nonfinite_updates_skipped"),
+    ("num_env_steps_sampled_lifetim", "num_env_steps_sampled_lifetime"),
+    ("episode_reward_mean", None),                         # old name: mapped, not refused
+])
+def test_near_miss_is_only_a_typo_of_a_known_key(key, near):
+    from rllib_coopai.cli.stopper import near_miss
+
+    assert near_miss(key) == near
+
+
+def test_unknown_stop_key_exits_2_after_first_iteration(tmp_path):
+    """A key not near any known one may be the algorithm's own: the run checks it against its
+    first result and exits 2 with the result keys' names."""
+    proc = _train_pd({"my_custom_metric": 3}, tmp_path)
+    assert proc.returncode == 2, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "stop criterion 'my_custom_metric'" in proc.stderr
+    assert "checked after its first iteration" in proc.stderr
     rows = (next(tmp_path.rglob("result.json"))).read_text().splitlines()
     assert len(rows) == 1  # stopped after its first iteration
 
@@ -169,3 +228,58 @@ def test_resumed_logs_keep_one_row_per_iteration(tmp_path):
     _rewrite_trial_logs(str(tmp_path / "exp"), lambda d: 3)
     assert [json.loads(ln)["training_iteration"]
             for ln in (trial / "result.json").read_text().splitlines()] == [1, 2, 3]
+
+
+def test_resume_honours_a_new_stop(tmp_path):
+    """``--resume --stop`` changes the stop criteria of the resumed run (Tune alone keeps the
+    stored ones): a finished 2-iteration run resumed with ``training_iteration: 4`` continues from
+    its last checkpoint to iteration 4, each iteration logged once."""
+    exp = tmp_path / "exp.yaml"
+    exp.write_text(HEAD)
+    cmd = [_console_script(), "train", "-f", str(exp), "--config", json.dumps(TINY),
+           "--storage-path", str(tmp_path / "runs"), *_ray_args()]
+    first = subprocess.run(cmd + ["--stop", '{"training_iteration": 2}'],
+                           cwd=ROOT, env=ENV, timeout=300, capture_output=True, text=True)
+    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+    trial_dir = next((tmp_path / "runs").rglob("result.json")).parent
+    assert _iterations(trial_dir) == ([1, 2], [1, 2])
+    resumed = subprocess.run(cmd + ["--stop", '{"training_iteration": 4}', "--resume"],
+                             cwd=ROOT, env=ENV, timeout=300, capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
+    assert "stop criteria changed by --stop: training_iteration >= 4" in resumed.stdout
+    assert _iterations(trial_dir) == ([1, 2, 3, 4], [1, 2, 3, 4])
+
+
+def test_resumed_stopper_takes_the_new_criteria(tmp_path):
+    """Tune unpickles the stopper a run started with; once a resumed run registered its stopper,
+    that copy stops by the new criteria and reports unknown keys to the new stopper."""
+    import pickle
+
+    from rllib_coopai.cli.stopper import CheckedStopper
+
+    started = CheckedStopper({"training_iteration": 2})
+    started.save(str(tmp_path))
+    stored = pickle.dumps(started)
+    saved = CheckedStopper.load(str(tmp_path))
+    assert (saved.run_id, saved.stop) == (started.run_id, {"training_iteration": 2})
+    assert pickle.loads(stored).stop == {"training_iteration": 2}  # nothing registered yet
+    resumed = CheckedStopper({"training_iteration": 4, "my_key": 1}, run_id=saved.run_id)
+    resumed.resume()
+    copy = pickle.loads(stored)
+    assert copy.stop == resumed.stop and copy.token == resumed.token
+    assert not copy("t", {"training_iteration": 3, "my_key": 0})
+    assert copy("t", {"training_iteration": 4, "my_key": 0})
+    assert copy("t", {"training_iteration": 1}) and copy.stop_all()  # my_key missing
+    with pytest.raises(CLIError, match="stop criterion 'my_key'"):
+        resumed.check(type("E", (), {"name": "a", "run": "IPPO"})())
+
+
+def test_resume_with_stop_refused_when_the_criteria_are_unknown(tmp_path):
+    from rllib_coopai.cli.experiment import make_experiment
+    from rllib_coopai.cli.train import _restore_with_stop
+
+    exp = make_experiment("a", {"run": "IPPO", "env": "prisoners_dilemma"},
+                          stop={"training_iteration": 4})
+    with pytest.raises(CLIError, match=r"--stop with --resume: the stop criteria of the run at "
+                                       r".* cannot be changed .* Resume without --stop"):
+        _restore_with_stop(str(tmp_path), exp)

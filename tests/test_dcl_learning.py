@@ -8,8 +8,7 @@ a scripted partner that always proposes defection and then defects itself.
 import pytest
 import torch
 
-from rllib_coopai.algorithms.dcl import DCLConfig
-from rllib_coopai.algorithms.dcl.dcl import FAST_PD_TRAINING, GRID_FAST_TRAINING
+from rllib_coopai.presets import preset_config
 from rllib_coopai.algorithms.dcl.partners import ScriptedPartnerModule, play_commitment_game
 from rllib_coopai.algorithms.ippo import IPPOConfig
 from rllib_coopai.envs import make
@@ -37,10 +36,7 @@ def _train_until_cooperation(config, max_iters=MAX_ITERS):
 
 
 def _dcl(ic_lambda, seed=0):
-    return (DCLConfig().environment("prisoners_dilemma")
-            .env_runners(num_env_runners=0, num_envs_per_env_runner=16)
-            .training(**{**FAST_PD_TRAINING, "ic_lambda": ic_lambda})
-            .debugging(seed=seed))
+    return preset_config("dcl/prisoners_dilemma_fast", seed=seed, ic_lambda=ic_lambda)
 
 
 @pytest.mark.slow
@@ -124,9 +120,7 @@ def test_ippo_defects(ray_session):
 def test_dcl_grid_game_cooperates(ray_session):
     """Grid game (4 cells, horizon 16): DCL's social welfare ends above -10 (undiscounted; all
     agents defecting gives -90, cooperation 0), for 10 consecutive iterations."""
-    algo = (DCLConfig().environment("grid_game")
-            .env_runners(num_env_runners=0, num_envs_per_env_runner=16)
-            .training(**GRID_FAST_TRAINING).debugging(seed=0)).build_algo()
+    algo = preset_config("dcl/grid_game_fast", seed=0).build_algo()
     hist = []
     try:
         for _ in range(150):
@@ -146,9 +140,9 @@ def test_dcl_mega_steps_make_purely_conflicting_game_cooperative(ray_session):
     §4.1.3, Figure 5): DCL agrees on the alternating deal, so BOTH agents end with clearly positive
     returns (8 each at the deal; uniform random play gives about 4, the stage NE (A2, A2) gives 0).
     The bar (both >= 6 with agreement >= 0.9 for 5 iterations) is out of reach without commitments."""
-    algo = (DCLConfig().environment("purely_conflicting")
-            .env_runners(num_env_runners=0, num_envs_per_env_runner=16)
-            .training(**{**GRID_FAST_TRAINING, "mega_steps": 2}).debugging(seed=1)).build_algo()
+    cfg = preset_config("dcl/grid_game_fast", seed=1, mega_steps=2).environment("purely_conflicting")
+    cfg.env_config = {}  # the grid game's env_config does not apply (environment() merges it)
+    algo = cfg.build_algo()
     hist = []
     try:
         for _ in range(400):

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from rllib_coopai.algorithms import get_config_class
-from rllib_coopai.algorithms.incentive_designer import IncentiveDesignerConfig
+from rllib_coopai.algorithms.incentive_designer import DualRLDesignerConfig, IncentiveDesignerConfig
 from rllib_coopai.wrappers.designer import DESIGNER_ID
 
 from designer_checks import (
@@ -202,9 +202,12 @@ def test_cost_warmup_ramps_the_cost_weight_and_the_cost_lr(ray_session):
 
 @pytest.mark.parametrize("designer", ["metagrad", "rl"])
 def test_two_env_runners(ray_session, designer):
-    cfg = metagrad(designer=designer).env_runners(num_env_runners=2)
     if designer == "rl":
-        cfg = cfg.training(train_batch_size_per_learner=64, minibatch_size=32, num_epochs=1)
+        cfg = (DualRLDesignerConfig().environment("escape_room", env_config=ER21).debugging(seed=0)
+               .training(train_batch_size_per_learner=64, minibatch_size=32, num_epochs=1))
+    else:
+        cfg = metagrad()
+    cfg = cfg.env_runners(num_env_runners=2)
     algo = cfg.build_algo()
     try:
         res = algo.train()

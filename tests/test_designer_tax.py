@@ -171,10 +171,10 @@ def test_seat_factored_action_and_cap_annealing():
 
 
 def gtb(designer="metagrad", env_config=SMALL, **training):
-    kw = dict(incentive_output="tax_brackets", social_objective="productivity_x_equality",
-              agent_hidden=[16], designer_hidden=[16])
+    kw = dict(incentive_output="tax_brackets", social_objective="productivity_x_equality")
     if designer == "metagrad":
-        kw.update(episodes_per_iteration=2, agent_lr=0.05, designer_lr=1e-3)
+        kw.update(episodes_per_iteration=2, agent_lr=0.05, designer_lr=1e-3, agent_hidden=[16],
+                  designer_hidden=[16])
     else:
         kw.update(designer="rl", train_batch_size_per_learner=160, minibatch_size=80,
                   num_epochs=1, tax_cap_start=0.1, tax_cap_anneal_episodes=20)

@@ -99,6 +99,41 @@ def test_cli_refuses_nan_lr_before_ray_starts():
         build_config("DCL", "prisoners_dilemma", {"lr": float("nan")})
 
 
+@pytest.mark.parametrize("run, env, cfg, match", [
+    ("PPO", "CartPole-v1", {"lr": float("nan")},
+     r"config key 'lr' must be a finite number in \(0\.0, 1\.0\], got nan"),
+    ("PPO", "CartPole-v1", {"lr": 2.0}, r"'lr': 2\.0 \(must be in \(0\.0, 1\.0\]\)"),
+    ("PPO", "CartPole-v1", {"entropy_coeff": [[0, 0.01], [100, float("inf")]]},
+     r"'entropy_coeff\[1\]' must be a finite number"),
+    ("PPO", "CartPole-v1", {"min_time_s_per_iteration": float("nan")},
+     r"'min_time_s_per_iteration' must be a finite number"),
+    ("IPPO", "prisoners_dilemma", {"num_epochs": 0}, r"'num_epochs': 0 \(must be an integer >= 1\)"),
+    ("IPPO", "prisoners_dilemma", {"num_envs_per_env_runner": 1.5},
+     r"'num_envs_per_env_runner': 1\.5 \(must be an integer >= 1\)"),
+    ("DCL", "prisoners_dilemma", {"num_gpus_per_learner": -0.5},
+     r"'num_gpus_per_learner': -0\.5 \(must be >= 0\.0\)"),
+])
+def test_cli_checks_with_the_one_validator(run, env, cfg, match):
+    """The CLI's range checks are core.validation's (RLlib's built-in algorithms included)."""
+    from rllib_coopai.cli.errors import CLIError
+    from rllib_coopai.cli.experiment import build_config
+
+    with pytest.raises(CLIError, match=match):
+        build_config(run, env, cfg)
+
+
+def test_validate_refuses_the_cli_ranges_too():
+    """build_algo()'s validate() refuses what the CLI refuses, from the same table."""
+    cfg = DCLConfig().environment("prisoners_dilemma").training(num_epochs=0)
+    with pytest.raises(ValueError, match=r"DCL: config key 'num_epochs' must be an integer >= 1, got 0"):
+        cfg.validate()
+    cfg = IPPOConfig().environment("prisoners_dilemma")
+    cfg.num_envs_per_env_runner = 2.5  # set directly, as update_from_dict does
+    with pytest.raises(ValueError, match=r"IPPO: config key 'num_envs_per_env_runner' must be an "
+                                         r"integer >= 1, got 2\.5"):
+        cfg.validate()
+
+
 # ------------------------------------------------------------------ learner updates
 class _NaNAtUpdate(DCLTorchLearner):
     """DCL learner whose critic loss of player_0 is NaN at its 2nd update (a numerical blow-up)."""
@@ -167,5 +202,92 @@ def test_nan_parameter_named_when_no_loss_term_is_logged(ray_session):
             next(learner.module["player_1"].parameters()).fill_(float("nan"))
         with pytest.raises(NonFiniteUpdateError, match=r"IPPO training iteration 2: .*'player_1'"):
             algo.train()
+    finally:
+        algo.stop()
+
+
+# ------------------------------------------------------------------ across Ray processes
+def _error():
+    e = NonFiniteUpdateError("DCL training iteration 2: module 'player_0', loss term "
+                             "'critic_loss' = nan", "player_0", "loss term 'critic_loss'", 2)
+    e.add_note("checkpoint before it kept")
+    return e
+
+
+def _same_error(got, want):
+    assert isinstance(got, NonFiniteUpdateError) and isinstance(got, FloatingPointError)
+    assert str(want) in str(got)
+    assert (got.module_id, got.term, got.iteration) == (want.module_id, want.term, want.iteration)
+
+
+@pytest.mark.parametrize("dumps, loads", [
+    (__import__("pickle").dumps, __import__("pickle").loads),
+    (__import__("ray.cloudpickle", fromlist=["dumps"]).dumps,
+     __import__("ray.cloudpickle", fromlist=["loads"]).loads),
+])
+def test_nonfinite_error_pickles_with_message_and_fields(dumps, loads):
+    want = _error()
+    got = loads(dumps(want))
+    _same_error(got, want)
+    assert got.args == want.args and got.__notes__ == ["checkpoint before it kept"]
+
+
+def test_nonfinite_error_as_rays_dual_exception():
+    """Ray raises a remote error as a class deriving from both RayTaskError and the error's own
+    class, and pickles it again between processes: it stays a NonFiniteUpdateError with the
+    message and fields."""
+    import traceback
+
+    import ray.cloudpickle as cloudpickle
+    from ray.exceptions import RayTaskError
+
+    want = _error()
+    try:
+        raise want
+    except NonFiniteUpdateError as e:
+        dual = RayTaskError("update", traceback.format_exc(), e).as_instanceof_cause()
+    assert isinstance(dual, RayTaskError)
+    for got in (dual, cloudpickle.loads(cloudpickle.dumps(dual))):
+        _same_error(got, want)
+        _same_error(got.cause, want)
+
+
+@pytest.fixture
+def by_value():
+    """Ship this test module's functions and classes to Ray workers by value (pytest imports it
+    as a top-level module that the workers cannot import)."""
+    import sys
+
+    import ray.cloudpickle as cloudpickle
+
+    this = sys.modules[__name__]
+    cloudpickle.register_pickle_by_value(this)
+    yield
+    cloudpickle.unregister_pickle_by_value(this)
+
+
+def test_nonfinite_error_from_a_remote_task_reaches_the_driver(ray_session, by_value):
+    import ray
+
+    @ray.remote(num_cpus=0)
+    def fail():
+        raise _error()
+
+    with pytest.raises(NonFiniteUpdateError) as err:
+        ray.get(fail.remote())
+    _same_error(err.value, _error())
+
+
+def test_nan_in_remote_learners_names_module_term_iteration(ray_session, by_value):
+    """num_learners=2: the error raised in the remote Learner actors reaches ``train()`` with the
+    module, the loss term and the iteration."""
+    algo = _dcl().learners(num_learners=2).build_algo()
+    try:
+        algo.train()
+        with pytest.raises(NonFiniteUpdateError,
+                           match=r"DCL training iteration 2: .*module 'player_0', loss term "
+                                 r"'critic_loss' = nan") as err:
+            algo.train()
+        assert err.value.module_id == "player_0" and "critic_loss" in err.value.term
     finally:
         algo.stop()

@@ -15,14 +15,42 @@ ALGORITHMS = {
             "Differentiable Commitment Learning in Markov Commitment Games (DCL / DCL-IC)"),
     "LIO": ("rllib_coopai.algorithms.lio:LIO", "rllib_coopai.algorithms.lio:LIOConfig",
             "Learning to Incentivize Others: agents pay each other through learned incentive heads"),
+    "MetaGrad": ("rllib_coopai.algorithms.incentive_designer:MetaGrad",
+                 "rllib_coopai.algorithms.incentive_designer:MetaGradConfig",
+                 "Centralized incentive designer trained by meta-gradients through the agents' update"),
+    "DualRLDesigner": ("rllib_coopai.algorithms.incentive_designer:DualRLDesigner",
+                       "rllib_coopai.algorithms.incentive_designer:DualRLDesignerConfig",
+                       "Centralized incentive designer as a PPO agent (dual-RL baseline)"),
     "IncentiveDesigner": ("rllib_coopai.algorithms.incentive_designer:IncentiveDesigner",
                           "rllib_coopai.algorithms.incentive_designer:IncentiveDesignerConfig",
-                          "Centralized incentive designer (meta-gradient or dual-RL)"),
+                          "Alias: MetaGrad, or DualRLDesigner with designer: rl"),
     "AMD": ("rllib_coopai.algorithms.amd:AMD", "rllib_coopai.algorithms.amd:AMDConfig",
             "Adaptive mechanism design: a planner that shapes learners' rewards"),
     "LOLAExact": ("rllib_coopai.algorithms.lola:LOLAExact", "rllib_coopai.algorithms.lola:LOLAExactConfig",
                   "LOLA with exact values on iterated matrix games (opponent-learning awareness)"),
+    "AmTFT": ("rllib_coopai.algorithms.amtft:AmTFT", "rllib_coopai.algorithms.amtft:AmTFTConfig",
+              "amTFT(w) / norm-adaptive amTFT(W): welfare-cooperative policies enforced by punishment"),
 }
+
+
+# Names kept for existing YAML files: (config key, {value: algorithm}, default value).
+ALIASES = {"IncentiveDesigner": ("designer", {"metagrad": "MetaGrad", "rl": "DualRLDesigner"},
+                                 "metagrad")}
+
+
+def resolve_alias(name, config: dict):
+    """``(algorithm name, config)`` with an alias (``ALIASES``) replaced by the algorithm its
+    config key selects (the key is removed); other names pass unchanged."""
+    if name not in ALIASES:
+        return name, config
+    key, choices, default = ALIASES[name]
+    config = dict(config or {})
+    value = config.pop(key, default)
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(f"{name}: config key {key!r} must be one of {sorted(choices)} (a plain "
+                         f"value, not a search space: use the algorithms {sorted(choices.values())} "
+                         f"in separate experiments), got {value!r}")
+    return choices[value], config
 
 
 def _load(path: str):

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import os
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterator, List, Optional, Tuple
@@ -75,6 +76,7 @@ class Experiment:
     max_failures: int = 0
     search_paths: List[Tuple[str, ...]] = field(default_factory=list)
     source: str = ""
+    stop_override: Dict[str, float] = field(default_factory=dict)  # given by --stop (in ``stop`` too)
 
     @property
     def env(self):
@@ -282,40 +284,34 @@ def valid_config_keys(config) -> List[str]:
     return sorted(keys | _SPECIAL_CONFIG_KEYS)
 
 
-# Generic ranges of common AlgorithmConfig keys: (low, high, low inclusive). RLlib's validate()
-# does not check these, so a negative entropy coefficient would otherwise train silently.
-VALUE_RANGES = {
-    "lr": (0.0, None, False), "entropy_coeff": (0.0, None, True), "gamma": (0.0, 1.0, True),
-    "lambda_": (0.0, 1.0, True), "clip_param": (0.0, None, False),
-    "vf_clip_param": (0.0, None, False), "kl_coeff": (0.0, None, True),
-    "kl_target": (0.0, None, True), "vf_loss_coeff": (0.0, None, True),
-    "train_batch_size_per_learner": (1, None, True), "train_batch_size": (1, None, True),
-    "minibatch_size": (1, None, True), "num_epochs": (1, None, True),
-    "num_env_runners": (0, None, True), "num_learners": (0, None, True),
-    "num_envs_per_env_runner": (1, None, True), "num_gpus_per_learner": (0, None, True),
-    "num_cpus_per_env_runner": (0, None, True), "grad_clip": (0.0, None, False),
-    "seed": (0, None, True),
-}
 _STRING_SENTINELS = ("auto",)
 
 
 def _check_value(key: str, value, default) -> None:
-    """Type/range check of one top-level value against the default config's attribute."""
+    """Type check of one top-level value against the default config's attribute, and range check
+    against the package's one validator (``rllib_coopai.core.validation``)."""
+    from rllib_coopai.core.validation import check_config_value, config_range
+
     if isinstance(value, dict) or value is None:
         return
+    rng = config_range(key)
     numeric_default = (isinstance(default, (int, float)) and not isinstance(default, bool)) or (
-        key in VALUE_RANGES)
+        rng is not None)
     if isinstance(default, bool) and not isinstance(value, bool):
         raise CLIError(f"invalid value for config key {key!r}: {value!r} (expected true or false).")
-    if numeric_default and isinstance(value, str) and value not in _STRING_SENTINELS:
+    if numeric_default and isinstance(value, str):
+        if value in _STRING_SENTINELS:
+            return
         raise CLIError(f"invalid value for config key {key!r}: {value!r} (expected a number).")
-    if key in VALUE_RANGES and isinstance(value, (int, float)) and not isinstance(value, bool):
-        lo, hi, lo_incl = VALUE_RANGES[key]
-        bad = (lo is not None and (value < lo or (value == lo and not lo_incl))) or (
-            hi is not None and value > hi)
-        if bad:
-            rng = (f"{'>=' if lo_incl else '>'} {lo}" if hi is None else f"in [{lo}, {hi}]")
-            raise CLIError(f"invalid value for config key {key!r}: {value!r} (must be {rng}).")
+    if rng is None or not isinstance(value, (int, float, list, tuple)):  # Tune search objects
+        return
+    try:
+        check_config_value(key, value)
+    except ValueError as e:
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+            raise CLIError(f"invalid value for config key {key!r}: {value!r} "
+                           f"(must be {rng.describe()}).") from None
+        raise CLIError(str(e).rstrip(".") + ".") from None
 
 
 def _translate_keys(config, cfg: Dict[str, Any], run: str) -> Dict[str, Any]:
@@ -405,9 +401,13 @@ def _apply(exp_or_run, cfg: Dict[str, Any]):
 
 
 def _validate(run: str, env, cfg: Dict[str, Any], what: str = "") -> None:
+    from rllib_coopai.core.validation import check_config_numbers
+
     config = _apply((run, env), cfg)
     _probe_env(config, run)
     try:
+        # RLlib's built-in algorithms too (the package's own run it again in validate()).
+        check_config_numbers(config, run)
         config.validate()
     except CLIError:
         raise
@@ -448,10 +448,11 @@ def _stop_dict(stop, where: str) -> Dict[str, float]:
         return {}
     if not isinstance(stop, dict):
         raise CLIError(f"`stop` {where} must be a mapping like {{training_iteration: 20}}, got {stop!r}.")
+    from rllib_coopai.cli.stopper import check_stop_value
+
     out = {}
     for key, value in flatten_dict(stop, delimiter="/").items():
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise CLIError(f"stop criterion {key!r} {where} must be a number, got {value!r}.")
+        check_stop_value(key, value, where)  # numbers only; typos of known keys: did you mean
         out[STOP_KEY_ALIASES.get(key, key)] = value
     return out
 
@@ -496,6 +497,12 @@ def make_experiment(name: str, spec: Dict[str, Any], *, stop=None, config_overri
     if not isinstance(cfg, dict):
         raise CLIError(f"`config` of experiment {name!r} must be a mapping, got {cfg!r}.")
     cfg = deep_merge(cfg, config_overrides or {})
+    try:  # IncentiveDesigner + designer: metagrad | rl -> MetaGrad | DualRLDesigner
+        from rllib_coopai.algorithms import resolve_alias
+
+        run, cfg = resolve_alias(run, cfg)
+    except ValueError as e:
+        raise CLIError(f"experiment {name!r}: {e}") from None
     if seed is not None:
         cfg["seed"] = int(seed)
     env = env or cfg.pop("env", None) or spec.get("env")
@@ -530,6 +537,7 @@ def make_experiment(name: str, spec: Dict[str, Any], *, stop=None, config_overri
         checkpoint=_checkpoint_dict(spec), num_samples=samples,
         storage_path=os.path.abspath(os.path.expanduser(storage)) if storage else None,
         max_failures=int(failures), search_paths=paths, source=source,
+        stop_override=dict(stop or {}),
     )
     exp._raw_config = cfg
     return exp

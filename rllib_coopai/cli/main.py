@@ -81,7 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="`file PATH` (classic form) or just PATH")
     t.add_argument("-f", "--file", dest="file", help="experiment file (YAML or JSON)")
     t.add_argument("--stop", help='JSON stop criteria, e.g. \'{"training_iteration": 20}\' '
-                                   "(added to / overriding the file's `stop`)")
+                                   "(added to / overriding the file's `stop`; with --resume, "
+                                   "added to / overriding the criteria the run was started with)")
     t.add_argument("--config", help='JSON config overrides, e.g. \'{"lr": 0.001, "env_config": '
                                      '{"horizon": 5}}\' (nested dicts merge key by key)')
     t.add_argument("--num-samples", type=int, help="trials per search point (Tune num_samples)")
@@ -91,7 +92,8 @@ def build_parser() -> argparse.ArgumentParser:
                                       "`ray://head:10001`); default: start a local Ray")
     t.add_argument("--num-cpus", type=int, help="CPUs of the local Ray (default: all)")
     t.add_argument("--resume", action="store_true",
-                   help="continue an interrupted run (same name and storage path)")
+                   help="continue an interrupted run (same name and storage path); with --stop, "
+                        "also a finished one up to the new criteria")
     t.add_argument("-v", "--verbose", action="count", default=0,
                    help="show worker logs (-v) and Tune's own status table (-vv)")
     _common(t)

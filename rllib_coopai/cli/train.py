@@ -95,6 +95,65 @@ def _rewrite_trial_logs(path: str, limit_of=None) -> None:
                     csv.writer(f).writerows(table[:1] + one_per_iteration(body, limit))
 
 
+def _meets(stop, metrics) -> bool:
+    """Whether a trial's last result ``metrics`` already meets one of the ``stop`` criteria."""
+    from ray.tune.utils import flatten_dict
+
+    flat = flatten_dict(metrics or {}, delimiter="/")
+    return any(isinstance(flat.get(k), (int, float)) and flat[k] >= v for k, v in stop.items())
+
+
+def _restore_with_stop(path: str, exp: Experiment, stopper=None):
+    """``Tuner.restore`` of the run at ``path``, whose trials then stop by ``stopper``.
+
+    Tune restores the stopper a run was started with from its experiment state and ignores a new
+    one; the stored copy takes ``stopper``'s criteria instead (``CheckedStopper.resume``): the
+    criteria the run was stopping by, updated by the keys given with ``--stop``
+    (``exp.stop_override``). When ``--stop`` changes them and no trial's last result meets them
+    yet, finished trials continue too (from their last checkpoint), so that ``--resume --stop
+    '{"training_iteration": 50}'`` extends a finished 25-iteration run.
+    """
+    import ray
+    from ray import tune
+
+    from rllib_coopai.cli.stopper import CheckedStopper
+
+    stopper = stopper if stopper is not None else CheckedStopper({})
+    saved = CheckedStopper.load(path)
+    if saved is None or ray.util.client.ray.is_connected():
+        if exp.stop_override:
+            why = ("it is connected through Ray Client" if saved is not None else
+                   "it was started by an older rllib_coopai that did not record them")
+            raise CLIError(f"--stop with --resume: the stop criteria of the run at {path!r} cannot "
+                           f"be changed ({why}). Resume without --stop (it keeps its criteria), or "
+                           f"start a new run with the new ones (another experiment name or "
+                           f"--storage-path).")
+        return tune.Tuner.restore(path, trainable=exp.algo_class, resume_errored=True,
+                                  param_space=exp.config)
+    new = {**saved.stop, **exp.stop_override}
+    stopper.stop, stopper.run_id = new, saved.run_id
+    stopper.resume()
+    stopper.save(path)
+    resume = tune.ResumeConfig(unfinished=tune.ResumeConfig.ResumeType.RESUME,
+                               errored=tune.ResumeConfig.ResumeType.RESUME)
+    tuner = tune.Tuner.restore(path, trainable=exp.algo_class, param_space=exp.config,
+                               _resume_config=resume)
+    if new != saved.stop:
+        shown = ", ".join(f"{k} >= {v}" for k, v in new.items()) or "none"
+        print(f"   stop criteria changed by --stop: {shown}", flush=True)
+        try:
+            last = [r.metrics for r in tuner.get_results() if r.error is None]
+        except RuntimeError:  # Tune could not read the run's results: nothing is met yet
+            last = []
+        if any(_meets(new, metrics) for metrics in last):
+            print("   (trials that already meet them are not trained further)", flush=True)
+        else:
+            resume.finished = tune.ResumeConfig.ResumeType.RESUME
+            tuner = tune.Tuner.restore(path, trainable=exp.algo_class, param_space=exp.config,
+                                       _resume_config=resume)
+    return tuner
+
+
 def _callbacks():
     from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback, TBXLoggerCallback
 
@@ -125,12 +184,11 @@ def run_experiment(exp: Experiment, *, resume: bool = False, verbose: int = 0,
                            f"without --resume, or pass the same --storage-path).")
         print(f"Resuming {exp.name} from {path} (unfinished and errored trials continue from "
               f"their last checkpoint)", flush=True)
+        tuner = _restore_with_stop(path, exp, stopper)
         # The iterations after the newest checkpoint are trained again: drop their rows now; Tune
         # may restore from an older checkpoint than the newest on disk (one written while the run
         # was being interrupted), so after the run keep the last row of each iteration as well.
         _rewrite_trial_logs(path, _latest_checkpoint_iteration)
-        tuner = tune.Tuner.restore(path, trainable=exp.algo_class, resume_errored=True,
-                                   param_space=exp.config)
         try:
             return tuner.fit()
         finally:
@@ -141,6 +199,8 @@ def run_experiment(exp: Experiment, *, resume: bool = False, verbose: int = 0,
         tune_config=tune.TuneConfig(num_samples=exp.num_samples),
         run_config=run_config,
     )
+    if stopper is not None and os.path.isdir(path):  # for --resume (and --stop with it)
+        stopper.save(path)
     return tuner.fit()
 
 
@@ -220,7 +280,7 @@ def train(experiments: List[Experiment], *, resume: bool = False, verbose: int =
         _print_header(exp)
         from rllib_coopai.cli.stopper import CheckedStopper  # imports Ray Tune
 
-        stopper = CheckedStopper(exp.stop) if exp.stop else None
+        stopper = CheckedStopper(exp.stop)
 
         def after_tune_handled_ctrl_c(sig, frame):  # Tune restores this after its own handler ran
             raise KeyboardInterrupt
@@ -236,8 +296,7 @@ def train(experiments: List[Experiment], *, resume: bool = False, verbose: int =
         finally:
             if previous is not None:
                 signal.signal(signal.SIGINT, previous)
-        if stopper is not None:
-            stopper.check(exp)
+        stopper.check(exp)
         if interrupted:
             _report_interrupt(exp, results)
             return 130

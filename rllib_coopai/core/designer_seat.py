@@ -29,6 +29,7 @@ from ray.rllib.utils.metrics import (
     TIMERS,
 )
 
+from rllib_coopai.core.episodes import agent_steps, pad_to
 from rllib_coopai.core.sampling import sample_episodes, sample_until
 from rllib_coopai.wrappers.designer import DESIGNER_ID
 
@@ -149,9 +150,7 @@ def _register_seat_envs() -> None:
 _register_seat_envs()
 
 def _column(episode_values, t_max: int, dtype=np.float32) -> np.ndarray:
-    arr = np.asarray(episode_values, dtype=dtype)
-    pad = [(0, t_max - arr.shape[0])] + [(0, 0)] * (arr.ndim - 1)
-    return np.pad(arr, pad)
+    return pad_to(episode_values, t_max, dtype)
 
 
 def episodes_to_shards(
@@ -188,12 +187,11 @@ def episodes_to_shards(
             for aid in agent_ids:
                 sa = ep.agent_episodes[aid]
                 n = len(sa)
-                acts = np.asarray(sa.get_actions(slice(0, n))).reshape(n)
-                infos = sa.get_infos(slice(1, n + 1))
-                rews = np.asarray(sa.get_rewards(slice(0, n)), np.float32)
+                steps = agent_steps(sa, n)
+                acts, infos, rews = steps["actions"].reshape(n), steps["infos"], steps["rewards"]
                 env_r = np.array([float(i.get("extrinsic_reward", r)) for i, r in zip(infos, rews)])
                 c = cols[aid]
-                c["obs"].append(_column(sa.get_observations(slice(0, n)), t_max))
+                c["obs"].append(_column(steps["obs"], t_max))
                 c["actions"].append(_column(acts, t_max, np.int64))
                 c["env_rewards"].append(_column(env_r, t_max))
                 c["rewards"].append(_column(rews, t_max))
@@ -202,14 +200,12 @@ def episodes_to_shards(
                 joint.append(_column(acts, t_max, np.int64))
                 tax_infos.append(infos)
             c = cols[designer_id]
-            c["obs"].append(_column(d.get_observations(slice(0, T)), t_max))
-            dacts = np.asarray(d.get_actions(slice(0, T)))
-            c["actions"].append(_column(dacts.reshape(T, -1).astype(np.float32), t_max))
-            first = ep.agent_episodes[agent_ids[0]]
-            objective = [float(i.get("social_objective", 0.0))
-                         for i in first.get_infos(slice(1, len(first) + 1))]
+            seat = agent_steps(d, T)
+            c["obs"].append(_column(seat["obs"], t_max))
+            c["actions"].append(_column(seat["actions"].reshape(T, -1).astype(np.float32), t_max))
+            objective = [float(i.get("social_objective", 0.0)) for i in tax_infos[0]]
             c["objective"].append(_column(objective, t_max))
-            c["rewards"].append(_column(d.get_rewards(slice(0, T)), t_max))
+            c["rewards"].append(_column(seat["rewards"], t_max))
             c["joint_actions"].append(np.stack(joint, -1))
             if tax_infos and tax_infos[0] and "tax" in (tax_infos[0][0] or {}):
                 _tax_columns(c, tax_infos, t_max)
@@ -248,3 +244,29 @@ def register_seat_envs() -> None:
     for name in envs.names():
         if _global_registry.contains(ENV_CREATOR, name):
             seat_env_name(name, {})
+
+
+def seat_module_spec(config, agents: Sequence[str], agent_model_config: dict,
+                     designer_model_config: dict, method: str, alternative: str = ""):
+    """The ``MultiRLModuleSpec`` of a designer-seat algorithm: a ``CategoricalPolicyModule`` per
+    agent (Discrete actions required: ``method`` / ``alternative`` word the error) and the
+    designer's ``IncentiveModule``; both get the shared conv encoder for image observations.
+    Marked as set up automatically, so a user's own ``.rl_module(...)`` spec is left alone."""
+    from ray.rllib.core.rl_module.multi_rl_module import MultiRLModuleSpec
+    from ray.rllib.core.rl_module.rl_module import RLModuleSpec
+
+    from rllib_coopai.algorithms.common import require_discrete_actions
+    from rllib_coopai.modules.designer_module import CategoricalPolicyModule, IncentiveModule
+    from rllib_coopai.modules.encoders import conv_filters_of
+
+    players = [a for a in agents if a != DESIGNER_ID]
+    require_discrete_actions(config, players, method, alternative)
+    conv = conv_filters_of(config._model_config)
+    specs = {a: RLModuleSpec(module_class=CategoricalPolicyModule,
+                             model_config={**agent_model_config, "conv_filters": conv})
+             for a in players}
+    specs[DESIGNER_ID] = RLModuleSpec(module_class=IncentiveModule,
+                                      model_config={**designer_model_config, "conv_filters": conv})
+    spec = MultiRLModuleSpec(rl_module_specs=specs)
+    spec._coop_auto = True
+    return spec

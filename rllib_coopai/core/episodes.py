@@ -28,3 +28,27 @@ def to_grid(batch, order: Sequence) -> Tuple[Dict, int, int]:
         for mid in order
     }
     return data, E, T
+
+
+def agent_steps(single_agent_episode, n: int, obs_shape=None, next_obs: bool = False) -> Dict:
+    """One agent's first ``n`` steps of an episode as arrays: ``obs`` ``[n (+1 with next_obs), ...]``
+    float32 (reshaped to ``obs_shape`` if given), ``actions`` ``[n, ...]``, ``rewards`` ``[n]``
+    float32, ``infos`` (the ``n`` infos that came with those steps' results)."""
+    import numpy as np
+
+    sa = single_agent_episode
+    k = n + 1 if next_obs else n
+    obs = np.asarray(sa.get_observations(slice(0, k)), np.float32)
+    if obs_shape is not None:
+        obs = obs.reshape((k,) + tuple(obs_shape))
+    return {"obs": obs, "actions": np.asarray(sa.get_actions(slice(0, n))),
+            "rewards": np.asarray(sa.get_rewards(slice(0, n)), np.float32),
+            "infos": sa.get_infos(slice(1, n + 1))}
+
+
+def pad_to(x, T: int, dtype=None):
+    """``x`` ``[L, ...]`` zero-padded along the first axis to ``[T, ...]`` (the episode grid's rows)."""
+    import numpy as np
+
+    x = np.asarray(x, dtype=dtype)
+    return np.pad(x, [(0, T - x.shape[0])] + [(0, 0)] * (x.ndim - 1))

@@ -49,3 +49,18 @@ class CrossAgentTorchLearner(FiniteUpdateLearnerMixin, TorchLearner):
         grads = {pid: g for pid, g in grads.items() if g is not None}
         all_reduce_(list(grads.values()), mean=True)
         return grads
+
+
+def foreach_learner(learner_group, fn, **kwargs) -> list:
+    """``learner_group.foreach_learner(fn, **kwargs)`` values, raising the first remote error.
+
+    RLlib's ``foreach_learner`` hands back a failed remote call's exception as a result instead of
+    raising it (``CallResult.get()``), so an algorithm that used the values directly would fail
+    later with an unrelated error, or silently ignore a learner's ``NonFiniteUpdateError``.
+    """
+    out = []
+    for r in learner_group.foreach_learner(fn, **kwargs):
+        if not r.ok:
+            raise r.get()
+        out.append(r.get())
+    return out

@@ -23,7 +23,7 @@ from __future__ import annotations
 import copy
 import math
 import numbers
-from typing import Any, Iterator, List, Tuple
+from typing import Any, Iterator, List, Optional, Tuple
 
 import torch
 
@@ -36,15 +36,26 @@ _TERM_WORDS = ("loss", "norm", "objective", "cost")
 
 
 class NonFiniteUpdateError(FloatingPointError):
-    """A learner update produced a NaN or inf (see the module docstring)."""
+    """A learner update produced a NaN or inf (see the module docstring).
 
-    def __init__(self, message: str, module_id: Any = None, term: str = None):
+    ``module_id``, ``term`` (the loss term or parameter) and ``iteration`` (the training
+    iteration, where known) say what went bad; the message says it too. The error pickles with
+    its message, these fields and any other attribute, so it reaches the driver intact from a
+    remote Learner or EnvRunner, where Ray raises it as ``RayTaskError(NonFiniteUpdateError)``
+    (an instance of both, whose ``cause`` is this error).
+    """
+
+    def __init__(self, message: str, module_id: Any = None, term: Optional[str] = None,
+                 iteration: Optional[int] = None):
         super().__init__(message)
         self.module_id = module_id
         self.term = term
+        self.iteration = iteration
 
-    def __reduce__(self):  # picklable across Ray processes with its fields
-        return (type(self), (self.args[0], self.module_id, self.term))
+    def __reduce__(self):
+        # The fields as constructor arguments, every other attribute (notes included) as state.
+        message = str(self.args[0]) if self.args else ""
+        return (type(self), (message, self.module_id, self.term, self.iteration), dict(vars(self)))
 
 
 def _leaves(tree, path=()) -> Iterator[Tuple[tuple, Any]]:
@@ -163,7 +174,8 @@ class NonFiniteIterationMixin:
             text = str(cause.args[0]) if getattr(cause, "args", None) else str(e)
             raise NonFiniteUpdateError(
                 f"{type(self).__name__} training iteration {self.iteration + 1}: {text}",
-                getattr(cause, "module_id", None), getattr(cause, "term", None)) from None
+                getattr(cause, "module_id", None), getattr(cause, "term", None),
+                iteration=self.iteration + 1) from None
 
 
 class GuardedPPOTorchLearner(FiniteUpdateLearnerMixin, PPOTorchLearner):

@@ -2,11 +2,13 @@
 
 Every algorithm config calls ``check_config_numbers(config, "DCL", RANGES, ignored=...)`` at the
 start of its ``validate()``, so that ``build_algo()``, Tune trial start and the ``rllib train`` CLI
-(which validates before Ray starts) all refuse the same bad values with the same message:
+(which validates before Ray starts, RLlib's built-in algorithms included) all refuse the same bad
+values:
 
-* every key named in ``RLLIB_RANGES`` (RLlib's own float keys the algorithms read) or in the
-  algorithm's own ``ranges`` must be a finite number in its range; NaN and +-inf never pass
-  (comparisons with NaN are false, so a plain ``v < low`` check lets NaN through);
+* every key named in ``RLLIB_RANGES`` (RLlib's own numeric keys: learning rates, coefficients,
+  batch sizes, resources, seed) or in the algorithm's own ``ranges`` must be a finite number in its
+  range; NaN and +-inf never pass (comparisons with NaN are false, so a plain ``v < low`` check
+  lets NaN through);
 * every other float attribute of the config must at least be finite;
 * keys the algorithm does not read (``ignored``) are refused with the name of the key to use
   instead, so that e.g. LIO's ``lr`` is never silently dropped.
@@ -23,8 +25,8 @@ from typing import Any, Dict, Mapping, NamedTuple, Optional
 from rllib_coopai.envs.base import check_bool, check_choice, check_float, check_int
 
 __all__ = [
-    "LR_MAX", "Num", "num", "lr_range", "RLLIB_RANGES", "check_config_numbers", "check_number",
-    "check_bool", "check_choice", "check_float", "check_int",
+    "LR_MAX", "Num", "num", "lr_range", "RLLIB_RANGES", "config_range", "check_config_numbers",
+    "check_config_value", "check_number", "check_bool", "check_choice", "check_float", "check_int",
 ]
 
 # Learning rates above this diverge with Adam (every step moves a weight by about lr) and make
@@ -41,6 +43,19 @@ class Num(NamedTuple):
     high_open: bool = False
     integer: bool = False
     optional: bool = False  # None is allowed (the key is off)
+
+    def describe(self) -> str:
+        """The range in words: ``'>= 0.0'``, ``'> 0.0'``, ``'in [0.0, 1.0]'``, ``'an integer >= 1'``."""
+        lo, hi = self.low, self.high
+        if lo is not None and hi is not None:
+            text = f"in {'(' if self.low_open else '['}{lo}, {hi}{')' if self.high_open else ']'}"
+        elif lo is not None:
+            text = f"{'>' if self.low_open else '>='} {lo}"
+        elif hi is not None:
+            text = f"{'<' if self.high_open else '<='} {hi}"
+        else:
+            text = "finite"
+        return f"an integer {text}" if self.integer else text
 
 
 def num(low=None, high=None, *, low_open=False, high_open=False, integer=False, optional=False) -> Num:
@@ -64,6 +79,16 @@ RLLIB_RANGES: Dict[str, Num] = {
     "clip_param": num(0.0, low_open=True),
     "vf_clip_param": num(0.0, low_open=True),
     "grad_clip": num(0.0, low_open=True, optional=True),
+    "train_batch_size_per_learner": num(1, integer=True, optional=True),
+    "train_batch_size": num(1, integer=True),
+    "minibatch_size": num(1, integer=True, optional=True),
+    "num_epochs": num(1, integer=True),
+    "num_env_runners": num(0, integer=True),
+    "num_envs_per_env_runner": num(1, integer=True),
+    "num_learners": num(0, integer=True),
+    "num_gpus_per_learner": num(0.0),
+    "num_cpus_per_env_runner": num(0.0),
+    "seed": num(0, integer=True, optional=True),
 }
 
 # Keys whose value may be an RLlib schedule ``[[timestep, value], ...]`` instead of a number.
@@ -96,6 +121,23 @@ def _check_value(algo: str, key: str, value: Any, rng: Num) -> None:
             check_number(algo, f"{key}[{i}]", point[1], rng)
         return
     check_number(algo, key, value, rng)
+
+
+def config_range(key: str, ranges: Optional[Mapping[str, Num]] = None) -> Optional[Num]:
+    """The range of config key ``key``: the algorithm's own ``ranges`` first, then
+    ``RLLIB_RANGES``; ``None`` for a key without one."""
+    if ranges and key in ranges:
+        return ranges[key]
+    return RLLIB_RANGES.get(key)
+
+
+def check_config_value(key: str, value: Any, ranges: Optional[Mapping[str, Num]] = None,
+                       algo: str = "") -> None:
+    """Check one config value (a schedule ``[[t, v], ...]`` for ``lr`` / ``entropy_coeff``) against
+    :func:`config_range`; ``ValueError`` as :func:`check_number` raises. Keys without a range pass."""
+    rng = config_range(key, ranges)
+    if rng is not None:
+        _check_value(algo, key, value, rng)
 
 
 def check_config_numbers(config, algo: str, ranges: Optional[Mapping[str, Num]] = None, *,

@@ -216,3 +216,13 @@ class EscapeRoomEnv(CoopParallelEnv):
         if self._last is not None:
             head += f" last joint action={self._last}"
         return "\n".join([head] + rows)
+
+
+def given_incentive_slots(env) -> int:
+    """Number of "cumulative incentives given" slots that end ``env``'s observations (0: none):
+    symmetric Escape Room with ``obs_mode="lio"`` (LIO thesis App. B.4.1). ``env`` may be wrapped
+    (an RLlib adapter's ``par_env``)."""
+    env = getattr(env, "par_env", env)
+    if isinstance(env, EscapeRoomEnv) and env.obs_mode == "lio" and not env.asymmetric:
+        return len(env.possible_agents) - 1
+    return 0

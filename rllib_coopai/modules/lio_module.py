@@ -141,8 +141,7 @@ class LIOTorchRLModule(TorchRLModule, ValueFunctionAPI):
             for p in self.vf_target.parameters():
                 p.requires_grad_(False)
         if cfg["weight_init"] == "reference":
-            # initialises vf_target too before copying the critic over it: the same RNG draws as the
-            # runs in docs/REPRODUCTION.md, so their seeds reproduce
+            # initialises vf_target too, then copies the critic over it
             self.apply(_reference_init)
             if self.use_critic:
                 self.vf_target.load_state_dict(critic.state_dict())
@@ -150,8 +149,9 @@ class LIOTorchRLModule(TorchRLModule, ValueFunctionAPI):
             raise ValueError(f"LIO model_config weight_init must be 'torch' or 'reference', got {cfg['weight_init']!r}")
         self.extrinsic_critic = bool(cfg["extrinsic_critic"])
         if self.extrinsic_critic:
-            # Built after everything else (and initialised on its own), so that the modules without
-            # it draw exactly the random numbers they drew before this option existed.
+            # Built after everything else (and initialised on its own): switching it on leaves the
+            # other networks' initial weights under a seed unchanged, so the two critics compare
+            # on the same starting point.
             if not self.use_critic:
                 raise ValueError("LIO model_config extrinsic_critic needs use_critic (actor-critic agents)")
             self.ext_vf_enc = _Encoder(obs_shape, cfg["image_conv_filters"])

@@ -49,25 +49,19 @@ from gymnasium import spaces
 from pettingzoo import ParallelEnv
 
 from rllib_coopai.envs.base import check_choice, check_float, check_int
+from rllib_coopai.wrappers.base import (
+    ParallelWrapperBase,
+    base_env_from_config,
+    discrete_actions,
+    rllib_env_class,
+)
 
 PROPOSE, COMMIT, ACT = 0, 1, 2
 STAGE_NAMES = ("propose", "commit", "act")
 REWARD_AGGREGATIONS = ("discounted", "reference")
 
 
-def _discrete_n(env, agent) -> int:
-    space = env.action_space(agent)
-    if not isinstance(space, spaces.Discrete):
-        raise ValueError(
-            f"Markov Commitment Games need discrete actions; agent {agent!r} has {space}"
-        )
-    return int(space.n)
-
-
-# =============================================================================================
-# Mega-steps (DCL paper §4.1.3)
-# =============================================================================================
-class MegaStepWrapper(ParallelEnv):
+class MegaStepWrapper(ParallelWrapperBase):
     """One step = K base steps played open loop from a sequence action (DCL paper §4.1.3; K and the
     layout from github.com/shuhui-zhu/DCL).
 
@@ -96,7 +90,7 @@ class MegaStepWrapper(ParallelEnv):
                                                REWARD_AGGREGATIONS)
         self.gamma = check_float("gamma", gamma, 0.0, 1.0)
         self.possible_agents = list(env.possible_agents)
-        self.base_n = {a: _discrete_n(env, a) for a in self.possible_agents}
+        self.base_n = {a: discrete_actions(env, a, "Markov Commitment Games") for a in self.possible_agents}
         self.action_spaces = {
             a: spaces.Discrete(n ** self.mega_steps) for a, n in self.base_n.items()
         }
@@ -105,12 +99,6 @@ class MegaStepWrapper(ParallelEnv):
         self.metadata = dict(self.metadata, name=f"mega{self.mega_steps}_"
                              f"{env.metadata.get('name', 'env')}")
         self.agents = []
-
-    def observation_space(self, agent):
-        return self.observation_spaces[agent]
-
-    def action_space(self, agent):
-        return self.action_spaces[agent]
 
     def decode(self, agent, index: int):
         """Sequence of K base actions encoded by ``index``."""
@@ -161,17 +149,12 @@ class MegaStepWrapper(ParallelEnv):
         rewards = {a: total[a] for a in obs}
         return obs, rewards, term, trunc, out_infos
 
-    def render(self):
-        return self.env.render()
-
-    def close(self):
-        self.env.close()
 
 
 # =============================================================================================
 # The staged Markov Commitment Game (DCL paper §2, eq. (1), Figure 1)
 # =============================================================================================
-class CommitmentGameWrapper(ParallelEnv):
+class CommitmentGameWrapper(ParallelWrapperBase):
     """Markov Commitment Game over ``env`` for N agents (see the module docstring).
 
     Args:
@@ -193,7 +176,7 @@ class CommitmentGameWrapper(ParallelEnv):
         self.mega_steps = mega_steps
         self.possible_agents = list(env.possible_agents)
         self.n_agents = len(self.possible_agents)
-        self.n_actions = {a: _discrete_n(env, a) for a in self.possible_agents}
+        self.n_actions = {a: discrete_actions(env, a, "Markov Commitment Games") for a in self.possible_agents}
         self._sizes = [self.n_actions[a] for a in self.possible_agents]
         self._offsets = np.concatenate([[0], np.cumsum(self._sizes)]).astype(int)
         self.n_uniform = max(max(self._sizes), 2)
@@ -222,12 +205,6 @@ class CommitmentGameWrapper(ParallelEnv):
         self._c: Dict = {}
 
     # ------------------------------------------------------------------ spaces
-    def observation_space(self, agent):
-        return self.observation_spaces[agent]
-
-    def action_space(self, agent):
-        return self.action_spaces[agent]
-
     def action_mask(self, agent, stage: Optional[int] = None) -> np.ndarray:
         """1 for the actions valid for ``agent`` in ``stage`` (default: the current stage)."""
         stage = self.stage if stage is None else stage
@@ -315,11 +292,6 @@ class CommitmentGameWrapper(ParallelEnv):
         self.agents = live
         return obs, rew, term, trunc, infos
 
-    def render(self):
-        return self.env.render()
-
-    def close(self):
-        self.env.close()
 
 
 # =============================================================================================
@@ -329,35 +301,10 @@ _MCG_OPTIONS = ("mega_steps", "reward_aggregation", "gamma", "action_mask_in_obs
 
 
 def _base_from_config(env_config: dict, options=_MCG_OPTIONS, wrapper: str = "the commitment protocol"):
-    """The base PettingZoo env named by ``env_config["base_env"]``: a package name, a name given to
-    ``rllib_coopai.envs.register`` or Ray's registry, or a class path (``pkg.mod.MyEnv``).
-
-    Returns ``(env, opts)``: the keys of ``env_config`` named in ``options`` are the wrapper's
-    (``opts``), every other key goes to the base env. ``wrapper`` names the wrapper in errors."""
-    from rllib_coopai.envs import make, names
-
-    cfg = dict(env_config or {})
-    name = cfg.pop("base_env", None)
-    if name is None:
-        raise ValueError("env_config needs 'base_env': an environment name or class path")
-    opts = {k: cfg.pop(k) for k in options if k in cfg}
-    if isinstance(name, str) and name in names():
-        return make(name, **cfg), opts
-    from ray.rllib.env.env_context import EnvContext
-
-    from rllib_coopai.wrappers.rllib_env import resolve_env
-
-    _, creator = resolve_env(name)
-    env = creator(EnvContext(cfg, worker_index=0)) if creator is not None else None
-    if not isinstance(getattr(env, "par_env", None), ParallelEnv):
-        raise ValueError(f"base_env {name!r}: {wrapper} needs a PettingZoo "
-                         "ParallelEnv (or a class path / registered name that builds one)")
-    return env.par_env, opts
+    return base_env_from_config(env_config, options, wrapper)
 
 
-def _rllib_env_class():
-    from rllib_coopai.wrappers.rllib_env import RLlibParallelEnv
-    return RLlibParallelEnv
+_rllib_env_class = rllib_env_class
 
 
 class CommitmentGameRLlibEnv(_rllib_env_class()):

@@ -73,7 +73,7 @@ from gymnasium import spaces
 from pettingzoo import ParallelEnv
 
 from rllib_coopai.envs.base import check_choice, check_float
-from rllib_coopai.wrappers.commitment import _base_from_config, _rllib_env_class
+from rllib_coopai.wrappers.base import ParallelWrapperBase, base_env_from_config, rllib_env_class
 
 PROPOSE, ACCEPT, ACT = 0, 1, 2
 STAGE_NAMES = ("propose", "accept", "act")
@@ -93,7 +93,7 @@ def discrete_size(env, agent, mechanism: str) -> int:
     return int(space.n)
 
 
-class ContractWrapper(ParallelEnv):
+class ContractWrapper(ParallelWrapperBase):
     """Formal contracting over ``env`` (see the module docstring).
 
     Args:
@@ -148,12 +148,6 @@ class ContractWrapper(ParallelEnv):
         self._base_obs: Dict = {}
 
     # ------------------------------------------------------------------ spaces
-    def observation_space(self, agent):
-        return self.observation_spaces[agent]
-
-    def action_space(self, agent):
-        return self.action_spaces[agent]
-
     def action_mask(self, agent, stage: Optional[int] = None) -> np.ndarray:
         """1 for the actions that matter for ``agent`` in ``stage`` (default: the current one)."""
         stage = self.stage if stage is None else stage
@@ -295,19 +289,14 @@ class ContractWrapper(ParallelEnv):
             infos[a].update(stage=STAGE_NAMES[self.stage], action_mask=self.action_mask(a))
         return self._observe(list(base_obs)), rewards, term, trunc, infos
 
-    def render(self):
-        return self.env.render()
-
-    def close(self):
-        self.env.close()
 
 
-class ContractRLlibEnv(_rllib_env_class()):
+class ContractRLlibEnv(rllib_env_class()):
     """RLlib MultiAgentEnv of :class:`ContractWrapper`: ``env_config = {"base_env": NAME_OR_CLASS_PATH,
     "transfer_levels": [...], "trigger": ..., "contract_period": ..., "proposer": ...,
     **base env kwargs}``. Train any RLlib algorithm (the DCL paper's MOCA baseline: IPPO) with
     binding reward-transfer contracts."""
 
     def __init__(self, env_config: Optional[dict] = None):
-        base, opts = _base_from_config(env_config, CONTRACT_OPTIONS, "the contracts wrapper")
+        base, opts = base_env_from_config(env_config, CONTRACT_OPTIONS, "the contracts wrapper")
         super().__init__(ContractWrapper(base, **opts))

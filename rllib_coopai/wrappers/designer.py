@@ -86,6 +86,7 @@ from pettingzoo import ParallelEnv
 
 from rllib_coopai.envs.base import check_bool, check_choice, check_float, check_int
 from rllib_coopai.metrics.welfare import equality
+from rllib_coopai.wrappers.base import ParallelWrapperBase
 
 DESIGNER_ID = "designer"
 OUTPUTS = ("per_action", "per_agent", "tax_brackets")
@@ -192,7 +193,7 @@ def joint_action_onehot(actions: Sequence[int], sizes: Sequence[int]) -> np.ndar
     return out
 
 
-class DesignerSeatWrapper(ParallelEnv):
+class DesignerSeatWrapper(ParallelWrapperBase):
     """Add a designer agent (id ``designer_id``) to a PettingZoo ``ParallelEnv``.
 
     Args:
@@ -324,12 +325,6 @@ class DesignerSeatWrapper(ParallelEnv):
                          else np.zeros(spaces.flatdim(space), np.float32))
         return np.concatenate(parts)
 
-    def observation_space(self, agent):
-        return self.observation_spaces[agent]
-
-    def action_space(self, agent):
-        return self.action_spaces[agent]
-
     def incentive_vector(self, designer_action) -> np.ndarray:
         """The designer's action as the incentive vector ``u`` (length K)."""
         if self.action == "menu":
@@ -436,11 +431,6 @@ class DesignerSeatWrapper(ParallelEnv):
     def state(self):
         return self._state_vec()
 
-    def render(self):
-        return self.env.render()
-
-    def close(self):
-        self.env.close()
 
 
 def _state_ok(env) -> bool:

@@ -57,7 +57,13 @@ from gymnasium import spaces
 from pettingzoo import ParallelEnv
 
 from rllib_coopai.envs.base import check_bool, check_choice, check_float
-from rllib_coopai.wrappers.commitment import _base_from_config, _discrete_n, _rllib_env_class
+from rllib_coopai.envs.escape_room import given_incentive_slots
+from rllib_coopai.wrappers.base import (
+    ParallelWrapperBase,
+    base_env_from_config,
+    discrete_actions,
+    rllib_env_class,
+)
 
 INCENTIVE_TYPES = ("discrete", "continuous")
 DISCRETE_LAYOUTS = ("multi_discrete", "flat")
@@ -67,16 +73,7 @@ INCENTIVE_OPTIONS = ("incentive_type", "levels", "r_max", "cost_coeff", "discret
                      "continuous_output", "observe_given")
 
 
-def _given_slots(env) -> int:
-    """Number of "cumulative incentives given" slots that end the env's observations (0: none):
-    symmetric Escape Room with ``obs_mode="lio"`` (LIO thesis App. B.4.1)."""
-    if getattr(env, "obs_mode", None) == "lio" and hasattr(env, "min_at_lever") \
-            and not getattr(env, "asymmetric", False):
-        return len(env.possible_agents) - 1
-    return 0
-
-
-class IncentiveActionsWrapper(ParallelEnv):
+class IncentiveActionsWrapper(ParallelWrapperBase):
     """Give-reward actions over ``env`` (see the module docstring).
 
     Args:
@@ -112,14 +109,14 @@ class IncentiveActionsWrapper(ParallelEnv):
         self.n_agents = len(self.possible_agents)
         if self.n_agents < 2:
             raise ValueError(f"incentive actions need at least 2 agents, the env has {self.n_agents}")
-        self.n_moves = {a: _discrete_n(env, a) for a in self.possible_agents}
+        self.n_moves = {a: discrete_actions(env, a, "incentive actions") for a in self.possible_agents}
         #: the recipients of each agent, in ``possible_agents`` order
         self.recipients = {a: [b for b in self.possible_agents if b != a] for a in self.possible_agents}
         k, n_levels = self.n_agents - 1, len(self.levels)
         self._dims = {a: (self.n_moves[a],) + (n_levels,) * k for a in self.possible_agents}
         self.action_spaces = {a: self._action_space(a) for a in self.possible_agents}
         self.observation_spaces = {a: env.observation_space(a) for a in self.possible_agents}
-        self.n_given_slots = _given_slots(env) if self.observe_given else 0
+        self.n_given_slots = given_incentive_slots(env) if self.observe_given else 0
         self.render_mode = getattr(env, "render_mode", None)
         self.metadata = dict(self.metadata, name=f"give_{env.metadata.get('name', 'env')}")
         self.agents = []
@@ -137,12 +134,6 @@ class IncentiveActionsWrapper(ParallelEnv):
         else:
             box = spaces.Box(0.0, self.r_max, (k,), np.float32)
         return spaces.Tuple((spaces.Discrete(self.n_moves[agent]), box))
-
-    def observation_space(self, agent):
-        return self.observation_spaces[agent]
-
-    def action_space(self, agent):
-        return self.action_spaces[agent]
 
     # ------------------------------------------------------------------ decoding
     def decode(self, agent, action):
@@ -228,14 +219,9 @@ class IncentiveActionsWrapper(ParallelEnv):
     def state(self):
         return self.env.state()
 
-    def render(self):
-        return self.env.render()
-
-    def close(self):
-        self.env.close()
 
 
-class IncentiveActionsRLlibEnv(_rllib_env_class()):
+class IncentiveActionsRLlibEnv(rllib_env_class()):
     """RLlib MultiAgentEnv of ``IncentiveActionsWrapper``: ``env_config = {"base_env": name or class
     path, "incentive_type": "discrete" | "continuous", "levels": [...], "r_max": ...,
     "cost_coeff": ..., "discrete_layout": ..., "continuous_output": ..., "observe_given": ...,
@@ -243,5 +229,5 @@ class IncentiveActionsRLlibEnv(_rllib_env_class()):
     in a YAML file or ``config.environment(IncentiveActionsRLlibEnv, env_config={...})``."""
 
     def __init__(self, env_config: Optional[dict] = None):
-        base, opts = _base_from_config(env_config, INCENTIVE_OPTIONS, "incentive actions")
+        base, opts = base_env_from_config(env_config, INCENTIVE_OPTIONS, "incentive actions")
         super().__init__(IncentiveActionsWrapper(base, **opts))

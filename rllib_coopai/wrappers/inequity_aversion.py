@@ -37,14 +37,14 @@ from pettingzoo import ParallelEnv
 
 from rllib_coopai.envs.base import check_bool, check_float
 from rllib_coopai.metrics.welfare import eligibility_traces, inequity_aversion_penalty
-from rllib_coopai.wrappers.commitment import _base_from_config, _rllib_env_class
+from rllib_coopai.wrappers.base import ParallelWrapperBase, base_env_from_config, rllib_env_class
 
 #: The wrapper's keys in an RLlib ``env_config`` (every other key goes to the base env).
 IA_OPTIONS = ("alpha", "beta", "gamma", "lam", "observe_traces")
 TRACE_KEY = "smoothed_rewards"
 
 
-class InequityAversionWrapper(ParallelEnv):
+class InequityAversionWrapper(ParallelWrapperBase):
     """Inequity-averse rewards over ``env`` (see the module docstring).
 
     Args:
@@ -95,12 +95,6 @@ class InequityAversionWrapper(ParallelEnv):
             return spaces.Box(low.astype(np.float32), high.astype(np.float32), dtype=np.float32)
         return spaces.Dict({"observations": base,
                             TRACE_KEY: spaces.Box(-np.inf, np.inf, (n,), np.float32)})
-
-    def observation_space(self, agent):
-        return self.observation_spaces[agent]
-
-    def action_space(self, agent):
-        return self.action_spaces[agent]
 
     # ------------------------------------------------------------------ helpers
     def _observe(self, base_obs):
@@ -153,19 +147,14 @@ class InequityAversionWrapper(ParallelEnv):
     def state(self):
         return self.env.state()
 
-    def render(self):
-        return self.env.render()
-
-    def close(self):
-        self.env.close()
 
 
-class InequityAversionRLlibEnv(_rllib_env_class()):
+class InequityAversionRLlibEnv(rllib_env_class()):
     """RLlib MultiAgentEnv of ``InequityAversionWrapper``: ``env_config = {"base_env": name or class
     path, "alpha": ..., "beta": ..., "gamma": ..., "lam": ..., "observe_traces": ..., **base env
     kwargs}``. Use ``env: rllib_coopai.wrappers.inequity_aversion.InequityAversionRLlibEnv`` in a
     YAML file or ``config.environment(InequityAversionRLlibEnv, env_config={...})``."""
 
     def __init__(self, env_config: Optional[dict] = None):
-        base, opts = _base_from_config(env_config, IA_OPTIONS, "inequity aversion")
+        base, opts = base_env_from_config(env_config, IA_OPTIONS, "inequity aversion")
         super().__init__(InequityAversionWrapper(base, **opts))

@@ -64,7 +64,7 @@ from gymnasium import spaces
 from pettingzoo import ParallelEnv
 
 from rllib_coopai.envs.base import check_bool, check_float
-from rllib_coopai.wrappers.commitment import _base_from_config, _rllib_env_class
+from rllib_coopai.wrappers.base import ParallelWrapperBase, base_env_from_config, rllib_env_class
 from rllib_coopai.wrappers.contracts import discrete_size
 
 CHOOSE, MEDIATE = 0, 1
@@ -74,7 +74,7 @@ MEDIATOR_ID = "mediator"
 MEDIATOR_OPTIONS = ("constrained", "lagrange_lr", "lagrange_init", "value_lr", "mediator_id")
 
 
-class MediatorWrapper(ParallelEnv):
+class MediatorWrapper(ParallelWrapperBase):
     """Mediated-MARL over ``env`` (see the module docstring).
 
     Args:
@@ -128,12 +128,6 @@ class MediatorWrapper(ParallelEnv):
         self.outside_values: Dict[str, Optional[float]] = {a: None for a in self.env_agents}
 
     # ------------------------------------------------------------------ spaces
-    def observation_space(self, agent):
-        return self.observation_spaces[agent]
-
-    def action_space(self, agent):
-        return self.action_spaces[agent]
-
     def action_mask(self, agent, stage: Optional[int] = None) -> np.ndarray:
         """What matters for ``agent`` in ``stage``: for an agent a 0/1 vector over its
         ``Discrete`` actions (all 0 in the mediate stage); for the mediator a 0/1 vector over its
@@ -255,19 +249,14 @@ class MediatorWrapper(ParallelEnv):
             infos[a].update(stage=STAGE_NAMES[CHOOSE], action_mask=self.action_mask(a))
         return self._observe(acted), rewards, term, trunc, infos
 
-    def render(self):
-        return self.env.render()
-
-    def close(self):
-        self.env.close()
 
 
-class MediatorRLlibEnv(_rllib_env_class()):
+class MediatorRLlibEnv(rllib_env_class()):
     """RLlib MultiAgentEnv of :class:`MediatorWrapper`: ``env_config = {"base_env": NAME_OR_CLASS_PATH,
     "constrained": ..., "lagrange_lr": ..., "lagrange_init": ..., "value_lr": ...,
     **base env kwargs}``. The mediator is the extra agent ``"mediator"``: with the package's
     algorithms it gets its own RLModule (one per agent id)."""
 
     def __init__(self, env_config: Optional[dict] = None):
-        base, opts = _base_from_config(env_config, MEDIATOR_OPTIONS, "the mediator wrapper")
+        base, opts = base_env_from_config(env_config, MEDIATOR_OPTIONS, "the mediator wrapper")
         super().__init__(MediatorWrapper(base, **opts))

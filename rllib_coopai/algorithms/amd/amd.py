@@ -37,12 +37,16 @@ from __future__ import annotations
 import numpy as np
 from ray.rllib.algorithms.algorithm import Algorithm
 from ray.rllib.algorithms.algorithm_config import AlgorithmConfig, NotProvided
-from ray.rllib.core.rl_module.multi_rl_module import MultiRLModuleSpec
 from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 
-from rllib_coopai.algorithms.common import CoopConfigMixin, require_discrete_actions
-from rllib_coopai.core.designer_seat import DesignerSeatConfigMixin, designer_training_step
+from rllib_coopai.algorithms.common import CoopConfigMixin
+from rllib_coopai.core.designer_seat import (
+    DesignerSeatConfigMixin,
+    designer_training_step,
+    seat_module_spec,
+)
 from rllib_coopai.metrics.designer import DesignerMetricsCallback
+from rllib_coopai.core.learner import foreach_learner
 from rllib_coopai.core.nonfinite import NonFiniteIterationMixin
 from rllib_coopai.core.rng_state import RNGStateMixin
 from rllib_coopai.core.validation import (
@@ -53,8 +57,7 @@ from rllib_coopai.core.validation import (
     check_int,
     lr_range,
 )
-from rllib_coopai.modules.designer_module import CategoricalPolicyModule, IncentiveModule
-from rllib_coopai.wrappers.designer import DESIGNER_ID
+from rllib_coopai.modules.designer_module import CategoricalPolicyModule
 
 GRADIENTS = ("exact", "pg")
 CONSTRAINTS = ("none", "revenue_neutral")
@@ -268,24 +271,12 @@ class AMDConfig(DesignerSeatConfigMixin, CoopConfigMixin, AlgorithmConfig):
             self.rl_module(rl_module_spec=self._module_spec(agents))
         super().validate()
 
-    def _module_spec(self, agents) -> MultiRLModuleSpec:
-        from rllib_coopai.modules.encoders import conv_filters_of
-
-        require_discrete_actions(self, [a for a in agents if a != DESIGNER_ID], "AMD")
-        conv = conv_filters_of(self._model_config)
-        specs = {
-            a: RLModuleSpec(module_class=CategoricalPolicyModule, model_config={
-                "hidden": list(self.learner_hidden), "binary_logit": True,
-                "init_prob": float(self.init_prob), "conv_filters": conv})
-            for a in agents if a != DESIGNER_ID
-        }
-        specs[DESIGNER_ID] = RLModuleSpec(module_class=IncentiveModule, model_config={
-            "hidden": list(self.planner_hidden), "low": -float(self.max_reward),
-            "high": float(self.max_reward), "init": self.planner_init, "init_std": 0.1,
-            "conv_filters": conv})
-        spec = MultiRLModuleSpec(rl_module_specs=specs)
-        spec._coop_auto = True
-        return spec
+    def _module_spec(self, agents):
+        return seat_module_spec(
+            self, agents,
+            {"hidden": list(self.learner_hidden), "binary_logit": True, "init_prob": float(self.init_prob)},
+            {"hidden": list(self.planner_hidden), "low": -float(self.max_reward),
+             "high": float(self.max_reward), "init": self.planner_init, "init_std": 0.1}, "AMD")
 
     def get_default_learner_class(self):
         from rllib_coopai.algorithms.amd.learner import AMDLearner
@@ -307,7 +298,7 @@ class AMD(NonFiniteIterationMixin, RNGStateMixin, Algorithm):
         cfg = self.config
         off = cfg.turn_off_after is not None and self.iteration >= cfg.turn_off_after
         if getattr(self, "_planner_off", None) != off:  # first call, restore, or switch-off
-            self.learner_group.foreach_learner(lambda learner: learner.set_planner_enabled(not off))
+            foreach_learner(self.learner_group, lambda learner: learner.set_planner_enabled(not off))
             self.env_runner_group.sync_weights(
                 from_worker_or_learner_group=self.learner_group, inference_only=True)
             self._planner_off = off

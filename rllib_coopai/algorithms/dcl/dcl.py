@@ -290,28 +290,12 @@ class DCL(NonFiniteIterationMixin, RNGStateMixin, Algorithm):
 
 
 def default_experiment_config(seed: Optional[int] = 0) -> DCLConfig:
-    """The DCL config ``make train`` runs: one-shot PD, verified to reach mutual cooperation fast
-    (see docs/REPRODUCTION.md). Paper architecture (Table 5), larger learning rates and
-    faster schedules than Table 5 so that it converges in tens of iterations instead of ~1000."""
-    return (
-        DCLConfig()
-        .environment("prisoners_dilemma")
-        .env_runners(num_env_runners=0, num_envs_per_env_runner=16)
-        .training(**FAST_PD_TRAINING)
-        .debugging(seed=seed)
-    )
+    """The DCL config ``make train`` runs: ``tuned_configs/dcl/prisoners_dilemma_fast.yaml``, the
+    one-shot PD verified to reach mutual cooperation fast (see docs/REPRODUCTION.md): Table 5's
+    architecture, larger learning rates and faster schedules than Table 5, so that it converges in
+    tens of iterations instead of ~1000."""
+    from rllib_coopai.presets import preset_config
+
+    return preset_config("dcl/prisoners_dilemma_fast", seed=seed)
 
 
-FAST_PD_TRAINING = dict(
-    lr=0.01, critic_lr=0.05, train_batch_size_per_learner=256, temperature=5.0,
-    temperature_decay=0.05, min_temperature=1.0, entropy_coeff=0.5, entropy_decay=0.004,
-    min_entropy_coeff=0.0, ic_lambda=0.0,
-)
-
-# Grid game / RPC (Tables 6-7 networks and batch, faster learning rates, 5 updates per iteration
-# instead of 30): verified on the grid game (docs/REPRODUCTION.md, dcl_grid) and on RPC with K = 2.
-GRID_FAST_TRAINING = dict(
-    train_batch_size_per_learner=512, hidden_dim=32, num_epochs=5, gamma=0.99, lr=0.003,
-    critic_lr=0.01, temperature=1.0, temperature_decay=0.0, min_temperature=1.0,
-    entropy_coeff=0.5, entropy_decay=0.002, min_entropy_coeff=0.001, ic_lambda=0.0,
-)

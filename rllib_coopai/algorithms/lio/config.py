@@ -82,6 +82,7 @@ from ray.rllib.core.rl_module.multi_rl_module import MultiRLModuleSpec
 from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 
 from rllib_coopai.algorithms.common import CoopConfigMixin, probe_env
+from rllib_coopai.envs.escape_room import given_incentive_slots
 from rllib_coopai.core.validation import check_config_numbers, lr_range, num
 
 SCHEDULES = ("two_rollouts", "one_rollout")
@@ -109,14 +110,6 @@ def lio_given_incentives_connector(env=None, spaces=None, device=None, *, agents
     from rllib_coopai.algorithms.lio.connectors import LIOGivenIncentivesObservation
 
     return LIOGivenIncentivesObservation(agents=agents, n_slots=n_slots)
-
-
-def _given_slots(env) -> int:
-    """Number of "cumulative incentives given" slots at the end of the env's observations (0: none)."""
-    par = getattr(env, "par_env", env)
-    if getattr(par, "obs_mode", None) == "lio" and hasattr(par, "min_at_lever") and not getattr(par, "asymmetric", False):
-        return len(par.possible_agents) - 1
-    return 0
 
 
 def lio_learner_connector(input_observation_space=None, input_action_space=None, action_types=()):
@@ -287,7 +280,7 @@ class LIOConfig(CoopConfigMixin, AlgorithmConfig):
         env = probe_env(self)
         try:
             act_spaces = {a: env.action_spaces[a] for a in agents}
-            n_slots = _given_slots(env)
+            n_slots = given_incentive_slots(env)
             action_types = tuple(getattr(getattr(env, "par_env", env), "ACTION_TYPES", ()))
             env_observed = getattr(getattr(env, "par_env", env), "INCENTIVE_OBSERVED_ACTIONS", None)
         finally:

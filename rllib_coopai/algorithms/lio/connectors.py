@@ -22,6 +22,8 @@ import torch
 
 from ray.rllib.connectors.connector_v2 import ConnectorV2
 
+from rllib_coopai.core.episodes import agent_steps
+
 
 class LIOEpisodesToBatch(ConnectorV2):
     """Build LIO's aligned train batch (see the module docstring)."""
@@ -66,16 +68,14 @@ class LIOEpisodesToBatch(ConnectorV2):
                         f"LIO needs simultaneous-move envs (every agent acts at every step); "
                         f"agent {mid!r} acted {0 if sa is None else len(sa)} of {L} steps"
                     )
-                obs[e, : L + 1] = np.asarray(sa.get_observations(slice(0, L + 1)), np.float32).reshape(
-                    (L + 1,) + tuple(obs_shape)
-                )
-                act[e, :L] = np.asarray(sa.get_actions(slice(0, L))).reshape(L)
-                rew[e, :L] = np.asarray(sa.get_rewards(slice(0, L)), np.float32).reshape(L)
+                steps = agent_steps(sa, L, obs_shape, next_obs=True)
+                obs[e, : L + 1] = steps["obs"]
+                act[e, :L] = steps["actions"].reshape(L)
+                rew[e, :L] = steps["rewards"].reshape(L)
                 mask[e, :L] = 1.0
                 if sa.is_terminated:
                     terminal[e, L - 1] = 1.0
-                infos = sa.get_infos(slice(1, L + 1))
-                atype[e, :L] = [self._type_index((i or {}).get("action_type")) for i in infos]
+                atype[e, :L] = [self._type_index((i or {}).get("action_type")) for i in steps["infos"]]
             t_idx = np.broadcast_to(np.arange(T), (E, T))
 
             def flat(x, dtype=None):

@@ -44,6 +44,7 @@ from ray.rllib.utils.metrics import (
 
 from rllib_coopai.algorithms.lio.config import LIOConfig
 from rllib_coopai.core.distributed import rank_world
+from rllib_coopai.core.learner import foreach_learner
 from rllib_coopai.core.nonfinite import NonFiniteIterationMixin
 from rllib_coopai.core.rng_state import RNGStateMixin
 from rllib_coopai.core.sampling import sample_episodes
@@ -91,15 +92,14 @@ class LIO(NonFiniteIterationMixin, RNGStateMixin, Algorithm):
     def get_state(self, components=None, *, not_components=None, **kwargs):
         state = super().get_state(components, not_components=not_components, **kwargs)
         if getattr(self, "learner_group", None) is not None and self._check_component(LIO_KEPT, components, not_components):
-            state[LIO_KEPT] = [r.get() for r in self.learner_group.foreach_learner(_get_kept)]
+            state[LIO_KEPT] = foreach_learner(self.learner_group, _get_kept)
         return state
 
     def set_state(self, state) -> None:
         super().set_state(state)
         if LIO_KEPT in state and getattr(self, "learner_group", None) is not None:
             kept = state[LIO_KEPT]
-            for r in self.learner_group.foreach_learner(lambda learner, _k=kept: learner.set_kept_state(_k)):
-                r.get()
+            foreach_learner(self.learner_group, lambda learner, _k=kept: learner.set_kept_state(_k))
 
     # ------------------------------------------------------------------ pieces
     def _sample(self):
@@ -115,10 +115,9 @@ class LIO(NonFiniteIterationMixin, RNGStateMixin, Algorithm):
             )
         }
         with self.metrics.log_time((TIMERS, LEARNER_UPDATE_TIMER)):
-            results = self.learner_group.foreach_learner(
-                _update_on_learner, episodes=episodes, phases=phases, timesteps=timesteps
-            )
-        self.metrics.aggregate([m for r in results for m in r.get()], key=LEARNER_RESULTS)
+            results = foreach_learner(self.learner_group, _update_on_learner, episodes=episodes,
+                                      phases=phases, timesteps=timesteps)
+        self.metrics.aggregate([m for r in results for m in r], key=LEARNER_RESULTS)
 
     def _sync(self) -> None:
         with self.metrics.log_time((TIMERS, SYNCH_WORKER_WEIGHTS_TIMER)):

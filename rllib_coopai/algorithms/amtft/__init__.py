@@ -1,0 +1,5 @@
+"""amTFT(w) and the norm-adaptive amTFT(W) (normative-disagreement paper §3.4, §4.1)."""
+from rllib_coopai.algorithms.amtft.amtft import AmTFT, AmTFTConfig
+from rllib_coopai.algorithms.amtft.module import AmTFTModule, AmTFTPlayer
+
+__all__ = ["AmTFT", "AmTFTConfig", "AmTFTModule", "AmTFTPlayer"]
