@@ -28,6 +28,8 @@ ALGORITHMS = {
             "Adaptive mechanism design: a planner that shapes learners' rewards"),
     "LOLAExact": ("rllib_coopai.algorithms.lola:LOLAExact", "rllib_coopai.algorithms.lola:LOLAExactConfig",
                   "LOLA with exact values on iterated matrix games (opponent-learning awareness)"),
+    "LOLAPG": ("rllib_coopai.algorithms.lola:LOLAPG", "rllib_coopai.algorithms.lola:LOLAPGConfig",
+               "LOLA with policy-gradient estimates (coin games; correction 'none': naive PG)"),
     "AmTFT": ("rllib_coopai.algorithms.amtft:AmTFT", "rllib_coopai.algorithms.amtft:AmTFTConfig",
               "amTFT(w) / norm-adaptive amTFT(W): welfare-cooperative policies enforced by punishment"),
 }

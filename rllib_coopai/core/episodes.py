@@ -52,3 +52,85 @@ def pad_to(x, T: int, dtype=None):
 
     x = np.asarray(x, dtype=dtype)
     return np.pad(x, [(0, T - x.shape[0])] + [(0, 0)] * (x.ndim - 1))
+
+
+def _connector_base():
+    from ray.rllib.connectors.connector_v2 import ConnectorV2
+
+    return ConnectorV2
+
+
+class EpisodesToStepGrid(_connector_base()):
+    """Learner connector: whole multi-agent episodes -> every module's rows on one step grid.
+
+    The cross-agent losses (LIO, LOLA-PG, ...) combine different agents' quantities of the same
+    env step, so the rows of all modules must line up by step. For every module this writes
+    ``obs``, ``actions`` (int64), ``rewards`` (the env's), ``mask`` (1 = real step, 0 = padding)
+    and ``t`` (step index) on a common grid of ``E`` episodes x ``T`` steps (``T`` = the longest
+    episode), flattened to ``E*T`` rows (``to_grid`` turns them back into ``[E, T, ...]``), plus
+    ``next_obs`` when ``next_obs=True`` and the columns a subclass adds (``extra_columns`` /
+    ``fill_extra``). Every agent must act at every step (simultaneous moves); other episodes are
+    refused with a ValueError naming ``method``.
+    """
+
+    def __init__(self, input_observation_space=None, input_action_space=None, *,
+                 method: str = "this algorithm", next_obs: bool = False, **kwargs):
+        super().__init__(input_observation_space, input_action_space, **kwargs)
+        self.method = method
+        self.next_obs = bool(next_obs)
+
+    def extra_columns(self, E: int, T: int) -> Dict:
+        """Subclass hook: ``{column: zero-initialised [E, T] array}`` of additional columns."""
+        return {}
+
+    def fill_extra(self, cols: Dict, e: int, single_agent_episode, L: int, steps: Dict) -> None:
+        """Subclass hook: fill row ``e`` (``L`` steps) of the ``extra_columns``."""
+
+    def __call__(self, *, rl_module, batch, episodes, explore=None, shared_data=None, metrics=None,
+                 **kwargs):
+        import numpy as np
+
+        module_ids = list(rl_module.keys())
+        E = len(episodes)
+        T = max([len(ep) for ep in episodes] + [1])
+        try:
+            device = next(rl_module[module_ids[0]].parameters()).device
+        except StopIteration:  # pragma: no cover - modules always have parameters
+            device = torch.device("cpu")
+        extra_t = 1 if self.next_obs else 0
+        out: Dict[str, Dict[str, torch.Tensor]] = {}
+        for mid in module_ids:
+            shape = tuple(rl_module[mid].observation_space.shape)
+            obs = np.zeros((E, T + extra_t) + shape, np.float32)
+            act = np.zeros((E, T), np.int64)
+            rew = np.zeros((E, T), np.float32)
+            mask = np.zeros((E, T), np.float32)
+            extra = self.extra_columns(E, T)
+            for e, ep in enumerate(episodes):
+                L = len(ep)
+                sa = ep.agent_episodes.get(mid)
+                if L == 0:
+                    continue
+                if sa is None or len(sa) != L:
+                    raise ValueError(
+                        f"{self.method} needs simultaneous-move envs (every agent acts at every "
+                        f"step); agent {mid!r} acted {0 if sa is None else len(sa)} of {L} steps")
+                steps = agent_steps(sa, L, shape, next_obs=self.next_obs)
+                obs[e, : L + extra_t] = steps["obs"]
+                act[e, :L] = steps["actions"].reshape(L)
+                rew[e, :L] = steps["rewards"].reshape(L)
+                mask[e, :L] = 1.0
+                self.fill_extra(extra, e, sa, L, steps)
+            t_idx = np.broadcast_to(np.arange(T, dtype=np.int64), (E, T))
+
+            def flat(x):
+                x = np.ascontiguousarray(x).reshape((E * T,) + x.shape[2:])
+                return torch.as_tensor(x, device=device)
+
+            cols = {"obs": flat(obs[:, :T]), "actions": flat(act), "rewards": flat(rew),
+                    "mask": flat(mask), "t": flat(t_idx)}
+            if self.next_obs:
+                cols["next_obs"] = flat(obs[:, 1:])
+            cols.update({k: flat(v) for k, v in extra.items()})
+            out[mid] = cols
+        return out

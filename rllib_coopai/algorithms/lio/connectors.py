@@ -15,21 +15,23 @@ not so are rejected with a ValueError.
 """
 from __future__ import annotations
 
-from typing import Any, Dict, List
+from typing import Dict, List
 
 import numpy as np
 import torch
 
 from ray.rllib.connectors.connector_v2 import ConnectorV2
 
-from rllib_coopai.core.episodes import agent_steps
+from rllib_coopai.core.episodes import EpisodesToStepGrid
 
 
-class LIOEpisodesToBatch(ConnectorV2):
-    """Build LIO's aligned train batch (see the module docstring)."""
+class LIOEpisodesToBatch(EpisodesToStepGrid):
+    """Build LIO's aligned train batch (see the module docstring): the package's step grid with
+    ``next_obs`` and LIO's ``terminal`` and ``action_type`` columns."""
 
     def __init__(self, input_observation_space=None, input_action_space=None, action_types=(), **kwargs):
-        super().__init__(input_observation_space, input_action_space, **kwargs)
+        super().__init__(input_observation_space, input_action_space, method="LIO", next_obs=True,
+                         **kwargs)
         # Seeded from the env's ``ACTION_TYPES`` so that every per-type metric exists from the
         # first iteration on; names the env did not declare are appended when first seen.
         self.action_types: List[str] = [str(t) for t in action_types]
@@ -41,58 +43,13 @@ class LIOEpisodesToBatch(ConnectorV2):
             self.action_types.append(str(name))
         return self.action_types.index(name)
 
-    def __call__(self, *, rl_module, batch, episodes, explore=None, shared_data=None, metrics=None, **kwargs) -> Any:
-        module_ids = list(rl_module.keys())
-        E = len(episodes)
-        T = max([len(ep) for ep in episodes] + [1])
-        try:
-            device = next(rl_module[module_ids[0]].parameters()).device
-        except StopIteration:  # pragma: no cover - modules always have parameters
-            device = torch.device("cpu")
-        out: Dict[str, Dict[str, torch.Tensor]] = {}
-        for mid in module_ids:
-            obs_shape = rl_module[mid].observation_space.shape
-            obs = np.zeros((E, T + 1) + tuple(obs_shape), np.float32)
-            act = np.zeros((E, T), np.int64)
-            rew = np.zeros((E, T), np.float32)
-            mask = np.zeros((E, T), np.float32)
-            terminal = np.zeros((E, T), np.float32)
-            atype = np.full((E, T), -1, np.int64)
-            for e, ep in enumerate(episodes):
-                sa = ep.agent_episodes.get(mid)
-                L = len(ep)
-                if L == 0:
-                    continue
-                if sa is None or len(sa) != L:
-                    raise ValueError(
-                        f"LIO needs simultaneous-move envs (every agent acts at every step); "
-                        f"agent {mid!r} acted {0 if sa is None else len(sa)} of {L} steps"
-                    )
-                steps = agent_steps(sa, L, obs_shape, next_obs=True)
-                obs[e, : L + 1] = steps["obs"]
-                act[e, :L] = steps["actions"].reshape(L)
-                rew[e, :L] = steps["rewards"].reshape(L)
-                mask[e, :L] = 1.0
-                if sa.is_terminated:
-                    terminal[e, L - 1] = 1.0
-                atype[e, :L] = [self._type_index((i or {}).get("action_type")) for i in steps["infos"]]
-            t_idx = np.broadcast_to(np.arange(T), (E, T))
+    def extra_columns(self, E: int, T: int) -> Dict:
+        return {"terminal": np.zeros((E, T), np.float32), "action_type": np.full((E, T), -1, np.int64)}
 
-            def flat(x, dtype=None):
-                x = np.ascontiguousarray(x).reshape((E * T,) + x.shape[2:])
-                return torch.as_tensor(x, device=device)
-
-            out[mid] = {
-                "obs": flat(obs[:, :T]),
-                "next_obs": flat(obs[:, 1:]),
-                "actions": flat(act),
-                "rewards": flat(rew),
-                "mask": flat(mask),
-                "terminal": flat(terminal),
-                "t": flat(t_idx.astype(np.int64)),
-                "action_type": flat(atype),
-            }
-        return out
+    def fill_extra(self, cols, e, single_agent_episode, L, steps) -> None:
+        if single_agent_episode.is_terminated:
+            cols["terminal"][e, L - 1] = 1.0
+        cols["action_type"][e, :L] = [self._type_index((i or {}).get("action_type")) for i in steps["infos"]]
 
 
 class LIOGivenIncentivesObservation(ConnectorV2):
