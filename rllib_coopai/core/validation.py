@@ -178,3 +178,25 @@ def _same(a, b) -> bool:
         return bool(a == b)
     except Exception:  # noqa: BLE001 - values that cannot be compared count as different
         return False
+
+
+def check_layer_sizes(key: str, value, allow_empty: bool = True) -> list:
+    """A list of hidden-layer sizes, each an integer >= 1 (``[]``: no hidden layer, if allowed)."""
+    if not isinstance(value, (list, tuple)) or (not value and not allow_empty) or not all(
+            isinstance(h, int) and not isinstance(h, bool) and h > 0 for h in value):
+        empty = "" if allow_empty else "non-empty "
+        raise ValueError(f"{key} must be a {empty}list of positive layer sizes, got {value!r}")
+    return list(value)
+
+
+def check_episodes_per_learner(config, key: str = "episodes_per_iteration") -> None:
+    """Whole episodes are sharded across Learners: ``config.<key>`` must be at least the Learner
+    count (``None`` = sized in env steps instead, not checked here)."""
+    value = getattr(config, key)
+    if value is None:
+        return
+    check_int(key, value, 1, None)
+    n = max(1, int(config.num_learners or 0))
+    if value < n:
+        raise ValueError(f"{key} ({value}) must be >= num_learners ({n}): whole episodes are "
+                         "sharded across Learners, every learner needs at least one")

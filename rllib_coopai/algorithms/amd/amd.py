@@ -53,6 +53,8 @@ from rllib_coopai.core.validation import (
     check_bool,
     check_choice,
     check_config_numbers,
+    check_episodes_per_learner,
+    check_layer_sizes,
     check_float,
     check_int,
     lr_range,
@@ -204,13 +206,7 @@ class AMDConfig(DesignerSeatConfigMixin, CoopConfigMixin, AlgorithmConfig):
         check_float("init_prob", self.init_prob, 0.0, 1.0, low_open=True, high_open=True)
         if self.updates_per_iteration is not None:
             check_int("updates_per_iteration", self.updates_per_iteration, 1, None)
-        if self.episodes_per_iteration is not None:
-            check_int("episodes_per_iteration", self.episodes_per_iteration, 1, None)
-        if (self.episodes_per_iteration or 10 ** 9) < max(1, self.num_learners):
-            raise ValueError(
-                f"episodes_per_iteration ({self.episodes_per_iteration}) must be >= num_learners "
-                f"({self.num_learners}): whole episodes are sharded across Learners"
-            )
+        check_episodes_per_learner(self)
         check_bool("opponent_model", self.opponent_model)
         check_float("om_decay", self.om_decay, 0.0, 1.0, low_open=True)
         check_float("om_prior", self.om_prior, 0.0, None, low_open=True)
@@ -218,10 +214,7 @@ class AMDConfig(DesignerSeatConfigMixin, CoopConfigMixin, AlgorithmConfig):
         check_int("om_fit_steps", self.om_fit_steps, 1, None)
         check_float("om_lr", self.om_lr, 0.0, None, low_open=True)
         for key in ("planner_hidden", "learner_hidden"):
-            val = getattr(self, key)
-            if not isinstance(val, (list, tuple)) or not all(
-                    isinstance(h, int) and h > 0 for h in val):
-                raise ValueError(f"{key} must be a list of positive layer sizes, got {val!r}")
+            check_layer_sizes(key, getattr(self, key))
 
     def _probe_game(self) -> None:
         """Facts the learner needs: agents, and for ``exact`` the payoff table and start state."""

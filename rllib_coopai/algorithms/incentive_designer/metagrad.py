@@ -34,7 +34,14 @@ from rllib_coopai.core.designer_seat import (
 )
 from rllib_coopai.core.nonfinite import NonFiniteIterationMixin
 from rllib_coopai.core.rng_state import RNGStateMixin
-from rllib_coopai.core.validation import check_config_numbers, check_float, check_int, lr_range
+from rllib_coopai.core.validation import (
+    check_config_numbers,
+    check_episodes_per_learner,
+    check_float,
+    check_int,
+    check_layer_sizes,
+    lr_range,
+)
 from rllib_coopai.modules.designer_module import CategoricalPolicyModule
 
 # Learning rates (besides the checks in ``_validate_keys``), see core.validation.
@@ -131,18 +138,9 @@ class MetaGradConfig(DesignerKeysMixin, DesignerSeatConfigMixin, CoopConfigMixin
         check_int("cost_warmup_updates", self.cost_warmup_updates, 0, None)
         if self.preactivation_bound is not None:
             check_float("preactivation_bound", self.preactivation_bound, 0.0, None, low_open=True)
-        if self.episodes_per_iteration is not None:
-            check_int("episodes_per_iteration", self.episodes_per_iteration, 1, None)
-        if (self.episodes_per_iteration or 10 ** 9) < max(1, self.num_learners):
-            raise ValueError(
-                f"episodes_per_iteration ({self.episodes_per_iteration}) must be >= num_learners "
-                f"({self.num_learners}): whole episodes are sharded across Learners"
-            )
+        check_episodes_per_learner(self)
         for key in ("agent_hidden", "designer_hidden"):
-            val = getattr(self, key)
-            if not isinstance(val, (list, tuple)) or not all(
-                    isinstance(h, int) and h > 0 for h in val):
-                raise ValueError(f"{key} must be a list of positive layer sizes, got {val!r}")
+            check_layer_sizes(key, getattr(self, key))
 
     def validate(self) -> None:
         self._validate_keys()

@@ -83,7 +83,7 @@ from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 
 from rllib_coopai.algorithms.common import CoopConfigMixin, probe_env
 from rllib_coopai.envs.escape_room import given_incentive_slots
-from rllib_coopai.core.validation import check_config_numbers, lr_range, num
+from rllib_coopai.core.validation import check_config_numbers, check_layer_sizes, lr_range, num
 
 SCHEDULES = ("two_rollouts", "one_rollout")
 META_GRADIENT_SCOPES = ("own", "all_givers")
@@ -257,9 +257,7 @@ class LIOConfig(CoopConfigMixin, AlgorithmConfig):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"LIOConfig.{name} must be true or false, got {getattr(self, name)!r}")
         for name in ("policy_hiddens", "incentive_hiddens", "critic_hiddens"):
-            v = getattr(self, name)
-            if not isinstance(v, (list, tuple)) or not v or not all(isinstance(h, int) and h > 0 for h in v):
-                raise ValueError(f"LIOConfig.{name} must be a non-empty list of positive integers, got {v!r}")
+            check_layer_sizes(name, getattr(self, name), allow_empty=False)
         if self.share_policy:
             raise ValueError("LIOConfig: share_policy=True is not supported; LIO agents never share parameters")
         n_learners = max(int(self.num_learners or 0), 1)

@@ -42,7 +42,13 @@ from rllib_coopai.algorithms.common import CoopConfigMixin, require_discrete_act
 from rllib_coopai.core.nonfinite import NonFiniteIterationMixin
 from rllib_coopai.core.rng_state import RNGStateMixin
 from rllib_coopai.core.sampling import sample_episodes
-from rllib_coopai.core.validation import check_choice, check_config_numbers, check_int, num
+from rllib_coopai.core.validation import (
+    check_choice,
+    check_config_numbers,
+    check_episodes_per_learner,
+    check_int,
+    num,
+)
 from rllib_coopai.modules.designer_module import CategoricalPolicyModule
 
 CORRECTIONS = ("taylor", "lookahead", "none")
@@ -113,14 +119,11 @@ class LOLAExactConfig(CoopConfigMixin, AlgorithmConfig):
         check_config_numbers(self, "LOLAExact", LOLA_RANGES)
         check_choice("correction", self.correction, CORRECTIONS)
         check_int("updates_per_iteration", self.updates_per_iteration, 1, None)
-        check_int("episodes_per_iteration", self.episodes_per_iteration, 1, None)
         if self.share_policy:
             raise ValueError("LOLAExact learns one policy per player: share_policy must be False")
         agents = self.setup_agents()
         self._probe_game(agents)
-        if self.episodes_per_iteration < max(1, self.num_learners):
-            raise ValueError(f"episodes_per_iteration ({self.episodes_per_iteration}) must be >= "
-                             f"num_learners ({self.num_learners})")
+        check_episodes_per_learner(self)
         self.batch_mode = "complete_episodes"
         spec = self._rl_module_spec
         if spec is None or getattr(spec, "_coop_auto", False):

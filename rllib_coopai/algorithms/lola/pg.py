@@ -37,7 +37,13 @@ from rllib_coopai.algorithms.common import CoopConfigMixin, require_discrete_act
 from rllib_coopai.algorithms.lola.connectors import lola_pg_learner_connector
 from rllib_coopai.algorithms.lola.lola import LOLAExact
 from rllib_coopai.algorithms.lola.pg_learner import ESTIMATORS, PG_CORRECTIONS
-from rllib_coopai.core.validation import check_choice, check_config_numbers, check_int, num
+from rllib_coopai.core.validation import (
+    check_choice,
+    check_config_numbers,
+    check_int,
+    check_layer_sizes,
+    num,
+)
 from rllib_coopai.modules.designer_module import CategoricalPolicyModule
 
 #: the paper's conv layers (normative-disagreement paper App. C: 2 conv layers, 3x3 kernel, 20 features)
@@ -97,10 +103,7 @@ class LOLAPGConfig(CoopConfigMixin, AlgorithmConfig):
         check_choice("correction", self.correction, PG_CORRECTIONS)
         check_choice("estimator", self.estimator, ESTIMATORS)
         check_int("episodes_per_iteration", self.episodes_per_iteration, 1, None)
-        if not isinstance(self.policy_hiddens, (list, tuple)) or not all(
-                isinstance(h, int) and not isinstance(h, bool) and h >= 1 for h in self.policy_hiddens):
-            raise ValueError(f"LOLAPG: config key 'policy_hiddens' must be a list of integers >= 1, "
-                             f"got {self.policy_hiddens!r}")
+        check_layer_sizes("policy_hiddens", self.policy_hiddens)
         if self.num_learners > 1:
             raise ValueError(f"LOLAPG runs on one Learner (num_learners 0 or 1), got num_learners="
                              f"{self.num_learners}: its second-order estimate multiplies two estimates "
