@@ -11,7 +11,7 @@ from gymnasium import spaces
 
 from rllib_coopai.algorithms.amd import AMDConfig, AMD
 from rllib_coopai.algorithms.amd.learner import exact_planner_objective
-from rllib_coopai.algorithms.amd.opponent_model import (
+from rllib_coopai.core.opponent_model import (
     FittedPolicy,
     TabularMLE,
     params_for_policy,

@@ -39,7 +39,7 @@ from functools import partial
 from ray.rllib.core.learner.torch.torch_learner import TorchLearner
 from ray.rllib.utils.annotations import override
 
-from rllib_coopai.algorithms.amd.opponent_model import FittedPolicy, TabularMLE
+from rllib_coopai.core.opponent_model import FittedPolicy, TabularMLE
 from rllib_coopai.core.differentiable import call_with, named_params
 from rllib_coopai.core.distributed import all_reduce_
 from rllib_coopai.core.episodes import to_et

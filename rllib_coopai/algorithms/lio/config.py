@@ -67,6 +67,16 @@ Training keys (``.training(...)``), thesis symbols in brackets (LIO thesis App. 
 * ``observe_given_incentives`` (True): where the env's observation ends with "cumulative
   incentives given" slots (Escape Room ``obs_mode="lio"``, LIO thesis App. B.4.1) an EnvRunner connector fills them
   with what the agent has paid each other agent so far in the episode.
+* ``recipient_model`` ("exact"): "exact" = givers read the recipients' parameters (the thesis's
+  default LIO); "estimated" = LIO-dec (LIO thesis §5.3.2, "fully decentralized"): the recipients'
+  policies are replaced, in every giver's rebuild of their step (eq. 5.3 as a function of eta), by
+  maximum-likelihood estimates fitted to the recipients' observed (observation, action) pairs of
+  each rollout ``tau`` (``core.opponent_model.FittedPolicy``: warm-started,
+  ``opponent_model_steps`` Adam steps of lr ``opponent_model_lr``, 1e-3 as the reference code's
+  ``lr_opp``; the number of steps is not given, default 20). One model per recipient serves every
+  giver (they observe the same trajectories and fit the same way). ``theta_hat_mismatch`` then
+  measures how far the estimated step is from the recipients' true one. The models restart from
+  scratch when a checkpoint is restored.
 * ``gamma`` is RLlib's own key (thesis: 0.99).
 
 Losses are sums over an episode's steps averaged over the rollout's episodes, so with
@@ -89,12 +99,14 @@ SCHEDULES = ("two_rollouts", "one_rollout")
 META_GRADIENT_SCOPES = ("own", "all_givers")
 POLICY_LEARNERS = ("pg", "ac")
 GIVER_CRITICS = ("total", "extrinsic")
+RECIPIENT_MODELS = ("exact", "estimated")
 WEIGHT_INITS = ("torch", "reference")
 
 # Numeric training keys (with RLlib's gamma, see core.validation.RLLIB_RANGES).
 LIO_RANGES = {
     "policy_lr": lr_range(allow_zero=True), "incentive_lr": lr_range(), "cost_lr": lr_range(),
     "critic_lr": lr_range(), "cost_coeff": num(0.0), "entropy_coeff": num(0.0),
+    "opponent_model_lr": lr_range(), "opponent_model_steps": num(1, integer=True),
     "r_max": num(0.0, low_open=True), "target_update_tau": num(0.0, 1.0, low_open=True),
     "preactivation_bound": num(0.0, low_open=True, optional=True),
     "epsilon_start": num(0.0, 1.0), "epsilon_end": num(0.0, 1.0),
@@ -155,6 +167,9 @@ class LIOConfig(CoopConfigMixin, AlgorithmConfig):
         self.incentive_observed_actions = "auto"
         self.weight_init = "torch"
         self.giver_critic = "total"
+        self.recipient_model = "exact"
+        self.opponent_model_lr = 1e-3
+        self.opponent_model_steps = 20
         self.gamma = 0.99
         self.batch_mode = "complete_episodes"
         self._learner_connector = lio_learner_connector
@@ -190,6 +205,9 @@ class LIOConfig(CoopConfigMixin, AlgorithmConfig):
         incentive_observed_actions=NotProvided,
         weight_init=NotProvided,
         giver_critic=NotProvided,
+        recipient_model=NotProvided,
+        opponent_model_lr=NotProvided,
+        opponent_model_steps=NotProvided,
         **kwargs,
     ) -> "LIOConfig":
         """Set LIO's training keys (module docstring) and any of RLlib's (e.g. ``gamma``)."""
@@ -207,7 +225,8 @@ class LIOConfig(CoopConfigMixin, AlgorithmConfig):
             incentive_hiddens=incentive_hiddens, critic_hiddens=critic_hiddens,
             observe_given_incentives=observe_given_incentives,
             incentive_observed_actions=incentive_observed_actions, weight_init=weight_init,
-            giver_critic=giver_critic,
+            giver_critic=giver_critic, recipient_model=recipient_model,
+            opponent_model_lr=opponent_model_lr, opponent_model_steps=opponent_model_steps,
         )
         return self
 
@@ -248,6 +267,9 @@ class LIOConfig(CoopConfigMixin, AlgorithmConfig):
             )
         if self.giver_critic not in GIVER_CRITICS:
             raise ValueError(f"LIOConfig.giver_critic must be one of {list(GIVER_CRITICS)}, got {self.giver_critic!r}")
+        if self.recipient_model not in RECIPIENT_MODELS:
+            raise ValueError(f"LIOConfig.recipient_model must be one of {list(RECIPIENT_MODELS)}, "
+                             f"got {self.recipient_model!r}")
         if self.giver_critic == "extrinsic" and self.policy_learner != "ac":
             raise ValueError(
                 "LIOConfig.giver_critic='extrinsic' needs policy_learner='ac' (policy-gradient givers use the "

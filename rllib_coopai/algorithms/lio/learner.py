@@ -66,6 +66,19 @@ class LIOTorchLearner(CrossAgentTorchLearner):
         self._lio_phase = None  # set per update from ``timesteps`` (LIO_PHASE)
         self._lio_decay = False
         self._pending = []  # the phase's steps, run by apply_gradients
+        self._recipient_models = None  # LIO-dec: fitted estimates of the recipients' policies
+        if self.config.recipient_model == "estimated":
+            from functools import partial
+
+            from rllib_coopai.core.distributed import all_reduce_
+            from rllib_coopai.core.opponent_model import FittedPolicy
+
+            mods, order = self._modules()
+            seed = 0 if self.config.seed is None else int(self.config.seed)
+            self._recipient_models = FittedPolicy(
+                [mods[j] for j in order], window=1, fit_steps=self.config.opponent_model_steps,
+                lr=self.config.opponent_model_lr, seed=seed, allreduce=partial(all_reduce_, mean=True),
+                method="mixed_logp", names=[mods[j].policy_param_names() for j in order])
         self._kept = None  # {"theta", "data", "n_eps", "committed"} of the last inner step
 
     # ------------------------------------------------------------------ kept (theta, tau) state
@@ -289,6 +302,8 @@ class LIOTorchLearner(CrossAgentTorchLearner):
         )
         committed = {j: {k: v.detach().clone() for k, v in theta_hat[j].items()} for j in order}
         self._pending += [lambda j=j: assign_(mods[j], committed[j]) for j in order]  # theta <- theta_hat
+        if self._recipient_models is not None:  # LIO-dec: the givers' estimates, fit on tau
+            theta = self._estimated_policies(order, data)
         self._kept = {
             "theta": {j: {k: v.detach() for k, v in theta[j].items()} for j in order},
             "committed": committed,
@@ -299,6 +314,17 @@ class LIOTorchLearner(CrossAgentTorchLearner):
         self._fit_critics(mods, order, data, received)
         self._log_incentives(mods, order, data, paid, received)
         return {j: l.detach() for j, l in losses.items()}
+
+    def _estimated_policies(self, order, data) -> Dict:
+        """LIO-dec: refit the recipients' policy models on ``data`` (maximum likelihood of their
+        observed actions, LIO thesis §5.3.2) and return the estimates as parameter dicts."""
+        fit = [(data[j]["obs"].reshape((-1,) + tuple(data[j]["obs"].shape[2:])),
+                data[j]["actions"].reshape(-1), data[j]["mask"].reshape(-1)) for j in order]
+        nll = self._recipient_models.fit(fit)
+        for j, v in zip(order, nll):
+            self.metrics.log_value((j, "opponent_model_nll"), v, window=1)
+        return {j: {k: p.detach().clone() for k, p in params.items()}
+                for j, params in zip(order, self._recipient_models.params)}
 
     def _outer(self, mods, order, data_hat, n_eps_hat):
         cfg = self.config

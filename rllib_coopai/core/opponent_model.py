@@ -1,7 +1,9 @@
-"""AMD opponent modelling (AMD thesis §4.1.4, eq. 4.6; proposed there, not run).
+"""Opponent modelling: maximum-likelihood estimates of other agents' policy parameters.
 
-When the learners' parameters ``theta_i`` are private, the planner replaces them in eq. 4.3 by the
-maximum-likelihood estimate fitted from the actions it observes,
+Used where an agent (or a planner) differentiates through another agent's learning step but may not
+read its parameters: AMD's planner (AMD thesis §4.1.4, eq. 4.6; proposed there, not run) and
+LIO-dec (LIO thesis §5.3.2: each giver fits a model of each recipient's policy). The parameters
+``theta_i`` are replaced by the estimate fitted from the observed actions,
 
     (4.6)  theta_hat_i = argmax_{theta'} sum_t log pi_{theta'}(a_t^i | s_t),
 
@@ -37,8 +39,8 @@ from rllib_coopai.core.differentiable import call_with, named_params
 Params = Dict[str, torch.Tensor]
 
 
-def _last_linear_keys(module) -> tuple:
-    keys = [k for k in named_params(module) if k.endswith(".weight")]
+def _last_linear_keys(module, params=None) -> tuple:
+    keys = [k for k in (named_params(module) if params is None else params) if k.endswith(".weight")]
     last = keys[-1][: -len(".weight")]
     return last + ".weight", last + ".bias"
 
@@ -100,16 +102,20 @@ class FittedPolicy:
     """Windowed, warm-started gradient MLE of each learner's policy (any env, any module)."""
 
     def __init__(self, modules: List, window: int, fit_steps: int, lr: float, seed: int,
-                 allreduce=None):
+                 allreduce=None, method: str = "logits", names=None):
+        """``method``: the module method giving the policy's logits (or log-probabilities) for an
+        observation batch; ``names``: per module, the parameter names of the policy (default: all)."""
         gen = torch.Generator().manual_seed(int(seed))
         self.modules = modules
         self.fit_steps = int(fit_steps)
         self.allreduce = allreduce
+        self.method = method
         self.params: List[Params] = []
-        for m in modules:
+        for i, m in enumerate(modules):
             p = {}
-            last_w, last_b = _last_linear_keys(m)
-            for k, v in named_params(m).items():
+            own = named_params(m, None if names is None else names[i])
+            last_w, last_b = _last_linear_keys(m, own)
+            for k, v in own.items():
                 if k in (last_w, last_b) or k.endswith(".bias"):
                     t = torch.zeros_like(v)
                 else:  # torch's default Linear init, drawn from our own generator
@@ -121,7 +127,7 @@ class FittedPolicy:
         self.windows = [deque(maxlen=int(window)) for _ in modules]
 
     def nll(self, i: int, params: Params, obs, actions, mask) -> torch.Tensor:
-        logits = call_with(self.modules[i], params, obs, method="logits")
+        logits = call_with(self.modules[i], params, obs, method=self.method)
         logp = torch.log_softmax(logits, -1).gather(-1, actions.long()[:, None])[:, 0]
         return -(mask * logp).sum() / mask.sum().clamp(min=1.0)
 
