@@ -40,13 +40,19 @@ from ray.rllib.utils.metrics import (
 from rllib_coopai.algorithms.common import CoopConfigMixin
 from rllib_coopai.algorithms.dcl.callbacks import DCLMetricsCallback
 from rllib_coopai.algorithms.dcl.learner import ITERATION_KEY
-from rllib_coopai.algorithms.dcl.losses import IC_MODES
+from rllib_coopai.algorithms.dcl.losses import (
+    ACTION_WEIGHTS,
+    ENTROPY_REDUCTIONS,
+    IC_MODES,
+    PATHWISE_MODES,
+)
 from rllib_coopai.core.nonfinite import NonFiniteIterationMixin
 from rllib_coopai.core.rng_state import RNGStateMixin
 from rllib_coopai.core.sampling import sample_until
 from rllib_coopai.core.validation import check_config_numbers, lr_range, num
 
 MODES = ("centralized", "decentralized")
+ENTROPY_SCHEDULES = ("iteration", "agent_update")
 
 # Numeric training keys (with RLlib's lr / gamma / grad_clip, see core.validation.RLLIB_RANGES).
 DCL_RANGES = {
@@ -79,6 +85,21 @@ class DCLConfig(CoopConfigMixin, AlgorithmConfig):
         grad_clip: element-wise gradient clamp (1.0, as in the authors' code; by "value").
         torch_threads: torch intra-op threads in DCL's learner and module processes (1: the
             nets are tiny and thread hand-offs cost more than the math; None = torch default).
+        critic_first: fit the critics first and compute the policy terms with the updated
+            critics (True, DCL paper Algorithms 1-2 and the authors' code) or take one joint step
+            with the critics of before the update (False; one forward pass less).
+
+    Where the paper leaves a detail open and the authors' code (github.com/shuhui-zhu/DCL,
+    which produced Tables 5-7) chose differently, the second value reproduces the code:
+        entropy_reduction: "sum" over actions (default) | "mean" over actions (code; half the
+            bonus with 2 actions at the same coefficient).
+        entropy_schedule: "iteration" (default: decay once per iteration) | "agent_update"
+            (code: once per agent update, i.e. N times per iteration). The code's floor is 0.1
+            (``min_entropy_coeff=0.1``; Table 5 says 0).
+        action_weight: "no_deal" (eq. 3, default) | "deal" (code weighs pi^i's term by 1(c=1)).
+        pathwise: "paper" (eqs. 4-5 as written, default) | "reference" (code: indicator
+            1(c=1)**4, proposal term without prod_{k != j} 1(c^k=1)).
+        ic_mode: see above ("reference" is the code's).
     """
 
     def __init__(self, algo_class=None):
@@ -107,6 +128,11 @@ class DCLConfig(CoopConfigMixin, AlgorithmConfig):
         self.grad_clip = 1.0
         self.grad_clip_by = "value"
         self.torch_threads = 1
+        self.critic_first = True
+        self.entropy_reduction = "sum"
+        self.entropy_schedule = "iteration"
+        self.action_weight = "no_deal"
+        self.pathwise = "paper"
         self._dcl_env_info = None
 
     def training(self, *, mode=NotProvided, ic_lambda=NotProvided, ic_mode=NotProvided,
@@ -114,6 +140,8 @@ class DCLConfig(CoopConfigMixin, AlgorithmConfig):
                  min_temperature=NotProvided, entropy_coeff=NotProvided, entropy_decay=NotProvided,
                  min_entropy_coeff=NotProvided, hidden_dim=NotProvided, mega_steps=NotProvided,
                  reward_aggregation=NotProvided, torch_threads=NotProvided,
+                 critic_first=NotProvided, entropy_reduction=NotProvided,
+                 entropy_schedule=NotProvided, action_weight=NotProvided, pathwise=NotProvided,
                  **kwargs) -> "DCLConfig":
         super().training(**kwargs)
         self.set_provided(mode=mode, ic_lambda=ic_lambda, ic_mode=ic_mode, critic_lr=critic_lr,
@@ -121,7 +149,10 @@ class DCLConfig(CoopConfigMixin, AlgorithmConfig):
                           min_temperature=min_temperature, entropy_coeff=entropy_coeff,
                           entropy_decay=entropy_decay, min_entropy_coeff=min_entropy_coeff,
                           hidden_dim=hidden_dim, mega_steps=mega_steps,
-                          reward_aggregation=reward_aggregation, torch_threads=torch_threads)
+                          reward_aggregation=reward_aggregation, torch_threads=torch_threads,
+                          critic_first=critic_first, entropy_reduction=entropy_reduction,
+                          entropy_schedule=entropy_schedule, action_weight=action_weight,
+                          pathwise=pathwise)
         return self
 
     # ------------------------------------------------------------------ validation
@@ -131,6 +162,14 @@ class DCLConfig(CoopConfigMixin, AlgorithmConfig):
             raise ValueError(f"DCL: mode must be one of {list(MODES)}, got {self.mode!r}")
         if self.ic_mode not in IC_MODES:
             raise ValueError(f"DCL: ic_mode must be one of {list(IC_MODES)}, got {self.ic_mode!r}")
+        for key, known in (("entropy_reduction", ENTROPY_REDUCTIONS),
+                           ("entropy_schedule", ENTROPY_SCHEDULES),
+                           ("action_weight", ACTION_WEIGHTS), ("pathwise", PATHWISE_MODES)):
+            if getattr(self, key) not in known:
+                raise ValueError(f"DCL: {key} must be one of {list(known)}, "
+                                 f"got {getattr(self, key)!r}")
+        if not isinstance(self.critic_first, bool):
+            raise ValueError(f"DCL: critic_first must be True or False, got {self.critic_first!r}")
         if self.reward_aggregation not in ("discounted", "reference"):
             raise ValueError("DCL: reward_aggregation must be one of ['discounted', 'reference'], "
                              f"got {self.reward_aggregation!r}")

@@ -16,8 +16,13 @@ update differentiates through its estimates only. The counterfactual independent
 others are taken from the shared data (Algorithm 3 leaves this open).
 
 Policy and critic parameters have separate Adam optimizers ("policy" at ``lr``, "critic" at
-``critic_lr``). Gumbel temperature and entropy coefficient decay linearly per training
-iteration (DCL paper Tables 5-7): ``max(min, start - decay * iteration)``.
+``critic_lr``). With ``critic_first=True`` (default) each update first fits the critics (one
+step on L_Q) and then computes the policy terms with the *updated* critics Q_{w_{k+1}}, as
+DCL paper Algorithms 1-2 (and the authors' code) do; ``critic_first=False`` takes one joint step
+with the critics of before the update. Gumbel temperature and entropy coefficient decay linearly
+per training iteration (DCL paper Tables 5-7): ``max(min, start - decay * iteration)``; with
+``entropy_schedule="agent_update"`` the entropy coefficient decays once per agent update instead
+(the authors' code: agent i of N at iteration k uses ``start - decay * (N * k + i)``).
 """
 from __future__ import annotations
 
@@ -71,6 +76,83 @@ class DCLTorchLearner(FiniteUpdateLearnerMixin, TorchLearner):
                               self._dcl_iteration)
         return tau, ent
 
+    def _entropy_coeff(self, k: int, n: int) -> float:
+        """Entropy coefficient of agent ``k`` of ``n`` in the current update."""
+        cfg = self.config
+        steps = self._dcl_iteration
+        if getattr(cfg, "entropy_schedule", "iteration") == "agent_update":
+            steps = n * self._dcl_iteration + k
+        return linear_schedule(cfg.entropy_coeff, cfg.entropy_decay, cfg.min_entropy_coeff, steps)
+
+    # ----------------------------------------------------------- critic before the actors
+    def _critic_losses(self, batch):
+        """L_Q of every learning slot (DCL paper Algorithm 1: MSE of Q(s, e) to the MC return)."""
+        from rllib_coopai.modules.dcl_module import joint_onehot
+
+        losses = {}
+        for mid in self.module.keys():
+            unit = self.module[mid].unwrapped()
+            if not hasattr(unit, "slots") or mid not in batch:
+                continue
+            b = batch[mid]
+            obs, e = b["dcl_obs"].float(), b["dcl_joint_e"].long()
+            ret = b["dcl_joint_returns"].float()
+            e_oh = joint_onehot([e[:, j] for j in range(e.shape[1])], unit.action_sizes)
+            slots = unit.slots if self.config.mode == "decentralized" else [unit.agent_index]
+            losses[mid] = sum(torch.mean((unit.slot(k).q(unit.split_obs(obs, k), e_oh) - ret[:, k]) ** 2)
+                              for k in slots)
+        return losses
+
+    def _critic_step(self, batch) -> None:
+        """One step of every critic optimizer on L_Q alone (gradients averaged over Learners,
+        clipped as configured), before the policy terms are computed."""
+        from ray.rllib.utils.torch_utils import clip_gradients
+
+        from rllib_coopai.core.distributed import all_reduce_
+
+        losses = self._critic_losses(batch)
+        for mid, loss in losses.items():
+            opt = self.get_optimizer(mid, "critic")
+            params = [p for g in opt.param_groups for p in g["params"]]
+            opt.zero_grad(set_to_none=True)
+            grads = torch.autograd.grad(loss, params, allow_unused=True)
+            grads = [torch.zeros_like(p) if g is None else g for p, g in zip(params, grads)]
+            all_reduce_(grads, mean=True)
+            gd = dict(enumerate(grads))
+            clip_gradients(gd, grad_clip=self.config.grad_clip, grad_clip_by=self.config.grad_clip_by)
+            for p, g in zip(params, gd.values()):
+                p.grad = g
+            opt.step()
+            opt.zero_grad(set_to_none=True)
+
+    def _uncompiled_update(self, batch, **kwargs):
+        self._dcl_critic_done = False
+        if getattr(self.config, "critic_first", False):
+            self._critic_step(batch)
+            self._dcl_critic_done = True
+        try:
+            return super()._uncompiled_update(batch, **kwargs)
+        finally:
+            self._dcl_critic_done = False
+
+    def apply_gradients(self, gradients_dict) -> None:
+        if getattr(self, "_dcl_critic_done", False):
+            # The critics already took this update's step: drop their (zero) gradients so Adam
+            # does not move them a second time.
+            critic = set()
+            for mid in self.module.keys():
+                try:
+                    opt = self.get_optimizer(mid, "critic")
+                except (KeyError, ValueError):
+                    continue
+                critic |= {id(p) for g in opt.param_groups for p in g["params"]}
+            gradients_dict = {pid: g for pid, g in gradients_dict.items()
+                              if g is not None and id(self._params[pid]) not in critic}
+            for p in self._params.values():
+                if id(p) in critic:
+                    p.grad = None
+        super().apply_gradients(gradients_dict)
+
     @staticmethod
     def _frozen(nets, s):
         """psi and Q of ``nets`` at observation ``s`` with detached parameters (input-differentiable)."""
@@ -82,7 +164,7 @@ class DCLTorchLearner(FiniteUpdateLearnerMixin, TorchLearner):
     def compute_losses(self, *, fwd_out, batch):
         order = [mid for mid in self._agent_order() if mid in fwd_out]
         n = len(order)
-        tau, ent = self._schedules()
+        tau, _ = self._schedules()
         lam = float(self.config.ic_lambda)
         decentralized = self.config.mode == "decentralized"
         losses = {}
@@ -111,10 +193,20 @@ class DCLTorchLearner(FiniteUpdateLearnerMixin, TorchLearner):
                 terms = dcl_agent_terms(
                     k, sizes=sizes, prop_logits=prop, commit_logits_at_m=out[f"commit_logits_{k}"],
                     act_logits=out[f"act_logits_{k}"], commit_fns=commit_fns, q_fns=q_fns,
-                    m=m, c=c, a=a, tau=tau, ic_mode=self.config.ic_mode)
+                    m=m, c=c, a=a, tau=tau, ic_mode=self.config.ic_mode,
+                    entropy_reduction=getattr(self.config, "entropy_reduction", "sum"),
+                    action_weight=getattr(self.config, "action_weight", "no_deal"),
+                    pathwise=getattr(self.config, "pathwise", "paper"))
+                ent = self._entropy_coeff(k, n)
                 objective = dcl_agent_objective(terms, lam, ent)
                 critic_loss = torch.mean((out[f"q_e_{k}"] - ret[:, k]) ** 2)  # Algorithm 1: MSE to G^k_t
-                total = total + critic_loss - objective
+                if getattr(self, "_dcl_critic_done", False):
+                    # Critic already stepped (critic_first): keep it in the graph with weight 0
+                    # (DDP expects every parameter to get a gradient), apply_gradients drops it.
+                    critic_loss_term = 0.0 * critic_loss
+                else:
+                    critic_loss_term = critic_loss
+                total = total + critic_loss_term - objective
                 if k == i:  # detached tensors: the MetricsLogger reduces them on their device
                     # (no per-metric GPU->CPU sync inside the loss)
                     keys = ("J_pi", "J_psi_score", "J_psi_path", "J_phi_score", "J_phi_path",
@@ -124,7 +216,7 @@ class DCLTorchLearner(FiniteUpdateLearnerMixin, TorchLearner):
                     self.metrics.log_dict(stats, key=mid, window=1)
             losses[mid] = total
         self.metrics.log_value("temperature", tau, window=1)
-        self.metrics.log_value("entropy_coeff", ent, window=1)
+        self.metrics.log_value("entropy_coeff", self._entropy_coeff(0, n), window=1)
         return losses
 
     def compute_loss_for_module(self, *, module_id, config, batch, fwd_out):

@@ -16,6 +16,11 @@ import torch
 import torch.nn.functional as F
 
 IC_MODES = ("pathwise", "reference")
+# Choices where the paper leaves the detail open or the authors' code (github.com/shuhui-zhu/DCL)
+# differs from it; the first entry of each is the package's default.
+ENTROPY_REDUCTIONS = ("sum", "mean")        # H = -sum_a p log p  |  -mean_a p log p (code)
+ACTION_WEIGHTS = ("no_deal", "deal")         # eq. (3): 1 - 1(c=1)  |  1(c=1) (code)
+PATHWISE_MODES = ("paper", "reference")      # eqs. (4)-(5) as written  |  code's 1(c=1)**4, no prod
 
 
 def st_gumbel(logits: torch.Tensor, tau: float) -> torch.Tensor:
@@ -28,9 +33,13 @@ def _logp(logits: torch.Tensor, onehot: torch.Tensor) -> torch.Tensor:
     return (onehot * F.log_softmax(logits, -1)).sum(-1)
 
 
-def _entropy(logits: torch.Tensor) -> torch.Tensor:
+def _entropy(logits: torch.Tensor, reduction: str = "sum") -> torch.Tensor:
+    """Mean over the batch of the policy entropy; ``reduction="mean"`` also averages over the
+    actions (the authors' code, ``-mean(p log p)``: with |A| actions the bonus weighs 1/|A| as much
+    at the same coefficient)."""
     logp = F.log_softmax(logits, -1)
-    return -(logp.exp() * logp).sum(-1).mean()
+    plogp = logp.exp() * logp
+    return -(plogp.mean(-1) if reduction == "mean" else plogp.sum(-1)).mean()
 
 
 def dcl_agent_terms(
@@ -47,6 +56,9 @@ def dcl_agent_terms(
     a: torch.Tensor,
     tau: float,
     ic_mode: str = "pathwise",
+    entropy_reduction: str = "sum",
+    action_weight: str = "no_deal",
+    pathwise: str = "paper",
 ) -> Dict[str, torch.Tensor]:
     """Surrogate objectives (to MAXIMISE) of agent ``i``; each term's gradient is the estimator
     named in its key.
@@ -65,6 +77,14 @@ def dcl_agent_terms(
         ic_mode: ``"pathwise"`` (default; per-sample linear hinge of Algorithms 1-3 differentiated
             through the relaxed proposal, DCL paper eq. (7)) or ``"reference"`` (the authors'
             code: squared hinge as a score-function penalty on log phi^i).
+        entropy_reduction: ``"sum"`` (default) or ``"mean"`` over actions (authors' code).
+        action_weight: ``"no_deal"`` (eq. 3, default: steps without a deal train pi^i) or
+            ``"deal"`` (authors' code: steps with a deal). pi^i's sample is independent of c, so
+            both have the same per-state direction; they weigh states differently.
+        pathwise: ``"paper"`` (eqs. 4-5: 1(c^j = 1) is the relaxed commit entry, the proposal
+            term carries prod_{k != j} 1(c^k = 1)) or ``"reference"`` (authors' code: the
+            indicator is that entry to the 4th power, so its gradient is 4x and only where the
+            sample commits; the proposal term is sum_j 1(c^j = 1) without the product).
 
     Returns keys: ``J_pi`` (eq. 3), ``J_psi_score`` and ``J_psi_path`` (eq. 4), ``J_phi_score``
     (eq. 5, own log phi plus sum_j log psi^j: the indirect effect), ``J_phi_path`` (eq. 5,
@@ -85,7 +105,8 @@ def dcl_agent_terms(
     out = {}
 
     # ---- action policy, eq. (3): (1 - 1(c=1)) Q^i(s, a) grad log pi^i(a^i | s)
-    out["J_pi"] = ((1 - deal) * q_a * _logp(act_logits, a_oh[i])).mean()
+    w_pi = deal if action_weight == "deal" else 1 - deal
+    out["J_pi"] = (w_pi * q_a * _logp(act_logits, a_oh[i])).mean()
 
     # ---- commitment policy, eq. (4). Own commitment re-sampled straight-through so that
     # grad_zeta 1(c^i = 1) exists (DCL paper §3, eq. (4)); the others' stored commitments stay fixed.
@@ -95,7 +116,10 @@ def dcl_agent_terms(
         d_res = c_hat[:, 1] * others_c
         u_res = d_res * q_m + (1 - d_res) * q_a
     out["J_psi_score"] = (u_res * _logp(commit_logits_at_m, c_hat.detach())).mean()
-    out["J_psi_path"] = ((q_m - q_a) * others_c * c_hat[:, 1]).mean()
+    if pathwise == "reference":  # (q_m - q_a) * 1(deal) * c^4: gradient 4x, only where c_hat = 1
+        out["J_psi_path"] = ((q_m - q_a) * d_res * c_hat[:, 1] ** 4).mean()
+    else:
+        out["J_psi_path"] = ((q_m - q_a) * others_c * c_hat[:, 1]).mean()
 
     # ---- proposal policy, eq. (5): re-sample the negotiation at s from the current policies.
     # m_hat^i is differentiable in eta^i; the others' proposals are constants; every agent's
@@ -115,7 +139,10 @@ def dcl_agent_terms(
         score = score + _logp(c_logits_hat[j], c_hat_all[j].detach())
     out["J_phi_score"] = (u_hat * score).mean()
     # Product rule on prod_j c_hat^j gives sum_j prod_{k != j} 1(c^k = 1) grad 1(c^j = 1).
-    out["J_phi_path"] = ((q_m_hat - q_a) * deal_hat).mean()
+    if pathwise == "reference":
+        out["J_phi_path"] = ((q_m_hat - q_a) * sum(ch[:, 1] ** 4 for ch in c_hat_all)).mean()
+    else:
+        out["J_phi_path"] = ((q_m_hat - q_a) * deal_hat).mean()
 
     # ---- incentive-compatibility term, eq. (7), sample version of Algorithms 1-3.
     if ic_mode == "pathwise":
@@ -126,18 +153,20 @@ def dcl_agent_terms(
             ic = ic + torch.clamp(q_fns[j](joint_m_hat) - q_a_j, max=0.0)
         out["J_ic"] = ic.mean()
     elif ic_mode == "reference":
+        # The authors' code: on the re-sampled joint proposal m_hat (as in the proposal term),
+        # sum_j |Q^j(a) - Q^j(m_hat)| * max(0, Q^j(a) - Q^j(m_hat)) * log phi^i(m_hat^i), minimised.
         pen = 0.0
         with torch.no_grad():
             for j in range(n):
-                gap = q_fns[j](joint_a) - q_fns[j](joint_m)
+                gap = q_fns[j](joint_a) - q_fns[j](joint_m_hat)
                 pen = pen + gap.abs() * gap.clamp(min=0.0)
-        out["J_ic"] = -(pen * _logp(prop_logits[i], m_oh[i])).mean()
+        out["J_ic"] = -(pen * _logp(prop_logits[i], m_hat[i].detach())).mean()
     else:
         raise ValueError(f"ic_mode must be one of {list(IC_MODES)}, got {ic_mode!r}")
 
-    out["H_phi"] = _entropy(prop_logits[i])
-    out["H_psi"] = _entropy(commit_logits_at_m)
-    out["H_pi"] = _entropy(act_logits)
+    out["H_phi"] = _entropy(prop_logits[i], entropy_reduction)
+    out["H_psi"] = _entropy(commit_logits_at_m, entropy_reduction)
+    out["H_pi"] = _entropy(act_logits, entropy_reduction)
     out["q_m_mean"] = q_m.mean().detach()
     out["q_a_mean"] = q_a.mean().detach()
     return out
