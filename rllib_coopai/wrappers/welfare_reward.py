@@ -93,7 +93,9 @@ class _RewardWrapper(ParallelWrapperBase):
 
     metadata = {"render_modes": ["ansi"], "is_parallelizable": True}
 
-    def __init__(self, env: ParallelEnv, prefix: str):
+    def __init__(self, env: ParallelEnv, prefix: str, shape):
+        """``shape(profile) -> shaped profile``: the step's reward vector -> the agents' rewards."""
+        self._shape = shape
         self.env = env
         self.possible_agents = list(env.possible_agents)
         if len(self.possible_agents) != 2:
@@ -109,9 +111,6 @@ class _RewardWrapper(ParallelWrapperBase):
         self.agents = list(self.env.agents)
         self._history = []
         return obs, infos
-
-    def _shape(self, profile: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
 
     def step(self, actions):
         obs, rew, term, trunc, infos = self.env.step(actions)
@@ -139,12 +138,12 @@ class WelfareRewardWrapper(_RewardWrapper):
     ``welfare_kwargs``: its keyword arguments (e.g. ``{"beta": 1.0}`` for ``inequity_averse``)."""
 
     def __init__(self, env: ParallelEnv, welfare: str = "utilitarian", **welfare_kwargs):
-        super().__init__(env, "welfare")
+        super().__init__(env, "welfare", self._welfare_profile)
         self.welfare = canonical_welfare(welfare)
         self.welfare_kwargs = dict(welfare_kwargs)
         welfare_rewards(np.zeros((1, 2)), self.welfare, **self.welfare_kwargs)  # validate the kwargs now
 
-    def _shape(self, profile):
+    def _welfare_profile(self, profile):
         # the trajectory so far: w_IA's e-traces need it; the profile functions use the last step
         self._history.append(profile)
         w = welfare_rewards(np.asarray(self._history), self.welfare, **self.welfare_kwargs)[-1]
@@ -156,10 +155,10 @@ class PunishmentRewardWrapper(_RewardWrapper):
     reward; the opponent keeps its own reward (training of amTFT's punishment policy)."""
 
     def __init__(self, env: ParallelEnv, punisher: int = 0):
-        super().__init__(env, "punish")
+        super().__init__(env, "punish", self._punish_profile)
         self.punisher = check_int("punisher", punisher, 0, 1)
 
-    def _shape(self, profile):
+    def _punish_profile(self, profile):
         out = profile.copy()
         out[self.punisher] = punishment_rewards(profile, self.punisher)
         return out

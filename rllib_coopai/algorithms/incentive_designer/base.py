@@ -1,8 +1,8 @@
 """Keys and checks both incentive designers share (MetaGrad and dual-RL), ID thesis ch. 6.
 
 Mixed into ``MetaGradConfig`` and ``DualRLDesignerConfig`` (before ``DesignerSeatConfigMixin``);
-each config class sets ``designer`` (``"metagrad"`` / ``"rl"``) and gives its seat's action in
-``_seat_action()``.
+each config class sets ``designer`` (``"metagrad"`` / ``"rl"``) and builds its seat's keywords
+with ``_seat_kwargs(action, menu)``.
 """
 from __future__ import annotations
 
@@ -81,13 +81,10 @@ class DesignerKeysMixin:
         marginal = self.designer == "rl" and self.social_objective == "productivity_x_equality"
         return "difference" if marginal else "level"
 
-    def _seat_action(self):
-        """``(action kind, menu)`` of the designer seat (see ``DesignerSeatWrapper``)."""
-        raise NotImplementedError
-
-    def _designer_seat_kwargs(self) -> dict:
+    def _seat_kwargs(self, action: str, menu=()) -> dict:
+        """The designer seat's keywords (see ``DesignerSeatWrapper``) for the designer's
+        ``action`` kind and incentive ``menu``; each config's ``_designer_seat_kwargs`` calls it."""
         low, high = self._bounds()
-        action, menu = self._seat_action()
         menu = {"menu": menu} if menu else {}  # continuous actions have no menu
         return dict(
             output=self.incentive_output, action=action, low=low, high=high, **menu,

@@ -63,10 +63,10 @@ class DualRLDesignerConfig(DesignerKeysMixin, DesignerSeatConfigMixin, CoopConfi
         self.set_provided(**{k: values[k] for k in DUAL_RL_KEYS})
         return self
 
-    def _seat_action(self):
+    def _designer_seat_kwargs(self) -> dict:
         if self._tax():
-            return "factored", tuple(float(x) for x in np.linspace(0, 1, self.tax_rate_levels))
-        return "menu", tuple(float(m) for m in self.incentive_menu)
+            return self._seat_kwargs("factored", tuple(float(x) for x in np.linspace(0, 1, self.tax_rate_levels)))
+        return self._seat_kwargs("menu", tuple(float(m) for m in self.incentive_menu))
 
     def _validate_keys(self) -> None:
         check_config_numbers(self, "DualRLDesigner")

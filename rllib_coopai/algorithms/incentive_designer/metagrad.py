@@ -122,8 +122,8 @@ class MetaGradConfig(DesignerKeysMixin, DesignerSeatConfigMixin, CoopConfigMixin
         self.set_provided(**{k: values[k] for k in METAGRAD_KEYS})
         return self
 
-    def _seat_action(self):
-        return "continuous", ()
+    def _designer_seat_kwargs(self) -> dict:
+        return self._seat_kwargs("continuous")
 
     def _validate_keys(self) -> None:
         name = type(self).__name__.replace("Config", "")  # MetaGrad, or its alias
