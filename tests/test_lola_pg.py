@@ -207,9 +207,51 @@ def test_bad_config_values_are_refused_with_the_key(training, match):
         cfg.validate()
 
 
-def test_more_than_one_learner_is_refused():
-    with pytest.raises(ValueError, match="num_learners"):
-        LOLAPGConfig().environment("coin_game").learners(num_learners=2).validate()
+def test_fewer_episodes_than_learners_is_refused():
+    with pytest.raises(ValueError, match="episodes_per_iteration"):
+        (LOLAPGConfig().environment("coin_game").learners(num_learners=2)
+         .training(episodes_per_iteration=1).validate())
+
+
+def test_two_learners_take_the_one_learner_step_on_the_same_episodes(ray_session):
+    """num_learners=2 (and 2 env runners): each Learner holds a shard of whole episodes (3 + 2,
+    unequal on purpose); the first-order factor is summed over the Learners before the product
+    with the local second-order term, and the gradients are summed, so both Learners end at the
+    one-Learner update on all 5 episodes."""
+    from rllib_coopai.core.learner import update_on_whole_episodes
+    from rllib_coopai.core.sampling import sample_episodes
+
+    def build(learners):
+        return (LOLAPGConfig().environment("coin_game", env_config={"horizon": 6})
+                .env_runners(num_env_runners=2 if learners else 0, num_cpus_per_env_runner=0.25)
+                .learners(num_learners=learners, num_cpus_per_learner=0.25)
+                .training(episodes_per_iteration=5, policy_hiddens=[16], lr=0.5, lr_correction=2.0)
+                .debugging(seed=3).build_algo())
+
+    two, one = build(2), build(0)
+    try:
+        start = _weights(two)
+        for k, v in _weights(one).items():
+            np.testing.assert_array_equal(v, start[k], err_msg=k)  # same seed, same initial weights
+        episodes, _ = sample_episodes(two, 5)
+        assert len(episodes) >= 5
+        episodes = episodes[:5]
+        update_on_whole_episodes(two, episodes)  # what LOLAPG.training_step runs
+        update_on_whole_episodes(one, episodes)
+        per_learner = [r.get() for r in two.learner_group.foreach_learner(
+            lambda l: {f"{m}/{k}": v.detach().numpy().copy()
+                       for m in l.module.keys() for k, v in l.module[m].state_dict().items()})]
+        assert len(per_learner) == 2
+        expected = _weights(one)
+        moved = 0
+        for k, v in expected.items():
+            moved += not np.allclose(v, start[k])
+            for w in per_learner:
+                np.testing.assert_allclose(w[k], v, rtol=1e-5, atol=1e-6, err_msg=k)
+        assert moved, "the update changed no parameter"
+    finally:
+        two.stop()
+        one.stop()
 
 
 def test_lola_pg_functions_refuse_unknown_choices():

@@ -15,15 +15,30 @@ for them: ``_make_modules_ddp_if_necessary`` (no way to opt out of DDP wrapping 
 """
 from __future__ import annotations
 
+from typing import Mapping, Sequence
+
 from ray.rllib.core.learner.torch.torch_learner import TorchLearner
 from ray.rllib.utils.annotations import override
+from ray.rllib.utils.metrics import (
+    ENV_RUNNER_RESULTS,
+    LEARNER_RESULTS,
+    LEARNER_UPDATE_TIMER,
+    NUM_ENV_STEPS_SAMPLED_LIFETIME,
+    TIMERS,
+)
 
-from rllib_coopai.core.distributed import all_reduce_
+from rllib_coopai.core.distributed import all_reduce_, rank_world
 from rllib_coopai.core.nonfinite import FiniteUpdateLearnerMixin
 
 
 class CrossAgentTorchLearner(FiniteUpdateLearnerMixin, TorchLearner):
-    """``TorchLearner`` whose gradients are averaged across Learners explicitly (see module doc)."""
+    """``TorchLearner`` whose gradients are averaged across Learners explicitly (see module doc).
+
+    ``gradient_reduction``: ``"mean"`` (losses normalised per shard) or ``"sum"`` (losses
+    normalised by the global batch size, so the shards' gradients add up to the full gradient).
+    """
+
+    gradient_reduction = "mean"
 
     @override(TorchLearner)
     def _make_modules_ddp_if_necessary(self) -> None:
@@ -47,7 +62,7 @@ class CrossAgentTorchLearner(FiniteUpdateLearnerMixin, TorchLearner):
     def compute_gradients(self, loss_per_module, **kwargs):
         grads = super().compute_gradients(loss_per_module, **kwargs)
         grads = {pid: g for pid, g in grads.items() if g is not None}
-        all_reduce_(list(grads.values()), mean=True)
+        all_reduce_(list(grads.values()), mean=self.gradient_reduction == "mean")
         return grads
 
 
@@ -64,3 +79,31 @@ def foreach_learner(learner_group, fn, **kwargs) -> list:
             raise r.get()
         out.append(r.get())
     return out
+
+
+def _update_on_shard(learner, *, episodes, phases, timesteps, update_kwargs):
+    """On one Learner: its shard of whole episodes (``episodes[rank::world]``), one
+    ``learner.update`` per phase (each phase's entries added to ``timesteps``)."""
+    rank, world = rank_world()
+    shard = episodes[rank::world]
+    return [learner.update(episodes=shard, timesteps={**timesteps, **phase}, **update_kwargs)
+            for phase in phases]
+
+
+def update_on_whole_episodes(algo, episodes: Sequence, phases: Sequence[Mapping] = ({},),
+                             **update_kwargs) -> None:
+    """Timed Learner updates of ``algo`` on whole episodes, results aggregated under ``learners``.
+
+    RLlib's ``LearnerGroup.update(episodes=...)`` balances env steps across Learners by slicing
+    episodes, which breaks the whole-episode returns and cross-agent terms of these learners; here
+    every Learner takes whole episodes (``episodes[rank::world]``). ``phases``: one update per
+    entry, in order, the entry's keys added to ``timesteps`` (besides the lifetime env steps), e.g.
+    LIO's inner/outer phases; ``update_kwargs`` go to ``Learner.update`` (e.g. ``num_epochs``).
+    """
+    timesteps = {NUM_ENV_STEPS_SAMPLED_LIFETIME: algo.metrics.peek(
+        (ENV_RUNNER_RESULTS, NUM_ENV_STEPS_SAMPLED_LIFETIME), default=0)}
+    with algo.metrics.log_time((TIMERS, LEARNER_UPDATE_TIMER)):
+        results = foreach_learner(algo.learner_group, _update_on_shard, episodes=list(episodes),
+                                  phases=[dict(p) for p in phases], timesteps=timesteps,
+                                  update_kwargs=update_kwargs)
+    algo.metrics.aggregate([m for r in results for m in r], key=LEARNER_RESULTS)

@@ -181,17 +181,19 @@ def eligibility_traces(rewards, gamma: float = 0.96, lam: float = 0.96, initial=
     return np.stack(steps, -2)
 
 
-def inequity_averse_rewards(rewards, beta: float = 1.0, gamma: float = 0.96, lam: float = 0.96):
+def inequity_averse_rewards(rewards, beta: float = 1.0, gamma: float = 0.96, lam: float = 0.96,
+                            initial=None):
     """Symmetric w_IA per step (paper App. C.1): sum_i r_i^t - beta * |e_1^t - e_2^t|.
 
-    ``rewards[..., T, 2]`` -> ``[..., T]``.
+    ``rewards[..., T, 2]`` -> ``[..., T]``. ``initial``: the traces before the first step (as in
+    ``eligibility_traces``), to continue step by step.
     """
     r = _arr(rewards)
     if r.shape[-1] != 2:
         raise ValueError(f"the symmetric w_IA is defined for 2 agents, got {r.shape[-1]}")
     if float(beta) < 0:
         raise ValueError(f"beta must be >= 0, got {beta}")
-    e = eligibility_traces(r, gamma, lam)
+    e = eligibility_traces(r, gamma, lam, initial=initial)
     return r.sum(-1) - float(beta) * abs(e[..., 0] - e[..., 1])
 
 

@@ -30,6 +30,7 @@ For RLlib use the class paths ``rllib_coopai.wrappers.welfare_reward.WelfareRewa
 """
 from __future__ import annotations
 
+import inspect
 from typing import Optional
 
 import numpy as np
@@ -39,6 +40,7 @@ from rllib_coopai.envs.base import check_int
 from rllib_coopai.metrics.welfare import (
     ALIASES,
     WELFARE_FUNCTIONS,
+    eligibility_traces,
     inequity_averse_rewards,
 )
 from rllib_coopai.wrappers.base import ParallelWrapperBase, base_env_from_config, rllib_env_class
@@ -47,6 +49,9 @@ INEQUITY_AVERSE = "inequity_averse"
 _IA_ALIASES = ("ia", "w_ia", "inequity_averse", "inequity_aversion")
 #: Names ``welfare_rewards`` accepts (canonical; see ``canonical_welfare`` for the aliases).
 WELFARE_REWARD_NAMES = tuple(sorted(WELFARE_FUNCTIONS)) + (INEQUITY_AVERSE,)
+#: beta, gamma, lam of w_IA when not given (``inequity_averse_rewards``'s defaults)
+_IA_DEFAULTS = {k: p.default for k, p in inspect.signature(inequity_averse_rewards).parameters.items()
+                if k in ("beta", "gamma", "lam")}
 
 
 def canonical_welfare(name: str) -> str:
@@ -109,7 +114,7 @@ class _RewardWrapper(ParallelWrapperBase):
     def reset(self, seed: Optional[int] = None, options: Optional[dict] = None):
         obs, infos = self.env.reset(seed=seed, options=options)
         self.agents = list(self.env.agents)
-        self._history = []
+        self._trace = None  # w_IA's e-traces, carried from step to step
         return obs, infos
 
     def step(self, actions):
@@ -144,9 +149,14 @@ class WelfareRewardWrapper(_RewardWrapper):
         welfare_rewards(np.zeros((1, 2)), self.welfare, **self.welfare_kwargs)  # validate the kwargs now
 
     def _welfare_profile(self, profile):
-        # the trajectory so far: w_IA's e-traces need it; the profile functions use the last step
-        self._history.append(profile)
-        w = welfare_rewards(np.asarray(self._history), self.welfare, **self.welfare_kwargs)[-1]
+        if self.welfare != INEQUITY_AVERSE:
+            w = welfare_rewards(profile[None], self.welfare, **self.welfare_kwargs)[-1]
+            return np.full(len(profile), w)
+        # w_IA: the e-traces carried from the previous step (constant cost per step)
+        kw = {**_IA_DEFAULTS, **self.welfare_kwargs}
+        before = self._trace
+        w = inequity_averse_rewards(profile[None], initial=before, **kw)[-1]
+        self._trace = eligibility_traces(profile[None], kw["gamma"], kw["lam"], initial=before)[0]
         return np.full(len(profile), w)
 
 

@@ -35,32 +35,17 @@ from ray.rllib.algorithms.algorithm import Algorithm
 from ray.rllib.utils.metrics import (
     ENV_RUNNER_RESULTS,
     ENV_RUNNER_SAMPLING_TIMER,
-    LEARNER_RESULTS,
-    LEARNER_UPDATE_TIMER,
-    NUM_ENV_STEPS_SAMPLED_LIFETIME,
     SYNCH_WORKER_WEIGHTS_TIMER,
     TIMERS,
 )
 
 from rllib_coopai.algorithms.lio.config import LIOConfig
-from rllib_coopai.core.distributed import rank_world
-from rllib_coopai.core.learner import foreach_learner
+from rllib_coopai.core.learner import foreach_learner, update_on_whole_episodes
 from rllib_coopai.core.nonfinite import NonFiniteIterationMixin
 from rllib_coopai.core.rng_state import RNGStateMixin
 from rllib_coopai.core.sampling import sample_episodes
 
 LIO_KEPT = "lio_kept"
-
-
-def _update_on_learner(learner, *, episodes, phases, timesteps):
-    """Run LIO's phases (``[(phase, decay_epsilon), ...]``, in order) on this learner's shard of
-    whole episodes; the phase reaches the learner through ``timesteps``."""
-    from rllib_coopai.algorithms.lio.learner import LIO_DECAY, LIO_PHASE
-
-    rank, world = rank_world()
-    shard = episodes[rank::world]
-    return [learner.update(episodes=shard, timesteps={**timesteps, LIO_PHASE: p, LIO_DECAY: d})
-            for p, d in phases]
 
 
 def _get_kept(learner):
@@ -109,15 +94,11 @@ class LIO(NonFiniteIterationMixin, RNGStateMixin, Algorithm):
         return episodes
 
     def _learn(self, episodes, phases) -> None:
-        timesteps = {
-            NUM_ENV_STEPS_SAMPLED_LIFETIME: self.metrics.peek(
-                (ENV_RUNNER_RESULTS, NUM_ENV_STEPS_SAMPLED_LIFETIME), default=0
-            )
-        }
-        with self.metrics.log_time((TIMERS, LEARNER_UPDATE_TIMER)):
-            results = foreach_learner(self.learner_group, _update_on_learner, episodes=episodes,
-                                      phases=phases, timesteps=timesteps)
-        self.metrics.aggregate([m for r in results for m in r], key=LEARNER_RESULTS)
+        """LIO's phases (``[(phase, decay_epsilon), ...]``, in order) on every learner's shard of
+        whole episodes; the phase reaches the learner through ``timesteps``."""
+        from rllib_coopai.algorithms.lio.learner import LIO_DECAY, LIO_PHASE
+
+        update_on_whole_episodes(self, episodes, [{LIO_PHASE: p, LIO_DECAY: d} for p, d in phases])
 
     def _sync(self) -> None:
         with self.metrics.log_time((TIMERS, SYNCH_WORKER_WEIGHTS_TIMER)):

@@ -31,14 +31,12 @@ from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 from ray.rllib.utils.metrics import (
     ENV_RUNNER_RESULTS,
     ENV_RUNNER_SAMPLING_TIMER,
-    LEARNER_RESULTS,
-    LEARNER_UPDATE_TIMER,
-    NUM_ENV_STEPS_SAMPLED_LIFETIME,
     SYNCH_WORKER_WEIGHTS_TIMER,
     TIMERS,
 )
 
 from rllib_coopai.algorithms.common import CoopConfigMixin, require_discrete_actions
+from rllib_coopai.core.learner import update_on_whole_episodes
 from rllib_coopai.core.nonfinite import NonFiniteIterationMixin
 from rllib_coopai.core.rng_state import RNGStateMixin
 from rllib_coopai.core.sampling import sample_episodes
@@ -156,12 +154,8 @@ class LOLAExact(NonFiniteIterationMixin, RNGStateMixin, Algorithm):
         with self.metrics.log_time((TIMERS, ENV_RUNNER_SAMPLING_TIMER)):
             episodes, metrics = sample_episodes(self, cfg.episodes_per_iteration)
         self.metrics.aggregate(metrics, key=ENV_RUNNER_RESULTS)
-        timesteps = {NUM_ENV_STEPS_SAMPLED_LIFETIME: self.metrics.peek(
-            (ENV_RUNNER_RESULTS, NUM_ENV_STEPS_SAMPLED_LIFETIME), default=0)}
-        with self.metrics.log_time((TIMERS, LEARNER_UPDATE_TIMER)):
-            results = self.learner_group.update(episodes=episodes, timesteps=timesteps,
-                                                num_epochs=cfg.updates_per_iteration)
-        self.metrics.aggregate(results, key=LEARNER_RESULTS)
+        # whole episodes per Learner (LOLA-PG's estimates need them; LOLA-Exact ignores the batch)
+        update_on_whole_episodes(self, episodes, num_epochs=cfg.updates_per_iteration)
         with self.metrics.log_time((TIMERS, SYNCH_WORKER_WEIGHTS_TIMER)):
             self.env_runner_group.sync_weights(from_worker_or_learner_group=self.learner_group,
                                                inference_only=True)

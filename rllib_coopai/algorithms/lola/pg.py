@@ -17,8 +17,9 @@ condition on the history (e.g. remember that the other player took its coin), wh
 allows. Stateful RLModules would also need sequence-aware sampling and a stateful functional
 call in the second-order estimate; this substitute keeps the estimator exact and simple.
 
-Runs on one Learner (``num_learners`` 0 or 1): the second-order estimate multiplies two
-estimates from the same episodes, which does not split into a sum over episode shards.
+With ``num_learners > 1`` each Learner holds whole episodes; the second-order term multiplies
+two estimates from the same batch, so the first-order factor is summed over the Learners before
+the product (``pg_learner``): the update equals the one-Learner update on all episodes.
 
 Example::
 
@@ -40,6 +41,7 @@ from rllib_coopai.algorithms.lola.pg_learner import ESTIMATORS, PG_CORRECTIONS
 from rllib_coopai.core.validation import (
     check_choice,
     check_config_numbers,
+    check_episodes_per_learner,
     check_int,
     check_layer_sizes,
     num,
@@ -104,10 +106,7 @@ class LOLAPGConfig(CoopConfigMixin, AlgorithmConfig):
         check_choice("estimator", self.estimator, ESTIMATORS)
         check_int("episodes_per_iteration", self.episodes_per_iteration, 1, None)
         check_layer_sizes("policy_hiddens", self.policy_hiddens)
-        if self.num_learners > 1:
-            raise ValueError(f"LOLAPG runs on one Learner (num_learners 0 or 1), got num_learners="
-                             f"{self.num_learners}: its second-order estimate multiplies two estimates "
-                             "from the same episodes and does not split over episode shards")
+        check_episodes_per_learner(self)
         if self.share_policy:
             raise ValueError("LOLAPG learns one policy per player: share_policy must be False")
         agents = self.setup_agents()

@@ -27,10 +27,15 @@ in ``theta_i`` (``core.differentiable.gradient(create_graph=True)``), so that it
 ``correction="none"`` drops the second term: naive policy-gradient learners (NL-PG, the
 baseline). Other players' parameters are constants in player ``i``'s loss (simultaneous
 updates, plain SGD with step size ``lr``).
+
+With several Learners (``num_learners > 1``) each holds whole episodes; every estimate is
+normalised by the GLOBAL episode count, the first-order factor ``ghat_ji`` is summed over the
+Learners before it multiplies the local second-order term, and the Learners' gradients are
+summed (not averaged): the update equals the one-Learner update on the union of the shards.
 """
 from __future__ import annotations
 
-from typing import Callable, Dict, List, Sequence
+from typing import Callable, Dict, List, Optional, Sequence
 
 import torch
 
@@ -38,6 +43,7 @@ from ray.rllib.core.learner.torch.torch_learner import TorchLearner
 from ray.rllib.utils.annotations import override
 
 from rllib_coopai.core.differentiable import Params, call_with, gradient, leaf_copy, named_params
+from rllib_coopai.core.distributed import global_sum, world_size
 from rllib_coopai.core.episodes import to_grid
 from rllib_coopai.core.learner import CrossAgentTorchLearner
 from rllib_coopai.core.losses import action_logp, pg_loss
@@ -78,14 +84,17 @@ def second_order_surrogate(cum_i: torch.Tensor, cum_j: torch.Tensor, rewards_j: 
 
 def lola_pg_losses(logp_fn: LogpFn, params: Sequence[Params], rewards: Sequence[torch.Tensor],
                    mask: torch.Tensor, *, gamma: float, lr_correction: float, correction: str = "lola",
-                   estimator: str = "causal", n: float = None) -> Dict[str, List[torch.Tensor]]:
+                   estimator: str = "causal", n: float = None,
+                   reduce: Optional[str] = None) -> Dict[str, List[torch.Tensor]]:
     """Every player's LOLA-PG loss (see the module docstring) on one batch of episodes.
 
     ``logp_fn(i, params_i)``: ``[E, T]`` log-probabilities of player ``i``'s taken actions under
     ``params_i``; ``params``: the players' live parameters; ``rewards``: per player ``[E, T]``;
     ``mask``: ``[E, T]`` (1 = real step); ``n``: the episode count the estimates average over
-    (``E``). Returns ``{"loss": [...], "correction": [...]}`` per player (the correction term's
-    value, 0 for ``correction="none"``).
+    (``E``; with several Learners the global count). ``reduce``: how the first-order factor
+    ``ghat_ji`` is reduced over Learners (``"sum"`` with shards of one batch, ``None`` alone).
+    Returns ``{"loss": [...], "correction": [...]}`` per player (the correction term's value, 0
+    for ``correction="none"``).
     """
     if correction not in PG_CORRECTIONS:
         raise ValueError(f"correction must be one of {PG_CORRECTIONS}, got {correction!r}")
@@ -106,7 +115,7 @@ def lola_pg_losses(logp_fn: LogpFn, params: Sequence[Params], rewards: Sequence[
                 leaf_j = leaf_copy(p_j)
                 lp_j = logp_fn(j, leaf_j)
                 # ghat_ji ~ grad_j V_i, a constant in player i's loss
-                g_ji = gradient(-pg_loss(lp_j, weights[i], mask, n), leaf_j, reduce=None)
+                g_ji = gradient(-pg_loss(lp_j, weights[i], mask, n), leaf_j, reduce=reduce)
                 # grad_j Shat_j, still a function of theta_i through C^i
                 h = gradient(second_order_surrogate(cum_i, cumulative_logp(lp_j, mask, estimator),
                                                     rewards[j], mask, gamma, n), leaf_j, create_graph=True)
@@ -120,6 +129,9 @@ def lola_pg_losses(logp_fn: LogpFn, params: Sequence[Params], rewards: Sequence[
 
 class LOLAPGLearner(CrossAgentTorchLearner):
     """TorchLearner of ``LOLAPG`` (see the module docstring); one plain SGD step per update."""
+
+    # Losses are normalised by the global episode count, so the shards' gradients add up.
+    gradient_reduction = "sum"
 
     @override(TorchLearner)
     def build(self) -> None:
@@ -137,6 +149,7 @@ class LOLAPGLearner(CrossAgentTorchLearner):
         cfg = self.config
         data, E, T = to_grid(batch, self._agents)
         mask = data[self._agents[0]]["mask"].float()
+        n = global_sum(E, mask.device) if world_size() > 1 else E
 
         def logp_fn(i: int, params: Params) -> torch.Tensor:
             d = data[self._agents[i]]
@@ -147,7 +160,8 @@ class LOLAPGLearner(CrossAgentTorchLearner):
         out = lola_pg_losses(
             logp_fn, [named_params(self.module[a]) for a in self._agents],
             [data[a]["rewards"].float() for a in self._agents], mask, gamma=cfg.gamma,
-            lr_correction=cfg.lr_correction, correction=cfg.correction, estimator=cfg.estimator, n=E)
+            lr_correction=cfg.lr_correction, correction=cfg.correction, estimator=cfg.estimator, n=n,
+            reduce="sum" if world_size() > 1 else None)
         for aid, term in zip(self._agents, out["correction"]):
             self.metrics.log_value(("lola_pg", f"correction_{aid}"), float(term), window=1)
         return dict(zip(self._agents, out["loss"]))
