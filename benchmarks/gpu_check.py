@@ -1,6 +1,6 @@
 """GPU learners: train every algorithm a few iterations with 1 and 2 learners on CUDA.
 
-For each algorithm (IPPO, DCL, LIO, IncentiveDesigner (MetaGrad), AMD) and each learner count it
+For each algorithm (``ALGOS``: all nine of the package) and each learner count it
 builds the smallest sensible config (``ALGO_CONFIGS`` below) with ``num_learners`` remote learners
 asking for ``num_gpus_per_learner=1`` (``0.5`` when two learners must share one GPU), checks that
 every parameter of every learner's modules lives on the device, trains ``--iters`` timed
@@ -18,6 +18,7 @@ https://download.pytorch.org/whl/cu128``). On one GPU the whole check takes 2-4 
 from __future__ import annotations
 
 import argparse
+import collections
 import os
 import sys
 import time
@@ -25,7 +26,8 @@ import traceback
 
 os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 
-ALGOS = ["IPPO", "DCL", "LIO", "IncentiveDesigner", "AMD"]
+ALGOS = ["IPPO", "DCL", "LIO", "IncentiveDesigner", "DualRLDesigner", "AMD", "LOLAExact", "LOLAPG",
+         "AmTFT"]
 
 # name -> (env, env_config, training kwargs): small, but whole episodes for two learners.
 ALGO_CONFIGS = {
@@ -37,7 +39,14 @@ ALGO_CONFIGS = {
     "IncentiveDesigner": ("escape_room", {"n_agents": 5, "min_at_lever": 2, "obs_mode": "designer"},
                           dict(designer="metagrad", episodes_per_iteration=8, agent_hidden=[64],
                                designer_hidden=[64])),
+    "DualRLDesigner": ("escape_room", {"n_agents": 5, "min_at_lever": 2, "obs_mode": "designer"},
+                       dict(train_batch_size_per_learner=256, minibatch_size=128, num_epochs=2)),
     "AMD": ("greed_fear", {}, dict(gradient="pg", episodes_per_iteration=16)),
+    "LOLAExact": ("iterated_prisoners_dilemma", {}, dict(episodes_per_iteration=8)),
+    "LOLAPG": ("coin_game", {"horizon": 20}, dict(episodes_per_iteration=8, policy_hiddens=[32])),
+    # the cooperative-policy phase (PPO on the welfare reward), the bulk of amTFT's training
+    "AmTFT": ("iterated_prisoners_dilemma", {}, dict(welfare=["utilitarian"], train_batch_size_per_learner=200,
+                                                     minibatch_size=100, num_epochs=2)),
 }
 
 
@@ -57,16 +66,24 @@ def algo_config(name, runners, learners, gpus_per_learner=0.0, runner_resources=
             .debugging(seed=seed))
 
 
-def timed_training(algo, iters):
-    """One warm-up ``train()``, then ``iters`` timed ones: (env steps/s, mean learner s/iter)."""
+Timing = collections.namedtuple("Timing", "rate learn_s sample_s steps_per_iter")
+
+
+def timed_training(algo, iters) -> "Timing":
+    """One warm-up ``train()``, then ``iters`` timed ones: env steps/s over the wall clock, mean
+    learner and sampling seconds per iteration (RLlib's ``learner_update_timer`` and
+    ``env_runner_sampling_timer``) and env steps per iteration."""
     start = algo.train()["num_env_steps_sampled_lifetime"]
     t0 = time.perf_counter()
-    learn = []
+    learn, sample = [], []
     for _ in range(iters):
         res = algo.train()
-        learn.append(res.get("timers", {}).get("learner_update_timer", float("nan")))
+        timers = res.get("timers", {})
+        learn.append(timers.get("learner_update_timer", float("nan")))
+        sample.append(timers.get("env_runner_sampling_timer", float("nan")))
     dt = time.perf_counter() - t0
-    return (res["num_env_steps_sampled_lifetime"] - start) / dt, sum(learn) / len(learn)
+    steps = res["num_env_steps_sampled_lifetime"] - start
+    return Timing(steps / dt, sum(learn) / len(learn), sum(sample) / len(sample), steps / iters)
 
 
 def learner_devices(algo):
@@ -119,7 +136,8 @@ def main(argv=None):
                 devices = learner_devices(algo)
                 if devices != [args.device]:
                     raise AssertionError(f"learner parameters on {devices}, expected [{args.device!r}]")
-                rate, learn_s = timed_training(algo, args.iters)
+                timing = timed_training(algo, args.iters)
+                rate, learn_s = timing.rate, timing.learn_s
                 devices = learner_devices(algo)  # still there after the updates
                 if devices != [args.device]:
                     raise AssertionError(f"after training: parameters on {devices}")

@@ -4,7 +4,9 @@ Starts one ``ray.cluster_utils.Cluster``: a head node (driver and learner) plus 
 env runner, each with one CPU and one ``env_runner_slot``; every env runner asks for a slot, so
 each runs on its own node. For each algorithm (settings of ``gpu_check.ALGO_CONFIGS``) and each
 runner count it times ``--iters`` iterations after one warm-up and reports env steps/s and the
-efficiency per added runner, ``rate(n) / (n * rate(1))`` (1.0 = perfectly linear). Writes the
+efficiency per added runner, ``rate(n) / (n * rate(1))`` (1.0 = perfectly linear), and where the
+iteration's time goes: the sampling rate (env steps per second of RLlib's sampling timer) and the
+learner's share of the iteration, which bounds what more runners can give. Writes the
 table to ``--out`` (default ``docs/scaling.md``, replacing the section between its markers).
 
     python benchmarks/scaling.py                          # all algorithms, 1/2/4 runners
@@ -61,11 +63,13 @@ def main(argv=None):
                     nodes = set(algo.env_runner_group.foreach_env_runner(
                         lambda w: ray.get_runtime_context().get_node_id(), local_env_runner=False))
                     assert len(nodes) == n, f"{n} runners on {len(nodes)} nodes"
-                    rates[n] = timed_training(algo, args.iters)[0]
+                    rates[n] = timed_training(algo, args.iters)
                 finally:
                     algo.stop()
-                print(f"{name:>18}  {n} runners ({len(nodes)} nodes): {rates[n]:8.0f} env steps/s",
-                      flush=True)
+                t = rates[n]
+                print(f"{name:>18}  {n} runners ({len(nodes)} nodes): {t.rate:8.0f} env steps/s, "
+                      f"sampling {t.steps_per_iter / t.sample_s:8.0f} steps/s, "
+                      f"learner {t.learn_s:.2f} s/iter", flush=True)
             rows.append((name, rates))
     finally:
         ray.shutdown()
@@ -82,14 +86,20 @@ def write(rows, counts, args):
         "rate(n) / (n x rate(1)).",
         "",
         "| algorithm | " + " | ".join(f"{n} runners (steps/s)" for n in counts) + " | "
-        + " | ".join(f"efficiency {n}" for n in counts if n != counts[0]) + " |",
-        "|---|" + "---:|" * (2 * len(counts) - 1),
+        + " | ".join(f"efficiency {n}" for n in counts if n != counts[0]) + " | "
+        + " | ".join(f"sampling only, {n} runners" for n in counts) + " | learner share, "
+        + f"{counts[-1]} runners |",
+        "|---|" + "---:|" * (3 * len(counts)),
     ]
     for name, rates in rows:
-        per_runner = rates[counts[0]] / counts[0]
-        lines.append(f"| {name} | " + " | ".join(f"{rates[n]:,.0f}" for n in counts) + " | "
-                     + " | ".join(f"{rates[n] / (n * per_runner):.2f}" for n in counts
-                                  if n != counts[0]) + " |")
+        per_runner = rates[counts[0]].rate / counts[0]
+        last = rates[counts[-1]]
+        wall = last.steps_per_iter / last.rate
+        lines.append(f"| {name} | " + " | ".join(f"{rates[n].rate:,.0f}" for n in counts) + " | "
+                     + " | ".join(f"{rates[n].rate / (n * per_runner):.2f}" for n in counts
+                                  if n != counts[0]) + " | "
+                     + " | ".join(f"{rates[n].steps_per_iter / rates[n].sample_s:,.0f}" for n in counts)
+                     + f" | {last.learn_s / wall:.0%} |")
     lines.append(END)
     table = "\n".join(lines)
     print(table)

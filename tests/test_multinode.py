@@ -29,6 +29,7 @@ from rllib_coopai.algorithms import get_config_class
 from designer_checks import assert_learners_in_sync
 
 RUNNER = {"env_runner_slot": 1}
+PPO_BASED = ("IPPO", "DualRLDesigner", "AmTFT")
 LEARNER = {"learner_slot": 1}
 
 # The smallest settings of each algorithm that still feed two learners whole episodes.
@@ -43,6 +44,12 @@ SMALL = {
                           dict(designer="metagrad", episodes_per_iteration=4, agent_hidden=[16],
                                designer_hidden=[16])),
     "AMD": ("greed_fear", {}, dict(gradient="pg", episodes_per_iteration=8)),
+    "DualRLDesigner": ("escape_room", {"n_agents": 2, "min_at_lever": 1, "obs_mode": "designer"},
+                       dict(train_batch_size_per_learner=64, minibatch_size=32, num_epochs=1)),
+    "LOLAExact": ("iterated_prisoners_dilemma", {}, dict(episodes_per_iteration=2, updates_per_iteration=2)),
+    "LOLAPG": ("coin_game", {"horizon": 6}, dict(episodes_per_iteration=4, policy_hiddens=[16])),
+    "AmTFT": ("iterated_prisoners_dilemma", {}, dict(welfare=["utilitarian"], train_batch_size_per_learner=40,
+                                                     minibatch_size=20, num_epochs=1)),
 }
 
 
@@ -103,12 +110,13 @@ def learner_states(algo):
                    for m in l.module.keys()})]
 
 
-def assert_runners_have_learner_weights(algo):
-    """The weights the env runners act with (inference-only modules) are the learners' weights:
-    ``sync_weights`` crossed the nodes."""
+def assert_runners_have_learner_weights(algo, atol=1e-6):
+    """The weights the env runners act with (the modules' inference-only state: a separate
+    critic is not sent to them) are the learners' weights: ``sync_weights`` crossed the nodes."""
     learner = learner_states(algo)[0]
     runners = algo.env_runner_group.foreach_env_runner(
-        lambda w: {m: {k: v.detach().numpy().copy() for k, v in w.module[m].state_dict().items()}
+        lambda w: {m: {k: np.asarray(v).copy()
+                       for k, v in w.module[m].get_state(inference_only=True).items()}
                    for m in w.module.keys()}, local_env_runner=False)
     assert runners
     compared = 0
@@ -116,7 +124,7 @@ def assert_runners_have_learner_weights(algo):
         for m, params in state.items():
             for k, v in params.items():
                 if k in learner.get(m, {}):
-                    np.testing.assert_allclose(v, learner[m][k], rtol=0, atol=1e-6, err_msg=f"{m}/{k}")
+                    np.testing.assert_allclose(v, learner[m][k], rtol=0, atol=atol, err_msg=f"{m}/{k}")
                     compared += 1
     assert compared > 0
 
@@ -140,7 +148,8 @@ def check_placement_and_training(algo, nodes, sync_atol=1e-6):
     assert 0 < steps[0] < steps[1]
     assert res["learners"], "learners reported results"
     assert_learners_in_sync(algo, atol=sync_atol)
-    assert_runners_have_learner_weights(algo)
+    # the runners get ONE learner's weights, which may differ from learner 0's by sync_atol
+    assert_runners_have_learner_weights(algo, atol=sync_atol)
     after = learner_states(algo)[0]
     moved = [f"{m}/{k}" for m in first for k in first[m] if not np.array_equal(first[m][k], after[m][k])]
     assert moved, "no parameter changed in two iterations"
@@ -149,12 +158,14 @@ def check_placement_and_training(algo, nodes, sync_atol=1e-6):
 
 # DCL and IPPO go through the same check at the start of the fault tests below (one build each).
 @pytest.mark.timeout(300)
-@pytest.mark.parametrize("name", ["LIO", "IncentiveDesigner", "AMD"])
+@pytest.mark.parametrize("name", ["LIO", "IncentiveDesigner", "AMD", "DualRLDesigner", "LOLAExact", "LOLAPG",
+                                  "AmTFT"])
 def test_env_runners_on_worker_nodes_learners_on_learner_node(cluster, name):
     _, nodes = cluster
     algo = small_config(name).build_algo()
     try:
-        check_placement_and_training(algo, nodes)
+        # PPO-based learners (DDP-wrapped by RLlib) drift apart by ~1e-4 (see the IPPO test)
+        check_placement_and_training(algo, nodes, sync_atol=1e-2 if name in PPO_BASED else 1e-6)
     finally:
         algo.stop()
 

@@ -117,6 +117,26 @@ class FixedModuleOrder(ConnectorV2):
         return batch
 
 
+class FixedModuleOrderLearnerMixin:
+    """Mix into a PPO-based config: RLlib's learner pipeline plus ``FixedModuleOrder`` at its end.
+
+    RLlib collects module ids in sets, so the modules' batches otherwise come in an order that
+    depends on ``PYTHONHASHSEED`` and on which agent acted first in a Learner's shard. That order
+    is the order of the modules' forward and backward passes: (1) minibatch shuffling draws from
+    NumPy's RNG module by module, so the same ``seed`` trained different weights in different
+    processes; (2) with ``num_learners > 1`` RLlib wraps every module in its own DDP, and two
+    Learners whose shards list the modules in different orders (turn-based envs such as the
+    designer seat, where a shard may start with the designer's step) issue their gradient
+    all-reduces in different orders: gloo aborts ("Received data size doesn't match").
+    """
+
+    def build_learner_connector(self, input_observation_space, input_action_space, device=None):
+        pipeline = super().build_learner_connector(input_observation_space, input_action_space,
+                                                   device=device)
+        pipeline.append(FixedModuleOrder())
+        return pipeline
+
+
 class CoopConfigMixin:
     """Mix into an ``AlgorithmConfig`` subclass (before it in the MRO).
 

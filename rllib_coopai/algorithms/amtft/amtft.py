@@ -55,7 +55,12 @@ from rllib_coopai.algorithms.amtft.connectors import (
     punish_module_id,
 )
 from rllib_coopai.algorithms.amtft.module import DEBIT_MEASURES, AmTFTModule, policy_key
-from rllib_coopai.algorithms.common import CoopConfigMixin, FixedModuleOrder, probe_env, require_discrete_actions
+from rllib_coopai.algorithms.common import (
+    CoopConfigMixin,
+    FixedModuleOrderLearnerMixin,
+    probe_env,
+    require_discrete_actions,
+)
 from rllib_coopai.core.learner import foreach_learner
 from rllib_coopai.core.nonfinite import GuardedPPOTorchLearner, NonFiniteIterationMixin
 from rllib_coopai.core.rng_state import RNGStateMixin
@@ -67,7 +72,7 @@ PHASES = ("cooperative", "punishment", "play")
 AMTFT_RANGES = {"debit_threshold": num(0.0, None), "punishment_multiplier": num(0.0, None, low_open=True)}
 
 
-class AmTFTConfig(CoopConfigMixin, PPOConfig):
+class AmTFTConfig(FixedModuleOrderLearnerMixin, CoopConfigMixin, PPOConfig):
     """Config of ``AmTFT``. ``training()`` keys (defaults: the authors' matrix-game code where it
     has one, ``[code]``):
 
@@ -225,13 +230,12 @@ class AmTFTConfig(CoopConfigMixin, PPOConfig):
         return GuardedPPOTorchLearner
 
     def build_learner_connector(self, input_observation_space, input_action_space, device=None):
-        """PPO's learner pipeline with ``AmTFTTrainingRewards`` first (the training rewards of each
-        module) and ``FixedModuleOrder`` last (seeded runs reproducible)."""
+        """``FixedModuleOrderLearnerMixin``'s pipeline with ``AmTFTTrainingRewards`` first (the
+        training rewards of each module)."""
         pipeline = super().build_learner_connector(input_observation_space, input_action_space,
                                                    device=device)
         pipeline.prepend(AmTFTTrainingRewards(agents=getattr(self, "_amtft_agents", ()),
                                               welfare=self.welfare, welfare_kwargs=self.welfare_kwargs))
-        pipeline.append(FixedModuleOrder())
         return pipeline
 
 
@@ -287,14 +291,18 @@ class AmTFT(NonFiniteIterationMixin, RNGStateMixin, PPO):
         welfare, agents = list(self.config.welfare), self.agents
 
         def copy(learner):
+            # unwrapped(): with num_learners > 1 RLlib wraps the trained modules in DDP
+            def mod(mid):
+                return learner.module[mid].unwrapped()
+
             for seat, a in enumerate(agents):
-                player = learner.module[play_module_id(a)]
+                player = mod(play_module_id(a))
                 for k, w in enumerate(welfare):
                     for s, b in enumerate(agents):
                         player.coop[policy_key("coop", k, s)].load_state_dict(
-                            learner.module[coop_module_id(w, b)].state_dict())
+                            mod(coop_module_id(w, b)).state_dict())
                     player.punish[policy_key("punish", k, seat)].load_state_dict(
-                        learner.module[punish_module_id(w, a)].state_dict())
+                        mod(punish_module_id(w, a)).state_dict())
 
         foreach_learner(self.learner_group, copy)
         self.env_runner_group.sync_weights(from_worker_or_learner_group=self.learner_group,

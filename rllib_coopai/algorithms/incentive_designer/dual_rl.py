@@ -16,7 +16,7 @@ import numpy as np
 from ray.rllib.algorithms.algorithm_config import NotProvided
 from ray.rllib.algorithms.ppo import PPO, PPOConfig
 
-from rllib_coopai.algorithms.common import CoopConfigMixin
+from rllib_coopai.algorithms.common import CoopConfigMixin, FixedModuleOrderLearnerMixin
 from rllib_coopai.algorithms.incentive_designer.base import SHARED_KEYS, DesignerKeysMixin
 from rllib_coopai.core.designer_seat import DesignerSeatConfigMixin
 from rllib_coopai.core.nonfinite import GuardedPPOTorchLearner, NonFiniteIterationMixin
@@ -26,7 +26,8 @@ from rllib_coopai.core.validation import check_config_numbers, check_float, chec
 DUAL_RL_KEYS = ("incentive_menu", "tax_rate_levels", "tax_cap_start", "tax_cap_anneal_episodes")
 
 
-class DualRLDesignerConfig(DesignerKeysMixin, DesignerSeatConfigMixin, CoopConfigMixin, PPOConfig):
+class DualRLDesignerConfig(FixedModuleOrderLearnerMixin, DesignerKeysMixin, DesignerSeatConfigMixin,
+                           CoopConfigMixin, PPOConfig):
     """Config of ``DualRLDesigner`` (a ``PPOConfig``: PPO's keys train agents and designer).
 
     Args:

@@ -9,13 +9,13 @@ from __future__ import annotations
 from ray.rllib.algorithms.algorithm_config import NotProvided
 from ray.rllib.algorithms.ppo import PPO, PPOConfig
 
-from rllib_coopai.algorithms.common import CoopConfigMixin, FixedModuleOrder
+from rllib_coopai.algorithms.common import CoopConfigMixin, FixedModuleOrderLearnerMixin
 from rllib_coopai.core.nonfinite import GuardedPPOTorchLearner, NonFiniteIterationMixin
 from rllib_coopai.core.rng_state import RNGStateMixin
 from rllib_coopai.core.validation import check_config_numbers
 
 
-class IPPOConfig(CoopConfigMixin, PPOConfig):
+class IPPOConfig(FixedModuleOrderLearnerMixin, CoopConfigMixin, PPOConfig):
     def __init__(self, algo_class=None):
         super().__init__(algo_class=algo_class or IPPO)
         self._init_coop()
@@ -28,16 +28,6 @@ class IPPOConfig(CoopConfigMixin, PPOConfig):
 
     def get_default_learner_class(self):
         return GuardedPPOTorchLearner
-
-    def build_learner_connector(self, input_observation_space, input_action_space, device=None):
-        """RLlib's learner pipeline plus ``FixedModuleOrder`` at its end: the modules' batches
-        otherwise come in an order that depends on ``PYTHONHASHSEED`` (RLlib collects module ids
-        in sets), and the minibatch shuffling draws from NumPy's RNG module by module, so two
-        processes with the same ``seed`` trained different weights."""
-        pipeline = super().build_learner_connector(input_observation_space, input_action_space,
-                                                   device=device)
-        pipeline.append(FixedModuleOrder())
-        return pipeline
 
     def validate(self) -> None:
         check_config_numbers(self, "IPPO")
