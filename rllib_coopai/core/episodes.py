@@ -54,6 +54,32 @@ def pad_to(x, T: int, dtype=None):
     return np.pad(x, [(0, T - x.shape[0])] + [(0, 0)] * (x.ndim - 1))
 
 
+def grid_index(lengths) -> Tuple:
+    """Where the rows of episodes stored back to back (lengths ``L_e``, in order) sit on the
+    ``E x T`` grid (``T = max L_e``): ``(episode, step)`` index arrays of length ``sum L_e``, so
+    ``grid[episode, step] = flat`` scatters and ``grid[episode, step]`` gathers back.
+    Hand-computed: lengths ``[2, 1, 3]`` -> episode ``[0, 0, 1, 2, 2, 2]``, step ``[0, 1, 0, 0, 1, 2]``."""
+    import numpy as np
+
+    lengths = np.asarray(lengths, np.int64).reshape(-1)
+    episode = np.repeat(np.arange(lengths.size), lengths)
+    starts = np.cumsum(lengths) - lengths
+    step = np.arange(int(lengths.sum())) - np.repeat(starts, lengths)
+    return episode, step
+
+
+def buffer_steps(buffer, n: int):
+    """The first ``n`` items (after the lookback) of an episode's ``InfiniteLookbackBuffer``
+    (observations, rewards, an extra model output) as an array: a view into the numpy data of a
+    finalized buffer (what env runners return), RLlib's ``get`` otherwise (lists, nested data)."""
+    import numpy as np
+
+    data = buffer.data
+    if buffer.finalized and isinstance(data, np.ndarray):
+        return data[buffer.lookback: buffer.lookback + n]
+    return np.asarray(buffer.get(slice(0, n)))
+
+
 def _connector_base():
     from ray.rllib.connectors.connector_v2 import ConnectorV2
 

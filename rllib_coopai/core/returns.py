@@ -36,6 +36,26 @@ def discounted_returns(rewards, gamma: float, mask=None):
     return scipy.signal.lfilter([1.0], [1.0, -gamma], r[..., ::-1], axis=-1)[..., ::-1].copy()
 
 
+def ragged_discounted_returns(rewards, lengths, gamma: float) -> np.ndarray:
+    """Returns-to-go of many episodes stored back to back along the last axis of ``rewards``
+    (numpy ``[..., sum L_e]``, episode lengths ``lengths`` in order), all at once: scattered onto
+    an episodes x steps grid (``core.episodes.grid_index``), one ``discounted_returns`` call,
+    gathered back; float64. Equal bit for bit to ``discounted_returns`` of each episode alone:
+    the zero padding sits after each episode's last step, so it never enters a return."""
+    from rllib_coopai.core.episodes import grid_index
+
+    r = np.asarray(rewards, dtype=np.float64)
+    lengths = np.asarray(lengths, np.int64).reshape(-1)
+    if r.shape[-1] != int(lengths.sum()):
+        raise ValueError(f"rewards hold {r.shape[-1]} steps, episode lengths sum to {int(lengths.sum())}")
+    if lengths.size == 0:
+        return r.copy()
+    episode, step = grid_index(lengths)
+    grid = np.zeros(r.shape[:-1] + (lengths.size, int(lengths.max())), np.float64)
+    grid[..., episode, step] = r
+    return discounted_returns(grid, gamma)[..., episode, step]
+
+
 def discounts(T: int, gamma: float, device=None) -> torch.Tensor:
     """``[gamma^0, ..., gamma^(T-1)]`` (per-step weights of discounted costs)."""
     return gamma ** torch.arange(T, dtype=torch.float32, device=device)

@@ -19,6 +19,7 @@ take part in every update (no multi-learner deadlock: every shard joins every mo
 """
 from __future__ import annotations
 
+import logging
 import math
 from typing import List, Optional
 
@@ -50,6 +51,8 @@ from rllib_coopai.core.nonfinite import NonFiniteIterationMixin
 from rllib_coopai.core.rng_state import RNGStateMixin
 from rllib_coopai.core.sampling import sample_until
 from rllib_coopai.core.validation import check_config_numbers, lr_range, num
+
+logger = logging.getLogger(__name__)
 
 MODES = ("centralized", "decentralized")
 ENTROPY_SCHEDULES = ("iteration", "agent_update")
@@ -134,6 +137,8 @@ class DCLConfig(CoopConfigMixin, AlgorithmConfig):
         self.action_weight = "no_deal"
         self.pathwise = "paper"
         self._dcl_env_info = None
+        # DCL's learner batch is built by DCLJointColumns alone (build_learner_connector).
+        self.add_default_connectors_to_learner_pipeline = False
 
     def training(self, *, mode=NotProvided, ic_lambda=NotProvided, ic_mode=NotProvided,
                  critic_lr=NotProvided, temperature=NotProvided, temperature_decay=NotProvided,
@@ -173,6 +178,15 @@ class DCLConfig(CoopConfigMixin, AlgorithmConfig):
         if self.reward_aggregation not in ("discounted", "reference"):
             raise ValueError("DCL: reward_aggregation must be one of ['discounted', 'reference'], "
                              f"got {self.reward_aggregation!r}")
+        if self.add_default_connectors_to_learner_pipeline:
+            # Configs saved before DCL built its whole learner batch itself carry True (RLlib's
+            # default); they restore, and the default pieces are still left out.
+            logger.warning(
+                "DCL ignores add_default_connectors_to_learner_pipeline=True: its learner batch "
+                "is built by its own connector (DCLJointColumns), which reads none of the columns "
+                "of RLlib's default learner pieces; add pieces of your own with "
+                ".learners(learner_connector=...), they run before DCLJointColumns")
+            self.add_default_connectors_to_learner_pipeline = False
 
     def _wrap_mega_steps(self):
         if self.mega_steps > 1 and isinstance(self.env, str):
@@ -241,6 +255,19 @@ class DCLConfig(CoopConfigMixin, AlgorithmConfig):
                 specs[aid] = RLModuleSpec(module_class=DCLTorchRLModule, model_config=cfg)
         self._rl_module_spec = MultiRLModuleSpec(multi_rl_module_class=DCLMultiRLModule,
                                                  rl_module_specs=specs)
+
+    def build_learner_connector(self, input_observation_space, input_action_space, device=None):
+        """The learner pipeline: the pieces given to ``.learners(learner_connector=...)`` (if any),
+        then ``DCLJointColumns``, which builds the whole batch (tensors on ``device``) for all
+        episodes at once. RLlib's default pieces are left out (``validate`` keeps
+        ``add_default_connectors_to_learner_pipeline`` False): the DCL learner reads none of their
+        columns, and their per-episode work was a fifth of a Table-5 iteration."""
+        from rllib_coopai.algorithms.dcl.connectors import DCLJointColumns
+
+        pipeline = super().build_learner_connector(input_observation_space, input_action_space,
+                                                   device=device)
+        pipeline.append(DCLJointColumns(gamma=self.gamma, device=device))
+        return pipeline
 
     def get_default_learner_class(self):
         from rllib_coopai.algorithms.dcl.learner import DCLTorchLearner

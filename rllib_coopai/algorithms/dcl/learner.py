@@ -30,7 +30,6 @@ import torch
 
 from ray.rllib.core.learner.torch.torch_learner import TorchLearner
 
-from rllib_coopai.algorithms.dcl.connectors import DCLJointColumns
 from rllib_coopai.algorithms.dcl.losses import dcl_agent_objective, dcl_agent_terms
 from rllib_coopai.core.nonfinite import FiniteUpdateLearnerMixin
 from rllib_coopai.core.differentiable import call_with
@@ -48,8 +47,6 @@ class DCLTorchLearner(FiniteUpdateLearnerMixin, TorchLearner):
             torch.set_num_threads(int(self.config.torch_threads))
         super().build()
         self._dcl_iteration = 0
-        if self.config.add_default_connectors_to_learner_pipeline:
-            self._learner_connector.prepend(DCLJointColumns(gamma=self.config.gamma))
 
     def configure_optimizers_for_module(self, module_id, config=None) -> None:
         module = self._module[module_id]
