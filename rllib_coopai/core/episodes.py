@@ -147,7 +147,7 @@ class EpisodesToStepGrid(_connector_base()):
                 rew[e, :L] = steps["rewards"].reshape(L)
                 mask[e, :L] = 1.0
                 self.fill_extra(extra, e, sa, L, steps)
-            t_idx = np.broadcast_to(np.arange(T, dtype=np.int64), (E, T))
+            t_idx = np.tile(np.arange(T, dtype=np.int64), (E, 1))
 
             def flat(x):
                 x = np.ascontiguousarray(x).reshape((E * T,) + x.shape[2:])
