@@ -161,6 +161,14 @@ CLAIMS = {
         paper="AMD thesis §4.3, Table 4.2: with the planner P(CC) ~99% in PD, Chicken, Stag Hunt",
         commands=[["benchmarks/amd_matrix_games.py", "--seeds", "5"]],
         sources={"amd": ["table_4_2.json"]}, figure=("copy", "runs/amd/amd_pcc.png"), hours=0.3),
+    "amd_table_4_3": dict(
+        paper="AMD thesis §4.3, Tables 4.3 and 4.2 (turned off), stochastic actor-critic players: exact V / "
+              "revenue-neutral / estimated V P(CC) and AAR in PD, Chicken, Stag Hunt",
+        commands=[["benchmarks/amd_table_4_3.py", "--seeds", "5"],
+                  ["benchmarks/amd_table_4_3.py", "--seeds", "3", "--settings", "exact_rn_lin",
+                   "--tag", "_linearized"]],
+        sources={"amd": ["table_4_3.json", "table_4_3_linearized.json"]},
+        figure=("copy", "runs/amd/amd_table_4_3.png"), hours=1.0),
 }
 
 

@@ -19,6 +19,13 @@ What is sampled and what is exact:
   Exact metrics (``learners/exact/...``: P(C) per player, P(all C), expected welfare, AAR).
 * ``gradient="pg"`` (any env): the learners' REINFORCE step and the planner's eq 4.5 estimate use
   the sampled batch; ``updates_per_iteration`` defaults to 1.
+* ``learner_rule="actor_critic"`` (one-shot matrix games; the players of the AMD thesis's Tables
+  4.2/4.3, Algorithm 1, as in the authors' code): every synchronous step plays one round, the
+  joint action drawn from the players' current policies (the Learner's seeded torch Generator);
+  each player takes one actor-critic step on ``r_i + r^p_i`` with its own critic, and the planner
+  takes its eq. 4.3 step with the exact values (``gradient="exact"``, "exact V") or its eq. 4.5
+  step from that one round (``gradient="pg"``, "estimated V", constant baseline). 100 steps per
+  iteration by default, so the thesis's 4000 rounds are 40 iterations.
 
 ``turn_off_after``: after that many training iterations the planner stops paying (its output is
 scaled by 0, in the Learner and on the EnvRunners) and stops learning; the players keep learning
@@ -62,6 +69,9 @@ from rllib_coopai.core.validation import (
 from rllib_coopai.modules.designer_module import CategoricalPolicyModule
 
 GRADIENTS = ("exact", "pg")
+LEARNER_RULES = ("gradient_ascent", "actor_critic")
+AC_CRITICS = ("centralized", "scalar")
+EXACT_V_FORMS = ("expectation", "linearized")
 CONSTRAINTS = ("none", "revenue_neutral")
 COST_FORMS = ("squared_expected", "l2_realized")
 OPTIMIZERS = ("adam", "sgd")
@@ -71,6 +81,7 @@ INITS = ("normal", "zeros", "default")
 AMD_RANGES = {
     "planner_lr": lr_range(allow_zero=True), "learner_lr": lr_range(allow_zero=True),
     "om_lr": lr_range(),
+    "ac_critic_lr": lr_range(allow_zero=True),
 }
 # RLlib keys AMD does not read, and what to set instead.
 AMD_IGNORED = {"lr": "'learner_lr' (players) and 'planner_lr' (planner)"}
@@ -96,6 +107,48 @@ class AMDConfig(DesignerSeatConfigMixin, CoopConfigMixin, AlgorithmConfig):
     ``learner_hidden=[]``). Exact: om_decay (0.99, per-round decay of the action counts, window
     ~1/(1-decay) = 100 rounds), om_prior (1.0 pseudo-count, uniform over actions). PG:
     om_window (5 batches), om_fit_steps (20), om_lr (0.05, Adam).
+
+    Args:
+        learner_rule: how the players learn. ``"gradient_ascent"`` (default): AMD thesis eq. 4.1,
+            the players ascend ``V_i + V_i^p`` with the same gradients the planner uses (exact
+            expectations for ``gradient="exact"``, REINFORCE on the batch, eq. 4.4, for ``"pg"``).
+            ``"actor_critic"``: the stochastic actor-critic learners that produced the AMD
+            thesis's Tables 4.2/4.3 (§4.2: "a centralized actor-critic"; the authors' code
+            ``Simple_Agent``): one round per step, the joint action sampled from the current
+            policies; each player's actor ascends ``log pi_i(a_i) * delta_i`` (Adam,
+            ``learner_lr``) with the TD error ``delta_i = r_i + r^p_i + ac_gamma * v_i - v_i`` of its
+            own critic, which descends ``delta_i^2`` (Adam, ``ac_critic_lr``). The planner uses
+            "exact V" with ``gradient="exact"`` (eq. 4.3 on the exact values at the current
+            policies) or "estimated V" with ``gradient="pg"`` (eq. 4.5 from the one round played:
+            ``grad_i log pi_i(a_i) r^p_i(a)`` and ``grad_i log pi_i(a_i) (sum_j r_j(a) - b)``, constant
+            baseline ``b``). Tabular players (``learner_hidden=[]``) train only the scalar logit
+            ``theta`` of ``P(C) = sigmoid(theta)`` (AMD thesis §4.2, the code's one parameter), not
+            the redundant input weight of the constant one-hot observation. One-shot matrix games
+            only.
+        ac_critic: the actor-critic players' critic. ``"centralized"`` (default, the authors'
+            code): an MLP (``ac_critic_hidden``, ReLU; weights N(0, 0.1), biases 0.1) of the
+            player's observation and every player's action probabilities. ``"scalar"``: one
+            learned value per player (in a one-shot game the state never changes, so this is the
+            smallest critic that works; not what the code does).
+        ac_critic_hidden: hidden layers of the centralized critic ([20], the code's).
+        ac_critic_lr: Adam step size of the critics (0.01, the code's).
+        ac_gamma: discount in the TD error (0.9, the code's). The code never marks the one-shot
+            round as terminal, so it bootstraps onto the same state: ``v_i`` tends to
+            ``E[r_i + r^p_i] / (1 - ac_gamma)`` and ``delta_i`` to ``r_i + r^p_i - E[.]``. 0 gives
+            the textbook terminal TD error ``r - v``.
+        ac_entropy_coeff: entropy bonus of the actor-critic players (0.0; the code has none).
+        exact_v_form: "exact V" of the actor-critic players' planner (``gradient="exact"``).
+            ``"expectation"`` (default): eq. 4.3 with exact expectations over the joint action
+            (``grad_i V_i^p`` of the payments the players actually get, revenue-neutral
+            subtraction included). ``"linearized"``: the authors' code's form (two-action games):
+            ``grad_i V_i^p ~ dP_i(C)/dtheta_i * d r~^p_i / d a_i`` at the round played, actions fed
+            to the planner as 0/1 (here: the C-minus-D direction of player i's one-hot input), where
+            ``r~^p`` is the planner's output BEFORE the revenue-neutral mean subtraction;
+            ``grad_i V`` exact. With ``cost_form="l2_realized"`` the cost is the round's
+            ``alpha ||r^p(a)||`` (the code's).
+        estimated_baseline: the constant ``b`` of "estimated V" (eq. 4.5). ``None`` (default):
+            ``T + S - 0.1`` (the welfare of a (C, D) round minus 0.1, the authors' code) in
+            two-player two-action games, else the mean welfare over the joint actions.
     """
 
     def __init__(self, algo_class=None):
@@ -124,6 +177,15 @@ class AMDConfig(DesignerSeatConfigMixin, CoopConfigMixin, AlgorithmConfig):
         self.om_window = 5
         self.om_fit_steps = 20
         self.om_lr = 0.05
+        self.learner_rule = "gradient_ascent"
+        self.ac_critic = "centralized"
+        self.ac_critic_hidden = [20]
+        self.ac_critic_lr = 0.01
+        self.ac_gamma = 0.9
+        self.ac_entropy_coeff = 0.0
+        self.estimated_baseline = None
+        self.exact_v_form = "expectation"
+        self._amd_baseline = None
         self.gamma = 0.99
         self.normalize_actions = False
         self.clip_actions = False
@@ -158,6 +220,14 @@ class AMDConfig(DesignerSeatConfigMixin, CoopConfigMixin, AlgorithmConfig):
         om_window=NotProvided,
         om_fit_steps=NotProvided,
         om_lr=NotProvided,
+        learner_rule=NotProvided,
+        ac_critic=NotProvided,
+        ac_critic_hidden=NotProvided,
+        ac_critic_lr=NotProvided,
+        ac_gamma=NotProvided,
+        ac_entropy_coeff=NotProvided,
+        estimated_baseline=NotProvided,
+        exact_v_form=NotProvided,
         **kwargs,
     ):
         """See the class docstring; other keys go to ``AlgorithmConfig.training``."""
@@ -172,14 +242,21 @@ class AMDConfig(DesignerSeatConfigMixin, CoopConfigMixin, AlgorithmConfig):
             init_prob=init_prob, updates_per_iteration=updates_per_iteration,
             episodes_per_iteration=episodes_per_iteration, opponent_model=opponent_model,
             om_decay=om_decay, om_prior=om_prior, om_window=om_window, om_fit_steps=om_fit_steps,
-            om_lr=om_lr,
+            om_lr=om_lr, learner_rule=learner_rule, ac_critic=ac_critic,
+            ac_critic_hidden=ac_critic_hidden, ac_critic_lr=ac_critic_lr, ac_gamma=ac_gamma,
+            ac_entropy_coeff=ac_entropy_coeff, estimated_baseline=estimated_baseline,
+            exact_v_form=exact_v_form,
         )
         return self
 
     @property
+    def actor_critic(self) -> bool:
+        return self.learner_rule == "actor_critic"
+
+    @property
     def num_updates(self) -> int:
         if self.updates_per_iteration is None:
-            return 100 if self.gradient == "exact" else 1
+            return 100 if self.gradient == "exact" or self.actor_critic else 1
         return int(self.updates_per_iteration)
 
     def _designer_seat_kwargs(self) -> dict:
@@ -213,6 +290,18 @@ class AMDConfig(DesignerSeatConfigMixin, CoopConfigMixin, AlgorithmConfig):
         check_int("om_window", self.om_window, 1, None)
         check_int("om_fit_steps", self.om_fit_steps, 1, None)
         check_float("om_lr", self.om_lr, 0.0, None, low_open=True)
+        check_choice("learner_rule", self.learner_rule, LEARNER_RULES)
+        check_choice("ac_critic", self.ac_critic, AC_CRITICS)
+        check_layer_sizes("ac_critic_hidden", self.ac_critic_hidden)
+        check_float("ac_critic_lr", self.ac_critic_lr, 0.0, None)
+        check_float("ac_gamma", self.ac_gamma, 0.0, 1.0, high_open=True)
+        check_float("ac_entropy_coeff", self.ac_entropy_coeff, 0.0, None)
+        check_choice("exact_v_form", self.exact_v_form, EXACT_V_FORMS)
+        if self.estimated_baseline is not None:
+            check_float("estimated_baseline", self.estimated_baseline, None, None)
+        if self.actor_critic and self.opponent_model:
+            raise ValueError("learner_rule='actor_critic' does not support opponent_model=True "
+                             "(eq. 4.6); use learner_rule='gradient_ascent'")
         for key in ("planner_hidden", "learner_hidden"):
             check_layer_sizes(key, getattr(self, key))
 
@@ -232,7 +321,14 @@ class AMDConfig(DesignerSeatConfigMixin, CoopConfigMixin, AlgorithmConfig):
             one_shot = isinstance(inner, MatrixGameEnv) and inner.horizon == 1
             if self.gradient is None:
                 self.gradient = "exact" if one_shot else "pg"
-            if self.gradient == "exact":
+            if self.actor_critic and not one_shot:
+                base = self.env[: -len(_SUFFIX)] if self.env.endswith(_SUFFIX) else self.env
+                raise ValueError(
+                    "learner_rule='actor_critic' needs a one-shot matrix game (a MatrixGameEnv "
+                    f"with horizon=1, e.g. 'greed_fear', 'stag_hunt'); {base!r} is not one. "
+                    "Use learner_rule='gradient_ascent' for any other env."
+                )
+            if self.gradient == "exact" or self.actor_critic:
                 if not one_shot:
                     base = self.env[: -len(_SUFFIX)] if self.env.endswith(_SUFFIX) else self.env
                     raise ValueError(
@@ -244,6 +340,14 @@ class AMDConfig(DesignerSeatConfigMixin, CoopConfigMixin, AlgorithmConfig):
                 self._amd_payoffs = np.asarray(inner.payoffs, np.float64).tolist()
                 self._amd_obs0 = {a: np.asarray(obs0[a]).tolist() for a in self._amd_agents}
                 self._amd_state0 = np.asarray(seat.state(), np.float32).tolist()
+                self._amd_baseline = self._default_baseline(np.asarray(inner.payoffs, np.float64))
+                if self.exact_v_form == "linearized" and (
+                        not self.actor_critic or not self._amd_coop
+                        or any(int(n) != 2 for n in np.asarray(inner.payoffs).shape[:-1])):
+                    raise ValueError(
+                        "exact_v_form='linearized' (the authors' code's planner gradient) needs "
+                        "learner_rule='actor_critic' and a game where every player has two "
+                        "actions, one of them cooperative; use exact_v_form='expectation'")
                 if self.opponent_model and list(self.learner_hidden):
                     raise ValueError(
                         "opponent_model=True with gradient='exact' fits tabular learners (closed-"
@@ -252,6 +356,16 @@ class AMDConfig(DesignerSeatConfigMixin, CoopConfigMixin, AlgorithmConfig):
                     )
         finally:
             env.close()
+
+    def _default_baseline(self, payoffs: np.ndarray) -> float:
+        """``b`` of "estimated V" (eq. 4.5): see ``estimated_baseline`` in the class docstring."""
+        if self.estimated_baseline is not None:
+            return float(self.estimated_baseline)
+        welfare = payoffs.sum(-1)
+        if welfare.shape == (2, 2) and self._amd_coop:
+            c0, c1 = self._amd_coop
+            return float(welfare[c0, 1 - c1] - 0.1)     # T + S - 0.1 (the authors' code)
+        return float(welfare.mean())
 
     def validate(self) -> None:
         self._validate_keys()

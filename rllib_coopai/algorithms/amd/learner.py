@@ -19,6 +19,15 @@ ascend ``V_i + V_i^p`` exactly (eq 4.1). Nothing here uses the sampled batch exc
 ``G^p``), ``grad_i V ~ E[sum_t grad log pi_i(a_t) (G^W_t - b)]``; learners do a REINFORCE step on
 ``r_i + r^p_i`` with a mean baseline.
 
+``learner_rule="actor_critic"`` (one-shot matrix games; the stochastic players of the AMD thesis's
+Tables 4.2/4.3 and Algorithm 1, as in the authors' code): each step plays one round ``a ~ pi(theta)``
+(seeded torch Generator, saved in the Learner state); each player's critic descends
+``delta_i^2`` and its actor ascends ``log pi_i(a_i) * delta_i`` with
+``delta_i = r_i(a) + r^p_i(a) + gamma_ac * v_i - v_i`` (eq. 4.1 estimated by an actor-critic step);
+the planner ascends eq. 4.3 with exact values ("exact V", ``gradient="exact"``) or eq. 4.5 from
+the one round ("estimated V", ``gradient="pg"``):
+``J = sum_i eta_i <grad_i log pi_i(a_i) r^p_i(a), grad_i log pi_i(a_i) (W(a) - b)>``.
+
 ``opponent_model=True`` (eq 4.6): ``theta`` in the planner's surrogate is replaced by the
 planner's maximum-likelihood estimate ``theta_hat`` from the observed actions
 (``opponent_model.TabularMLE`` / ``FittedPolicy``); the learners' own updates are unchanged.
@@ -44,8 +53,9 @@ from rllib_coopai.core.differentiable import call_with, named_params
 from rllib_coopai.core.distributed import all_reduce_
 from rllib_coopai.core.episodes import to_et
 from rllib_coopai.core.learner import CrossAgentTorchLearner
-from rllib_coopai.core.losses import action_logp, pg_loss
+from rllib_coopai.core.losses import action_logp, categorical_entropy, pg_loss
 from rllib_coopai.core.returns import discounted_returns
+from rllib_coopai.modules.designer_module import mlp
 from rllib_coopai.wrappers.designer import DESIGNER_ID, payments
 
 
@@ -61,6 +71,45 @@ def exact_values(probs: List[torch.Tensor], table: torch.Tensor) -> torch.Tensor
     """``V_f,i = sum_a P(a) f(a)_i`` for a per-outcome table ``[A_1, ..., A_N, N]`` -> ``[N]``."""
     P = joint_probs(probs)
     return (P.unsqueeze(-1) * table).reshape(-1, table.shape[-1]).sum(0)
+
+
+def estimated_value_gradients(glogp, rp, welfare, baseline):
+    """The one-round score-function estimates of eqs. 4.4-4.5 for every player ``i``:
+    ``grad_i V_i^p ~ g_i r^p_i(a)`` (differentiable in the planner through ``rp``) and
+    ``grad_i V ~ g_i (W(a) - b)`` (a constant), ``g_i = grad_{theta_i} log pi_i(a_i)``. Each is
+    unbiased; their product (one round for both factors, as the authors' code) is not."""
+    g_vp = [[g * rp[i] for g in gi] for i, gi in enumerate(glogp)]
+    g_v = [[g * (welfare - baseline) for g in gi] for gi in glogp]
+    return g_vp, g_v
+
+
+def estimated_planner_objective(
+    glogp: List[List[torch.Tensor]],
+    rp: torch.Tensor,
+    welfare: torch.Tensor,
+    baseline: float,
+    lrs: List[float],
+    alpha: float,
+    cost_form: str = "squared_expected",
+) -> torch.Tensor:
+    """Eq. 4.5 surrogate ``J`` from ONE sampled round ("estimated V", AMD thesis Table 4.3).
+
+    ``glogp[i]``: ``grad_{theta_i} log pi_i(a_i)`` (tensors, constants); ``rp``: ``[N]`` the round's
+    payments ``r^p(a)`` (differentiable in the planner); ``welfare``: ``sum_j r_j(a)`` (original
+    rewards); ``baseline``: the constant ``b``. With ``g_i = grad_i log pi_i(a_i)``:
+    ``grad_i V_i^p ~ g_i r^p_i(a)`` and ``grad_i V ~ g_i (W(a) - b)`` (eqs. 4.4-4.5), so
+    ``J = sum_i eta_i ||g_i||^2 r^p_i(a) (W(a) - b) - cost``. The one-round product is a biased
+    estimate of eq. 4.3's ``sum_i eta_i <grad_i V_i^p, grad_i V>`` (E[XY] != E[X] E[Y]).
+    """
+    g_vp, g_v = estimated_value_gradients(glogp, rp, welfare, baseline)
+    J = 0.0
+    for i in range(len(glogp)):
+        J = J + lrs[i] * sum((a * b).sum() for a, b in zip(g_vp[i], g_v[i]))    # eq. 4.5
+    if cost_form == "squared_expected":
+        J = J - alpha * (rp ** 2).sum()       # eq. 4.7 with the one-round estimate V^p ~ r^p(a)
+    else:
+        J = J - alpha * rp.norm()             # the authors' code: alpha ||r^p(a)||_2
+    return J
 
 
 def exact_planner_objective(
@@ -101,21 +150,9 @@ class AMDLearner(CrossAgentTorchLearner):
     """TorchLearner of ``AMD``: learners ascend ``V_i + V_i^p``, the planner ascends ``J``."""
 
     def build(self) -> None:
-        super().build()
         cfg = self.config
         self._agents = [a for a in cfg._amd_agents]
-        self._planner_on = True
-        self._om = None
-        if cfg.opponent_model:
-            modules = [self.module[a] for a in self._agents]
-            seed = 0 if cfg.seed is None else int(cfg.seed)
-            if cfg.gradient == "exact":
-                self._om = TabularMLE(modules, [int(m.n_actions) for m in modules], cfg.om_decay,
-                                      cfg.om_prior, seed)
-            else:
-                self._om = FittedPolicy(modules, cfg.om_window, cfg.om_fit_steps, cfg.om_lr, seed,
-                                        allreduce=partial(all_reduce_, mean=True))
-        if cfg.gradient == "exact":
+        if cfg.gradient == "exact" or cfg.actor_critic:
             self._payoffs = torch.tensor(np.asarray(cfg._amd_payoffs), dtype=torch.float32)
             self._obs0 = {a: torch.tensor(np.asarray(o), dtype=torch.float32)[None]
                           for a, o in cfg._amd_obs0.items()}
@@ -128,6 +165,62 @@ class AMDLearner(CrossAgentTorchLearner):
                 parts = [np.eye(n, dtype=np.float32)[k] for k, n in zip(row, sizes)]
                 onehots.append(np.concatenate([np.asarray(cfg._amd_state0, np.float32)] + parts))
             self._dobs_all = torch.tensor(np.stack(onehots))
+        if cfg.actor_critic:
+            self._build_actor_critic()       # before super().build(): it registers the critics' optimizers
+        super().build()
+        if cfg.actor_critic and not list(cfg.learner_hidden):
+            # AMD thesis §4.2 / the authors' Simple_Agent: ONE scalar theta per player, P(C) =
+            # sigmoid(theta). The tabular module's logit is w . o + b with a constant one-hot o, so
+            # w would be a second copy of theta (twice the step); only b (= theta) is trained.
+            for a in self._agents:
+                self.module[a].net[-1].weight.requires_grad_(False)
+        self._planner_on = True
+        self._om = None
+        if cfg.opponent_model:
+            modules = [self.module[a] for a in self._agents]
+            seed = 0 if cfg.seed is None else int(cfg.seed)
+            if cfg.gradient == "exact":
+                self._om = TabularMLE(modules, [int(m.n_actions) for m in modules], cfg.om_decay,
+                                      cfg.om_prior, seed)
+            else:
+                self._om = FittedPolicy(modules, cfg.om_window, cfg.om_fit_steps, cfg.om_lr, seed,
+                                        allreduce=partial(all_reduce_, mean=True))
+
+    # ------------------------------------------------------------------- actor-critic players
+    def _build_actor_critic(self) -> None:
+        """Critics (one per player, kept by the Learner: not part of the players' RLModules) and
+        the round sampler. Centralized critic, as the authors' code: ``v_i(o_i, pi_1..pi_N)``."""
+        cfg = self.config
+        seed = 0 if cfg.seed is None else int(cfg.seed)
+        self._ac_gen = torch.Generator().manual_seed(seed + 104729)
+        torch_state = torch.get_rng_state()
+        torch.manual_seed(seed + 7)                        # critic init, independent of the run
+        self._critics = {}
+        n_act = sum(int(n) for n in self._payoffs.shape[:-1])
+        for a in self._agents:
+            if cfg.ac_critic == "centralized":
+                net = mlp(self._obs0[a].shape[-1] + n_act, list(cfg.ac_critic_hidden), 1, "relu")
+                with torch.no_grad():
+                    for layer in net:
+                        if isinstance(layer, torch.nn.Linear):   # the code: N(0, 0.1) weights, 0.1 biases
+                            layer.weight.normal_(0.0, 0.1)
+                            layer.bias.fill_(0.1)
+            else:
+                net = _ScalarCritic()
+            self._critics[a] = net
+        torch.set_rng_state(torch_state)
+        self._ac_aar = []
+
+    def _critic_value(self, i: int, probs: List[torch.Tensor]) -> torch.Tensor:
+        aid = self._agents[i]
+        if self.config.ac_critic == "scalar":
+            return self._critics[aid]()
+        x = torch.cat([self._obs0[aid][0]] + [p.detach() for p in probs])
+        return self._critics[aid](x)[0]
+
+    def _sample_round(self, probs: List[torch.Tensor]) -> tuple:
+        """One joint action ``a ~ prod_i pi_i`` from the Learner's own seeded generator."""
+        return tuple(int(torch.multinomial(p.detach(), 1, generator=self._ac_gen)) for p in probs)
 
     def configure_optimizers_for_module(self, module_id, config=None) -> None:
         module = self._module[module_id]
@@ -140,6 +233,12 @@ class AMDLearner(CrossAgentTorchLearner):
         opt = torch.optim.Adam(params, lr=lr) if kind == "adam" else torch.optim.SGD(params, lr=lr)
         self.register_optimizer(module_id=module_id, optimizer=opt, params=params,
                                 lr_or_lr_schedule=lr)
+        critics = getattr(self, "_critics", None)
+        if critics and module_id in critics:   # actor-critic players: the critic's own Adam (the code's)
+            c_params = list(critics[module_id].parameters())
+            self.register_optimizer(module_id=module_id, optimizer_name="critic",
+                                    optimizer=torch.optim.Adam(c_params, lr=self.config.ac_critic_lr),
+                                    params=c_params, lr_or_lr_schedule=self.config.ac_critic_lr)
 
     def set_planner_enabled(self, enabled: bool) -> None:
         """Turn the planner's payments on/off (AMD thesis §4.3, "turning the planner off")."""
@@ -164,6 +263,7 @@ class AMDLearner(CrossAgentTorchLearner):
     def before_gradient_based_update(self, *, timesteps) -> None:
         super().before_gradient_based_update(timesteps=timesteps)
         self._steps_in_update = 0
+        self._ac_aar = []
 
     def _exact_losses(self, log: bool = True):
         cfg = self.config
@@ -187,8 +287,103 @@ class AMDLearner(CrossAgentTorchLearner):
             J = exact_planner_objective(leaf, self._probs, self._payoffs, rp,
                                         [cfg.learner_lr] * n, cfg.cost_weight, cfg.cost_form)
             losses[DESIGNER_ID] = -J
-        if not log:
-            return losses
+        if log:
+            self._log_exact(probs, rp)
+        return losses
+
+    def _ac_losses(self, log: bool = True):
+        """One synchronous step with actor-critic players (``learner_rule="actor_critic"``):
+        one round played, each player's actor-critic step, the planner's eq. 4.3 / 4.5 step."""
+        cfg = self.config
+        n = len(self._agents)
+        own = [named_params(self.module[a]) for a in self._agents]
+        rp = self._rp_table()                               # r^p(a) for every joint action a
+        logp_all = [torch.log_softmax(call_with(self.module[a], own[i], self._obs0[a],
+                                                method="logits"), -1)[0]
+                    for i, a in enumerate(self._agents)]
+        probs = [lp.exp() for lp in logp_all]
+        act = self._sample_round(probs)                     # AMD thesis Algorithm 1: a_i ~ pi_i
+        self._last_round = act
+        r = self._payoffs[act]                              # r_i(a), [N]
+        rp_a = rp[act]                                      # r^p_i(a), [N]
+        total = r + rp_a.detach()
+        losses = {}
+        one = torch.ones(())
+        for i, aid in enumerate(self._agents):
+            v = self._critic_value(i, probs)
+            delta = total[i] + cfg.ac_gamma * v.detach() - v      # TD error on r_i + r^p_i
+            actor = pg_loss(logp_all[i][act[i]], delta.detach(), one, 1.0,   # eq. 4.1 as an
+                            categorical_entropy(logp_all[i]), cfg.ac_entropy_coeff)  # actor-critic step
+            losses[aid] = actor + delta.pow(2)              # + the critic's squared TD error
+        if self._planner_on:
+            lrs = [cfg.learner_lr] * n
+            if cfg.gradient == "exact" and cfg.exact_v_form == "linearized":
+                J = self._linearized_objective(own, act, rp)   # the authors' code's "exact V"
+            elif cfg.gradient == "exact":                   # "exact V": eq. 4.3 at the current theta
+                leaf = [{k: v.detach().requires_grad_(True) for k, v in p.items()} for p in own]
+                J = exact_planner_objective(leaf, self._probs, self._payoffs, rp, lrs,
+                                            cfg.cost_weight, cfg.cost_form)
+            else:                                           # "estimated V": eq. 4.5, this round
+                glogp = []
+                for i, aid in enumerate(self._agents):
+                    leaf = {k: v.detach().requires_grad_(True) for k, v in own[i].items()}
+                    lp = torch.log_softmax(call_with(self.module[aid], leaf, self._obs0[aid],
+                                                     method="logits"), -1)[0, act[i]]
+                    g = torch.autograd.grad(lp, list(leaf.values()), allow_unused=True)
+                    glogp.append([x.detach() for x in g if x is not None])
+                J = estimated_planner_objective(glogp, rp_a, r.sum(), cfg._amd_baseline, lrs,
+                                                cfg.cost_weight, cfg.cost_form)
+            losses[DESIGNER_ID] = -J
+        self._ac_aar.append(float(rp_a.detach().abs().sum()))
+        if log:
+            self._log_exact(probs, rp)
+            self.metrics.log_value(("actor_critic", "aar"), float(np.mean(self._ac_aar)), window=1)
+            self._ac_aar = []
+            with torch.no_grad():
+                for i, aid in enumerate(self._agents):
+                    self.metrics.log_value(("actor_critic", f"value_{aid}"),
+                                           float(self._critic_value(i, probs)), window=1)
+        return losses
+
+    def _linearized_objective(self, own, act, rp) -> torch.Tensor:
+        """``exact_v_form="linearized"``: eq. 4.3 as the authors' code computes it,
+        ``J = sum_i eta_i (dP_i(C)/dtheta_i * d r~^p_i/d a_i)^T grad_i V - cost``, the derivative of
+        the planner's raw output ``r~^p_i`` (before any revenue-neutral subtraction) along player
+        i's C-minus-D input direction, at the round ``act`` played; ``grad_i V`` exact."""
+        cfg = self.config
+        n = len(self._agents)
+        sizes = [int(k) for k in self._payoffs.shape[:-1]]
+        row = self._dobs_all[int(np.ravel_multi_index(act, sizes))].clone().requires_grad_(True)
+        planner = self.module[DESIGNER_ID]
+        u = call_with(planner, named_params(planner), row[None], method="incentives")[0]
+        leaf = [{k: v.detach().requires_grad_(True) for k, v in p.items()} for p in own]
+        probs = [self._probs(i, leaf[i]) for i in range(n)]
+        W = exact_values(probs, self._payoffs).sum()                       # V (original rewards)
+        off = row.shape[0] - sum(sizes)
+        J = 0.0
+        for i in range(n):
+            c = cfg._amd_coop[i]
+            du = torch.autograd.grad(u[i], row, create_graph=True)[0]
+            dr_da = du[off + c] - du[off + 1 - c]                           # d r~^p_i / d a_i
+            ps = list(leaf[i].values())
+            g_p = torch.autograd.grad(probs[i][c], ps, retain_graph=True, allow_unused=True)
+            g_v = torch.autograd.grad(W, ps, retain_graph=True, allow_unused=True)
+            off += sizes[i]
+            for a, b in zip(g_p, g_v):
+                if a is not None and b is not None:
+                    J = J + cfg.learner_lr * dr_da * (a * b).sum()          # eq. 4.3, linearised
+        if cfg.cost_form == "squared_expected":
+            Vp = exact_values([p.detach() for p in probs], rp)
+            J = J - cfg.cost_weight * (Vp ** 2).sum()                      # eq. 4.7
+        else:
+            J = J - cfg.cost_weight * rp[act].norm()                        # the code: alpha ||r^p(a)||
+        return J
+
+    def _log_exact(self, probs, rp) -> None:
+        """``learners/exact/...``: P(C) per player, P(all C), expected payments, welfare and AAR
+        of the current policies (exact expectations, whichever rule the players learn by)."""
+        cfg = self.config
+        n = len(self._agents)
         with torch.no_grad():
             P = [p.detach() for p in probs]
             Vp = exact_values(P, rp.detach())
@@ -207,7 +402,6 @@ class AMDLearner(CrossAgentTorchLearner):
                     self.metrics.log_value(("opponent_model", f"p_hat_{a}"), float(p[0]),
                                            window=1)
             self.metrics.log_value(("exact", "aar"), aar.item(), window=1)
-        return losses
 
     def _pg_losses(self, batch):
         cfg = self.config
@@ -276,7 +470,11 @@ class AMDLearner(CrossAgentTorchLearner):
     def compute_losses(self, *, fwd_out, batch, **kwargs):
         """Exact mode: the batch is not used; the algorithm runs ``updates_per_iteration``
         synchronous exact steps as that many epochs of one Learner update (metrics of the last).
-        pg mode: the sampled estimates of eqs 4.4-4.5 on the batch."""
+        pg mode: the sampled estimates of eqs 4.4-4.5 on the batch. Actor-critic players: one
+        played round per epoch (``updates_per_iteration`` rounds per iteration)."""
+        if self.config.actor_critic:
+            self._steps_in_update = getattr(self, "_steps_in_update", 0) + 1
+            return self._ac_losses(log=self._steps_in_update >= self.config.num_updates)
         if self.config.gradient == "exact":
             self._steps_in_update = getattr(self, "_steps_in_update", 0) + 1
             return self._exact_losses(log=self._steps_in_update >= self.config.num_updates)
@@ -286,16 +484,29 @@ class AMDLearner(CrossAgentTorchLearner):
         state = super().get_state(components, not_components=not_components, **kwargs)
         if self._om is not None and components is None:
             state["opponent_model"] = self._om.get_state()
+        if self.config.actor_critic and components is None:   # critics + round sampler
+            state["actor_critic"] = {
+                "critics": {a: {k: v.detach().clone() for k, v in c.state_dict().items()}
+                            for a, c in self._critics.items()},
+                "generator": self._ac_gen.get_state()}
         return state
 
     def set_state(self, state) -> None:
         super().set_state(state)
         if self._om is not None and "opponent_model" in state:
             self._om.set_state(state["opponent_model"])
+        if self.config.actor_critic and "actor_critic" in state:
+            with torch.no_grad():
+                for a, sd in state["actor_critic"]["critics"].items():
+                    self._critics[a].load_state_dict(sd)
+            self._ac_gen.set_state(torch.as_tensor(state["actor_critic"]["generator"], dtype=torch.uint8))
 
     def compute_loss_for_module(self, *, module_id, config, batch, fwd_out):
         """Per-module view. AMD's losses are cross-agent, so ``compute_losses`` computes them all;
         in exact mode one module's loss needs no batch and is returned from there."""
+        if self.config.actor_critic:
+            raise ValueError("AMD(learner_rule='actor_critic') plays one round for all modules "
+                             "per step: use compute_losses")
         if self.config.gradient != "exact":
             raise ValueError("AMD(gradient='pg') losses need all agents' batches: use compute_losses")
         return self._exact_losses().get(module_id, torch.zeros(()))
@@ -307,3 +518,14 @@ def ret_all(rp: torch.Tensor, t_col: torch.Tensor, gamma: float) -> torch.Tensor
     x = to_et(rp, t_col)                                    # [E, T, N]
     g = discounted_returns(x.transpose(1, 2), gamma)        # [E, N, T]
     return g.transpose(1, 2).reshape(rp.shape)
+
+
+class _ScalarCritic(torch.nn.Module):
+    """``ac_critic="scalar"``: one learned value per player (the one-shot game has one state)."""
+
+    def __init__(self):
+        super().__init__()
+        self.value = torch.nn.Parameter(torch.zeros(()))
+
+    def forward(self) -> torch.Tensor:
+        return self.value
