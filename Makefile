@@ -9,7 +9,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 STAMP := $(VENV)/.installed
 TORCH_VERSION ?= 2.13.0
-PYTEST_ARGS ?=
+PYTEST_ARGS ?= --durations=25
 CLAIM ?=
 
 .PHONY: install train test test-fast benchmark reproduce clean
