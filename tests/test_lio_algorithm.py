@@ -152,7 +152,7 @@ def test_preactivation_bound_revives_a_saturated_incentive_head(ray_session, bou
     """A giver whose incentive outputs sit deep in the sigmoid's tails (output layer x 1e4), with
     recipients that do not learn (meta-gradient 0) and the cost in the incentive Adam: without
     ``preactivation_bound`` no gradient reaches the head and it never moves (the "dead head" of
-    docs/results/lio/README.md, ER(3,2)); with it, the cost pulls the pre-activations back."""
+    docs/REPRODUCTION.md, ER(3,2)); with it, the cost pulls the pre-activations back."""
     algo = _small(LIOConfig().environment("escape_room", env_config=ER21), policy_lr=0.0,
                   separate_cost_optimizer=False, cost_coeff=1.0, incentive_lr=1e-2,
                   preactivation_bound=bound).build_algo()

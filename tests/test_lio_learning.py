@@ -139,7 +139,7 @@ def test_lio_reaches_mutual_cooperation_in_ipd(ray_session):
 def test_lio_asym_solves_asymmetric_escape_room_where_two_pg_agents_fail(ray_session):
     """LIO thesis App. B.5.1: only A1 (player_0) gives incentives, A2 is a plain PG learner. LIO-asym's greedy
     collective return is the optimum 9 after 40 iterations (benchmark: 9 at every evaluation
-    from iteration 20 in 5/5 seeds, docs/results/lio/README.md); two PG agents are at -5 (A2
+    from iteration 20 in 5/5 seeds, docs/REPRODUCTION.md); two PG agents are at -5 (A2
     stays, A1 penalised every step) in the same seeds and budget."""
     env_config = {"asymmetric": True}
     for seed in (0, 1):
