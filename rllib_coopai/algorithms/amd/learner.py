@@ -49,7 +49,7 @@ from ray.rllib.core.learner.torch.torch_learner import TorchLearner
 from ray.rllib.utils.annotations import override
 
 from rllib_coopai.core.opponent_model import FittedPolicy, TabularMLE
-from rllib_coopai.core.differentiable import call_with, named_params
+from rllib_coopai.core.differentiable import call_with, gradient, leaf_copy, named_params
 from rllib_coopai.core.distributed import all_reduce_
 from rllib_coopai.core.episodes import to_et
 from rllib_coopai.core.learner import CrossAgentTorchLearner
@@ -283,7 +283,7 @@ class AMDLearner(CrossAgentTorchLearner):
             if self._om is not None:  # eq 4.6: one round played, theta_hat from the actions seen
                 self._om.play_and_observe(probs)
                 own = self._om.params()
-            leaf = [{k: v.detach().requires_grad_(True) for k, v in p.items()} for p in own]
+            leaf = [leaf_copy(p) for p in own]
             J = exact_planner_objective(leaf, self._probs, self._payoffs, rp,
                                         [cfg.learner_lr] * n, cfg.cost_weight, cfg.cost_form)
             losses[DESIGNER_ID] = -J
@@ -320,17 +320,16 @@ class AMDLearner(CrossAgentTorchLearner):
             if cfg.gradient == "exact" and cfg.exact_v_form == "linearized":
                 J = self._linearized_objective(own, act, rp)   # the authors' code's "exact V"
             elif cfg.gradient == "exact":                   # "exact V": eq. 4.3 at the current theta
-                leaf = [{k: v.detach().requires_grad_(True) for k, v in p.items()} for p in own]
+                leaf = [leaf_copy(p) for p in own]
                 J = exact_planner_objective(leaf, self._probs, self._payoffs, rp, lrs,
                                             cfg.cost_weight, cfg.cost_form)
             else:                                           # "estimated V": eq. 4.5, this round
                 glogp = []
                 for i, aid in enumerate(self._agents):
-                    leaf = {k: v.detach().requires_grad_(True) for k, v in own[i].items()}
+                    leaf = leaf_copy(own[i])
                     lp = torch.log_softmax(call_with(self.module[aid], leaf, self._obs0[aid],
                                                      method="logits"), -1)[0, act[i]]
-                    g = torch.autograd.grad(lp, list(leaf.values()), allow_unused=True)
-                    glogp.append([x.detach() for x in g if x is not None])
+                    glogp.append(list(gradient(lp, leaf, reduce=None).values()))
                 J = estimated_planner_objective(glogp, rp_a, r.sum(), cfg._amd_baseline, lrs,
                                                 cfg.cost_weight, cfg.cost_form)
             losses[DESIGNER_ID] = -J
@@ -356,7 +355,7 @@ class AMDLearner(CrossAgentTorchLearner):
         row = self._dobs_all[int(np.ravel_multi_index(act, sizes))].clone().requires_grad_(True)
         planner = self.module[DESIGNER_ID]
         u = call_with(planner, named_params(planner), row[None], method="incentives")[0]
-        leaf = [{k: v.detach().requires_grad_(True) for k, v in p.items()} for p in own]
+        leaf = [leaf_copy(p) for p in own]
         probs = [self._probs(i, leaf[i]) for i in range(n)]
         W = exact_values(probs, self._payoffs).sum()                       # V (original rewards)
         off = row.shape[0] - sum(sizes)
@@ -437,7 +436,7 @@ class AMDLearner(CrossAgentTorchLearner):
             losses[aid] = pg_loss(logp, G_i, b["mask"], n_ep)             # eq 4.4 on r + r^p
             if self._planner_on:
                 src = params if theta_hat is None else theta_hat[i]
-                leaf = {k: v.detach().requires_grad_(True) for k, v in src.items()}
+                leaf = leaf_copy(src)
                 lg = call_with(self.module[aid], leaf, b["obs"], method="logits")
                 lp = torch.log_softmax(lg, -1).gather(-1, b["actions"].long()[:, None])[:, 0]
                 G_p = ret(rp[:, i])
@@ -472,12 +471,10 @@ class AMDLearner(CrossAgentTorchLearner):
         synchronous exact steps as that many epochs of one Learner update (metrics of the last).
         pg mode: the sampled estimates of eqs 4.4-4.5 on the batch. Actor-critic players: one
         played round per epoch (``updates_per_iteration`` rounds per iteration)."""
-        if self.config.actor_critic:
+        if self.config.actor_critic or self.config.gradient == "exact":
             self._steps_in_update = getattr(self, "_steps_in_update", 0) + 1
-            return self._ac_losses(log=self._steps_in_update >= self.config.num_updates)
-        if self.config.gradient == "exact":
-            self._steps_in_update = getattr(self, "_steps_in_update", 0) + 1
-            return self._exact_losses(log=self._steps_in_update >= self.config.num_updates)
+            step = self._ac_losses if self.config.actor_critic else self._exact_losses
+            return step(log=self._steps_in_update >= self.config.num_updates)
         return self._pg_losses({m: dict(b) for m, b in batch.items()})
 
     def get_state(self, components=None, *, not_components=None, **kwargs):
