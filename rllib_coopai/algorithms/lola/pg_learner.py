@@ -43,7 +43,7 @@ from ray.rllib.core.learner.torch.torch_learner import TorchLearner
 from ray.rllib.utils.annotations import override
 
 from rllib_coopai.core.differentiable import Params, call_with, gradient, leaf_copy, named_params
-from rllib_coopai.core.distributed import global_sum, world_size
+from rllib_coopai.core.distributed import global_sum
 from rllib_coopai.core.episodes import to_grid
 from rllib_coopai.core.learner import CrossAgentTorchLearner
 from rllib_coopai.core.losses import action_logp, pg_loss
@@ -149,7 +149,7 @@ class LOLAPGLearner(CrossAgentTorchLearner):
         cfg = self.config
         data, E, T = to_grid(batch, self._agents)
         mask = data[self._agents[0]]["mask"].float()
-        n = global_sum(E, mask.device) if world_size() > 1 else E
+        n = global_sum(E, mask.device)  # the global episode count (E itself with one Learner)
 
         def logp_fn(i: int, params: Params) -> torch.Tensor:
             d = data[self._agents[i]]
@@ -161,7 +161,7 @@ class LOLAPGLearner(CrossAgentTorchLearner):
             logp_fn, [named_params(self.module[a]) for a in self._agents],
             [data[a]["rewards"].float() for a in self._agents], mask, gamma=cfg.gamma,
             lr_correction=cfg.lr_correction, correction=cfg.correction, estimator=cfg.estimator, n=n,
-            reduce="sum" if world_size() > 1 else None)
+            reduce="sum")
         for aid, term in zip(self._agents, out["correction"]):
             self.metrics.log_value(("lola_pg", f"correction_{aid}"), float(term), window=1)
         return dict(zip(self._agents, out["loss"]))
