@@ -8,6 +8,7 @@ import torch
 
 from rllib_coopai.algorithms.amd import AMD, AMDConfig
 from rllib_coopai.algorithms.amd.learner import (
+    AMDLearner,
     estimated_planner_objective,
     estimated_value_gradients,
     exact_values,
@@ -165,6 +166,52 @@ def test_actor_critic_checkpoint_continues_identically(ray_session, tmp_path):
         assert res["learners"]["actor_critic"]["value_player_0"] == want_v
     finally:
         restored.stop()
+
+
+class _NaNInSecondUpdate(AMDLearner):
+    """Makes the 3rd of the 5 synchronous steps of the 2nd Learner update non-finite: the steps
+    before it move the players and their critics, the steps after it log finite losses over it
+    (the guard must see the step's loss itself)."""
+
+    def compute_losses(self, *, fwd_out, batch, **kwargs):
+        losses = super().compute_losses(fwd_out=fwd_out, batch=batch, **kwargs)
+        self._poison_step = getattr(self, "_poison_step", 0) + 1
+        if getattr(self, "_nonfinite_updates", 0) == 2 and self._poison_step % 5 == 3:
+            losses = {k: v * float("nan") for k, v in losses.items()}
+        return losses
+
+
+def test_skipped_nonfinite_update_puts_the_critics_back_too(ray_session):
+    """With ``skip_nonfinite_updates`` a non-finite update is undone for the critics (which the
+    Learner keeps outside the players' RLModules) as for the players: after the skipped update
+    every player, the planner and every critic hold the weights of before it."""
+    algo = ac(updates_per_iteration=5, skip_nonfinite_updates=True,
+              learner_class=_NaNInSecondUpdate).build_algo()
+    try:
+        algo.train()
+        learner = algo.learner_group._learner
+
+        def weights():
+            mods = {m: {k: v.detach().clone() for k, v in learner.module[m].state_dict().items()}
+                    for m in ("player_0", "player_1", DESIGNER_ID)}
+            mods.update({f"critic_{a}": {k: v.detach().clone() for k, v in c.state_dict().items()}
+                         for a, c in learner._critics.items()})
+            return mods
+
+        before = weights()
+        res = algo.train()
+        assert res["learners"]["__all_modules__"]["nonfinite_updates_skipped"] == 1
+        after = weights()
+        for m, sd in before.items():
+            for k, v in sd.items():
+                assert torch.equal(v, after[m][k]), (m, k)
+        res = algo.train()  # training goes on from there, with finite critics
+        assert res["learners"]["__all_modules__"]["nonfinite_updates_skipped"] == 0
+        moved = weights()
+        assert any(not torch.equal(v, moved["critic_player_0"][k])
+                   for k, v in before["critic_player_0"].items())
+    finally:
+        algo.stop()
 
 
 def test_actor_critic_bad_config():

@@ -1,8 +1,8 @@
 """Non-finite guard for learner updates: a NaN / inf never trains on silently.
 
 After every ``Learner.update()`` the learner checks the metrics it logged in that update whose
-names hold "loss", "norm", "objective" or "cost" (RLlib's ``total_loss`` per module included), and
-every parameter. (RLlib's ``TorchLearner`` sets NaN / inf gradients to zero and applies the update,
+names hold "loss", "norm", "objective" or "cost" (RLlib's ``total_loss`` per module included),
+the loss of every step of the update (epochs and minibatches), and every parameter. (RLlib's ``TorchLearner`` sets NaN / inf gradients to zero and applies the update,
 so without this check a NaN loss would pass silently.) On a NaN / inf:
 
 * by default it raises ``NonFiniteUpdateError`` naming the module, the loss term (or parameter)
@@ -10,8 +10,10 @@ so without this check a NaN loss would pass silently.) On a NaN / inf:
   ``train()``, before any checkpoint of that iteration is written, so the last checkpoint on disk
   is the last good one.
 * with ``.training(skip_nonfinite_updates=True)`` it puts back the module weights and optimizer
-  states from before the update (the update is skipped; other state a learner keeps between
-  updates, such as LIO's kept rollout, is not put back) and counts the skip in the learner
+  states from before the update (the update is skipped), together with any torch module a
+  learner trains outside its RLModules (``nonfinite_guarded_modules()``, e.g. AMD's actor-critic
+  critics); other state a learner keeps between updates (LIO's kept rollout, a round sampler's
+  generator) is not put back. It counts the skip in the learner
   results: ``learners/__all_modules__/nonfinite_updates_skipped`` (this iteration) and
   ``nonfinite_updates_skipped_lifetime``.
 
@@ -23,7 +25,7 @@ from __future__ import annotations
 import copy
 import math
 import numbers
-from typing import Any, Iterator, List, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import torch
 
@@ -81,10 +83,23 @@ class FiniteUpdateLearnerMixin:
         super().before_gradient_based_update(timesteps=timesteps)
         self._nonfinite_updates = getattr(self, "_nonfinite_updates", 0) + 1
         self._nonfinite_snapshot = self._take_snapshot() if self._skip_nonfinite() else None
+        self._nonfinite_loss = None
+
+    def compute_gradients(self, loss_per_module, **kwargs):
+        """Notes the first non-finite loss of this update's steps: RLlib zeroes its gradients and
+        later steps of a multi-epoch update log finite values over it, so the logged metrics
+        alone would not show it."""
+        if getattr(self, "_nonfinite_loss", None) is None:
+            for mid, loss in loss_per_module.items():
+                if _nonfinite_number(loss):
+                    self._nonfinite_loss = (mid, "the loss of one of this update's steps",
+                                            float(torch.as_tensor(loss).detach().sum()))
+                    break
+        return super().compute_gradients(loss_per_module, **kwargs)
 
     def after_gradient_based_update(self, *, timesteps) -> None:
         super().after_gradient_based_update(timesteps=timesteps)
-        bad = self._find_nonfinite()
+        bad = self._find_nonfinite() or getattr(self, "_nonfinite_loss", None)
         skipped = 0
         if bad:
             module_id, term, value = bad
@@ -100,7 +115,22 @@ class FiniteUpdateLearnerMixin:
         self.metrics.log_value((ALL_MODULES, SKIPPED_KEY), skipped, reduce="sum")
         self.metrics.log_value((ALL_MODULES, SKIPPED_LIFETIME_KEY), skipped, reduce="lifetime_sum")
 
+    def nonfinite_guarded_modules(self) -> Dict[str, torch.nn.Module]:
+        """Torch modules this learner trains outside ``self.module`` (name -> module): the guard
+        checks their parameters and puts them back on a skipped update, like the RLModules'.
+        Names must differ from the module ids (they stand for the module in error messages).
+        None by default; a learner with such modules (AMD's critics) overrides this."""
+        return {}
+
     # ------------------------------------------------------------------ pieces
+    def _guarded_modules(self) -> Dict[Any, torch.nn.Module]:
+        mods = dict(self.module._rl_modules.items())
+        for name, m in self.nonfinite_guarded_modules().items():
+            if name in mods:
+                raise ValueError(f"nonfinite_guarded_modules: {name!r} is also a module id")
+            mods[name] = m
+        return mods
+
     def _skip_nonfinite(self) -> bool:
         return bool(getattr(self.config, "skip_nonfinite_updates", False))
 
@@ -115,15 +145,16 @@ class FiniteUpdateLearnerMixin:
 
     def _take_snapshot(self):
         modules = {mid: {k: v.detach().clone() for k, v in m.state_dict().items()}
-                   for mid, m in self.module._rl_modules.items()}
+                   for mid, m in self._guarded_modules().items()}
         optims = {name: copy.deepcopy(o.state_dict()) for name, o in self._optimizers()}
         return modules, optims
 
     def _restore_snapshot(self, snapshot) -> None:
         modules, optims = snapshot
+        guarded = self._guarded_modules()
         with torch.no_grad():
             for mid, state in modules.items():
-                self.module[mid].load_state_dict(state)
+                guarded[mid].load_state_dict(state)
         for name, o in self._optimizers():
             if name in optims:
                 o.load_state_dict(optims[name])
@@ -142,7 +173,7 @@ class FiniteUpdateLearnerMixin:
                 continue
             if _nonfinite_number(value):
                 terms.append((path, value))
-        for mid, m in self.module._rl_modules.items():
+        for mid, m in self._guarded_modules().items():
             params = [(n, p) for n, p in m.named_parameters()]
             if not params:
                 continue

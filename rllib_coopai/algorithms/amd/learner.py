@@ -211,6 +211,12 @@ class AMDLearner(CrossAgentTorchLearner):
         torch.set_rng_state(torch_state)
         self._ac_aar = []
 
+    @override(CrossAgentTorchLearner)
+    def nonfinite_guarded_modules(self):
+        """The actor-critic players' critics: checked and, with ``skip_nonfinite_updates``,
+        put back with the players' modules on a skipped update."""
+        return {f"critic_{a}": c for a, c in (getattr(self, "_critics", None) or {}).items()}
+
     def _critic_value(self, i: int, probs: List[torch.Tensor]) -> torch.Tensor:
         aid = self._agents[i]
         if self.config.ac_critic == "scalar":
