@@ -132,8 +132,12 @@ def evaluate(algo, n=5, explore=False):
 
     ``explore=False``: the greedy (argmax) policies. ``explore=True``: actions sampled from the
     softmax policies with the exploration floor set to 0 -- the reference code's evaluation
-    (``test_ssd`` runs the actors with epsilon 0).
+    (``test_ssd`` runs the actors with epsilon 0). The evaluation samples in the training process;
+    its random draws are put back afterwards (``preserved_process_rng``), so a run's training
+    does not depend on how often or how it is evaluated.
     """
+    from rllib_coopai.core.rng_state import preserved_process_rng
+
     algo.eval_env_runner_group.sync_weights(from_worker_or_learner_group=algo.learner_group)
     runner = algo.eval_env_runner_group.local_env_runner
     if explore:
@@ -141,7 +145,8 @@ def evaluate(algo, n=5, explore=False):
             eps = getattr(runner.module[mid], "epsilon", None)
             if eps is not None:
                 eps.fill_(0.0)
-    episodes = runner.sample(num_episodes=n, explore=explore)
+    with preserved_process_rng():
+        episodes = runner.sample(num_episodes=n, explore=explore)
     coop = [float(i["cooperated"]) for ep in episodes for sa in ep.agent_episodes.values()
             for i in sa.get_infos()[1:] if "cooperated" in i]
     return {"social_welfare": sum(ep.get_return() for ep in episodes) / n,

@@ -69,6 +69,30 @@ def test_restore_continues_identically(ray_session, tmp_path, name):
         algo.stop()
 
 
+
+def _lio_weights_after_three(evaluation: bool):
+    cfg = CONFIGS["LIO"]().env_runners(num_env_runners=0, num_envs_per_env_runner=1).debugging(seed=0)
+    if evaluation:  # a sampling (explore=True) evaluation in the driver after every iteration
+        cfg = cfg.evaluation(evaluation_interval=1, evaluation_duration=3,
+                             evaluation_duration_unit="episodes", evaluation_num_env_runners=0,
+                             evaluation_config={"explore": True})
+    algo = cfg.build_algo()
+    try:
+        results = [algo.train() for _ in range(3)]
+        if evaluation:
+            assert all("evaluation" in r for r in results)
+        return _weights(algo)
+    finally:
+        algo.stop()
+
+
+def test_in_process_evaluation_does_not_change_the_training(ray_session):
+    """An evaluation that samples in the driver draws from the training's global torch RNG; the
+    algorithm puts those RNGs back after it, so the same seed trains to the same weights with
+    or without evaluations (before, the weights differed after the first evaluation)."""
+    _assert_same(_lio_weights_after_three(False), _lio_weights_after_three(True))
+
+
 _IPPO_RUN = """
 import numpy as np, ray
 ray.init(address="local", num_cpus=1, include_dashboard=False, log_to_driver=False)

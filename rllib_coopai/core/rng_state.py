@@ -12,6 +12,10 @@ iteration's samples. ``RNGStateMixin`` (mixed into each Algorithm of the package
 * the algorithm attributes named in ``_RESTORED_ATTRS`` (e.g. DCL's running mean episode length,
   which sets how many episodes each sampling call asks for).
 
+It also keeps evaluation out of the training's random streams: ``evaluate()`` puts the driver's
+RNGs back when it is done (an evaluation in the driver process would otherwise shift every random
+number the training draws after it; see ``RNGStateMixin.evaluate``).
+
 What this cannot make identical (RLlib keeps it outside any checkpoint): the episode an env runner
 holds open between two ``sample(num_timesteps=...)`` calls, i.e. PPO-based runs (IPPO, the dual-RL
 designer) with RLlib's default ``batch_mode="truncate_episodes"``; with
@@ -23,6 +27,7 @@ fixed seed each iteration's env randomness (not the policies' actions) starts fr
 """
 from __future__ import annotations
 
+import contextlib
 import random
 from typing import Any, Dict, List
 
@@ -69,6 +74,18 @@ def restore_process_rng(state: Dict[str, Any]) -> None:
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
+
+
+@contextlib.contextmanager
+def preserved_process_rng():
+    """Puts Python's, NumPy's and torch's global RNGs back as they were before the block: what
+    the block draws (an evaluation sampling in the training process) does not shift the random
+    numbers the training draws after it."""
+    state = capture_process_rng()
+    try:
+        yield
+    finally:
+        restore_process_rng(state)
 
 
 def capture_env_runner_rng(env_runner) -> Dict[str, Any]:
@@ -125,3 +142,15 @@ class RNGStateMixin:
             restore_env_runner_rng(group.local_env_runner, {"envs": entry["local_envs"]},
                                    process=False)
         restore_process_rng(entry["driver"])  # last: nothing above may draw from it afterwards
+
+    def evaluate(self, *args, **kwargs):
+        """RLlib's evaluation, with the driver's RNGs put back afterwards: an evaluation that
+        samples in the driver process (a local evaluation env runner) draws from the same
+        global torch / NumPy RNGs as the training's local env runner and learner, so without
+        this the training after an evaluation would depend on the evaluation's settings
+        (duration, ``explore``) and code. Not with ``evaluation_parallel_to_training`` (the
+        training draws at the same time there; putting the RNGs back would repeat its draws)."""
+        if getattr(self.config, "evaluation_parallel_to_training", False):
+            return super().evaluate(*args, **kwargs)
+        with preserved_process_rng():
+            return super().evaluate(*args, **kwargs)
