@@ -17,6 +17,8 @@ LRs 4e-4 / 8e-4, entropy 1.0 - 0.0005 per iteration, temperature 10 -> 1) with
   (``entropy_reduction="mean"``, ``entropy_schedule="agent_update"``, ``min_entropy_coeff=0.1``,
   ``action_weight="deal"``, ``pathwise="reference"``, ``critic_lr=7e-4``, and for DCL-IC
   ``ic_mode="reference"``);
+* ``code_seq``: ``code`` plus ``agent_updates="sequential"`` (the code updates agent 0, then agent 1
+  reading agent 0's new weights);
 * ``entropy``: the defaults with only the code's entropy choices (reduction, schedule, floor).
 
 ``--loop learner`` (default) runs the package's ``DCLTorchLearner`` and ``DCLMultiRLModule`` built
@@ -47,6 +49,7 @@ VARIANTS = {
     "code": lambda ic: dict(ENTROPY_CODE, action_weight="deal", pathwise="reference",
                             critic_lr=7e-4, **({"ic_mode": "reference"} if ic else {})),
 }
+VARIANTS["code_seq"] = lambda ic: dict(VARIANTS["code"](ic), agent_updates="sequential")
 PRESETS = {"DCL": "dcl/prisoners_dilemma", "DCL-IC": "dcl/prisoners_dilemma_ic"}
 
 

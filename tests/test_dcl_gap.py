@@ -278,3 +278,66 @@ def test_bad_flag_values_name_the_key(key, value):
 
     with pytest.raises(ValueError, match=key):
         DCLConfig().environment("prisoners_dilemma").training(**{key: value}).validate()
+
+
+def _policy_grads(learner, mid):
+    return [p.grad.clone() for n, p in learner.module[mid].unwrapped().named_parameters()
+            if ".critic." not in n]
+
+
+@pytest.mark.parametrize("training", [dict(ic_lambda=0.0), dict(ic_lambda=1.0, critic_lr=0.0)],
+                         ids=["dcl", "dcl-ic-frozen-critics"])
+def test_sequential_agent_updates_equal_agent0_then_agent1_on_new_weights(training):
+    """The authors' code (trainer/base_trainer.py ``_update_agents``) updates agent 0, then agent 1
+    with agent 0's new weights. Oracle on a fixed batch and seed: agent 0's sequential step equals
+    its joint step (its loss reads no network that moved before it: with lambda = 0 only its own
+    critic; with frozen critics the IC term's Q^1 is unchanged), and agent 1's equals a joint update
+    of (agent 0 after its step, agent 1 before), with the same Gumbel draws (same seed, same order of
+    draws). The joint update's agent 1 differs (it reads agent 0 before its step)."""
+    training = dict(training, lr=0.05)  # a large step of agent 0, so agent 1's update sees it
+    torch.manual_seed(0)
+    seq, _ = _pd_learner(agent_updates="sequential", **training)
+    joint, _ = _pd_learner(**training)
+    oracle, _ = _pd_learner(**training)
+    order = seq._agent_order()
+    init = seq.module.get_state()
+    joint.module.set_state(init)
+    batch = _joint_batch(seq, t=32, seed=4)
+
+    def update(learner):
+        torch.manual_seed(11)
+        learner.before_gradient_based_update(timesteps={})
+        _, losses, _ = learner._uncompiled_update(batch)
+        return {mid: float(v.detach()) for mid, v in losses.items()}
+
+    l_seq, l_joint = update(seq), update(joint)
+    a0, a1 = order
+    s_seq, s_joint = seq.module.get_state(), joint.module.get_state()
+    for k in s_seq[a0]:  # agent 0: the same step either way
+        assert torch.allclose(torch.as_tensor(s_seq[a0][k]), torch.as_tensor(s_joint[a0][k]), atol=0)
+    assert l_seq[a0] == pytest.approx(l_joint[a0], abs=1e-7)
+    # Oracle for agent 1: agent 0 after its step, agent 1 before; a joint update.
+    oracle.module.set_state({a0: s_seq[a0], a1: init[a1]})
+    l_oracle = update(oracle)
+    s_oracle = oracle.module.get_state()
+    for k in s_seq[a1]:
+        assert torch.allclose(torch.as_tensor(s_seq[a1][k]), torch.as_tensor(s_oracle[a1][k]),
+                              atol=1e-7)
+    assert l_seq[a1] == pytest.approx(l_oracle[a1], abs=1e-6)
+    for g, h in zip(_policy_grads(seq, a1), _policy_grads(oracle, a1)):
+        assert torch.allclose(g, h, atol=1e-7)
+    # ...and the joint update's agent 1 (agent 0 before its step) is a different update.
+    assert abs(l_seq[a1] - l_joint[a1]) > 1e-3
+    diff = max((g - h).abs().max().item()  # (gradients clamped to [-1, 1], many saturate)
+               for g, h in zip(_policy_grads(seq, a1), _policy_grads(joint, a1)))
+    assert diff > 1e-5
+
+
+@pytest.mark.parametrize("extra", [dict(agent_updates="one-by-one"),
+                                   dict(agent_updates="sequential", mode="decentralized")],
+                         ids=["bad-value", "decentralized"])
+def test_bad_agent_updates_names_the_key(extra):
+    from rllib_coopai.algorithms.dcl import DCLConfig
+
+    with pytest.raises(ValueError, match="agent_updates"):
+        DCLConfig().environment("prisoners_dilemma").training(**extra).validate()

@@ -56,6 +56,7 @@ logger = logging.getLogger(__name__)
 
 MODES = ("centralized", "decentralized")
 ENTROPY_SCHEDULES = ("iteration", "agent_update")
+AGENT_UPDATES = ("joint", "sequential")
 
 # Numeric training keys (with RLlib's lr / gamma / grad_clip, see core.validation.RLLIB_RANGES).
 DCL_RANGES = {
@@ -103,6 +104,16 @@ class DCLConfig(CoopConfigMixin, AlgorithmConfig):
         pathwise: "paper" (eqs. 4-5 as written, default) | "reference" (code: indicator
             1(c=1)**4, proposal term without prod_{k != j} 1(c^k=1)).
         ic_mode: see above ("reference" is the code's).
+        agent_updates: "joint" (default: every agent's update reads the other agents' networks
+            as they were before this iteration's update; one backward pass) | "sequential" (code:
+            ``BaseDCLTrainer._update_agents``, trainer/base_trainer.py lines 136-150, updates
+            agent 0's critic and policies, then agent 1's, so agent 1's proposal term reads agent
+            0's *updated* proposal, commitment and action policies and critic, and agent 0's IC
+            term reads agent 1's critic *before* its step; utility/agents/base_agent.py lines
+            151-211). Centralized mode with one Learner only. Within one agent the code also steps
+            pi, psi and then phi one after the other (phi reads the new psi); the package takes
+            the three policy steps together on one batch (separate Adam states per parameter, so
+            only the psi that phi's term reads differs).
     """
 
     def __init__(self, algo_class=None):
@@ -136,6 +147,7 @@ class DCLConfig(CoopConfigMixin, AlgorithmConfig):
         self.entropy_schedule = "iteration"
         self.action_weight = "no_deal"
         self.pathwise = "paper"
+        self.agent_updates = "joint"
         self._dcl_env_info = None
         # DCL's learner batch is built by DCLJointColumns alone (build_learner_connector).
         self.add_default_connectors_to_learner_pipeline = False
@@ -147,7 +159,7 @@ class DCLConfig(CoopConfigMixin, AlgorithmConfig):
                  reward_aggregation=NotProvided, torch_threads=NotProvided,
                  critic_first=NotProvided, entropy_reduction=NotProvided,
                  entropy_schedule=NotProvided, action_weight=NotProvided, pathwise=NotProvided,
-                 **kwargs) -> "DCLConfig":
+                 agent_updates=NotProvided, **kwargs) -> "DCLConfig":
         super().training(**kwargs)
         self.set_provided(mode=mode, ic_lambda=ic_lambda, ic_mode=ic_mode, critic_lr=critic_lr,
                           temperature=temperature, temperature_decay=temperature_decay,
@@ -157,7 +169,7 @@ class DCLConfig(CoopConfigMixin, AlgorithmConfig):
                           reward_aggregation=reward_aggregation, torch_threads=torch_threads,
                           critic_first=critic_first, entropy_reduction=entropy_reduction,
                           entropy_schedule=entropy_schedule, action_weight=action_weight,
-                          pathwise=pathwise)
+                          pathwise=pathwise, agent_updates=agent_updates)
         return self
 
     # ------------------------------------------------------------------ validation
@@ -169,10 +181,18 @@ class DCLConfig(CoopConfigMixin, AlgorithmConfig):
             raise ValueError(f"DCL: ic_mode must be one of {list(IC_MODES)}, got {self.ic_mode!r}")
         for key, known in (("entropy_reduction", ENTROPY_REDUCTIONS),
                            ("entropy_schedule", ENTROPY_SCHEDULES),
-                           ("action_weight", ACTION_WEIGHTS), ("pathwise", PATHWISE_MODES)):
+                           ("action_weight", ACTION_WEIGHTS), ("pathwise", PATHWISE_MODES),
+                           ("agent_updates", AGENT_UPDATES)):
             if getattr(self, key) not in known:
                 raise ValueError(f"DCL: {key} must be one of {list(known)}, "
                                  f"got {getattr(self, key)!r}")
+        if self.agent_updates == "sequential" and self.mode != "centralized":
+            raise ValueError("DCL: agent_updates='sequential' needs mode='centralized' (a "
+                             "decentralized agent differentiates through its own estimates only, "
+                             f"so the order of the updates has no effect); got mode={self.mode!r}")
+        if self.agent_updates == "sequential" and (self.num_learners or 0) > 1:
+            raise ValueError("DCL: agent_updates='sequential' runs on one Learner "
+                             f"(num_learners 0 or 1), got num_learners={self.num_learners}")
         if not isinstance(self.critic_first, bool):
             raise ValueError(f"DCL: critic_first must be True or False, got {self.critic_first!r}")
         if self.reward_aggregation not in ("discounted", "reference"):

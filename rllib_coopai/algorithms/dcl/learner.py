@@ -23,6 +23,12 @@ with the critics of before the update. Gumbel temperature and entropy coefficien
 per training iteration (DCL paper Tables 5-7): ``max(min, start - decay * iteration)``; with
 ``entropy_schedule="agent_update"`` the entropy coefficient decays once per agent update instead
 (the authors' code: agent i of N at iteration k uses ``start - decay * (N * k + i)``).
+
+``agent_updates="sequential"`` (the authors' code, trainer/base_trainer.py ``_update_agents``)
+updates the agents one after the other in agent order: agent k's critic step, then a fresh
+forward pass and agent k's policy step, whose loss reads agents 0..k-1's networks as already
+updated this iteration and agents k+1..N-1's as before it. ``"joint"`` (default) builds all
+agents' losses from one forward pass and takes one step.
 """
 from __future__ import annotations
 
@@ -82,14 +88,15 @@ class DCLTorchLearner(FiniteUpdateLearnerMixin, TorchLearner):
         return linear_schedule(cfg.entropy_coeff, cfg.entropy_decay, cfg.min_entropy_coeff, steps)
 
     # ----------------------------------------------------------- critic before the actors
-    def _critic_losses(self, batch):
-        """L_Q of every learning slot (DCL paper Algorithm 1: MSE of Q(s, e) to the MC return)."""
+    def _critic_losses(self, batch, only=None):
+        """L_Q of every learning slot (DCL paper Algorithm 1: MSE of Q(s, e) to the MC return);
+        of module ``only`` alone if given."""
         from rllib_coopai.modules.dcl_module import joint_onehot
 
         losses = {}
         for mid in self.module.keys():
             unit = self.module[mid].unwrapped()
-            if not hasattr(unit, "slots") or mid not in batch:
+            if not hasattr(unit, "slots") or mid not in batch or (only is not None and mid != only):
                 continue
             b = batch[mid]
             obs, e = b["dcl_obs"].float(), b["dcl_joint_e"].long()
@@ -100,14 +107,15 @@ class DCLTorchLearner(FiniteUpdateLearnerMixin, TorchLearner):
                               for k in slots)
         return losses
 
-    def _critic_step(self, batch) -> None:
-        """One step of every critic optimizer on L_Q alone (gradients averaged over Learners,
-        clipped as configured), before the policy terms are computed."""
+    def _critic_step(self, batch, only=None) -> None:
+        """One step of every critic optimizer (of module ``only`` alone if given) on L_Q alone
+        (gradients averaged over Learners, clipped as configured), before the policy terms are
+        computed."""
         from ray.rllib.utils.torch_utils import clip_gradients
 
         from rllib_coopai.core.distributed import all_reduce_
 
-        losses = self._critic_losses(batch)
+        losses = self._critic_losses(batch, only=only)
         for mid, loss in losses.items():
             opt = self.get_optimizer(mid, "critic")
             params = [p for g in opt.param_groups for p in g["params"]]
@@ -123,6 +131,8 @@ class DCLTorchLearner(FiniteUpdateLearnerMixin, TorchLearner):
             opt.zero_grad(set_to_none=True)
 
     def _uncompiled_update(self, batch, **kwargs):
+        if getattr(self.config, "agent_updates", "joint") == "sequential":
+            return self._sequential_update(batch, **kwargs)
         self._dcl_critic_done = False
         if getattr(self.config, "critic_first", False):
             self._critic_step(batch)
@@ -132,7 +142,31 @@ class DCLTorchLearner(FiniteUpdateLearnerMixin, TorchLearner):
         finally:
             self._dcl_critic_done = False
 
+    def _sequential_update(self, batch, **kwargs):
+        """The authors' code's order (trainer/base_trainer.py ``_update_agents``): for each agent
+        in turn, its critic step (``critic_first``), then a forward pass of all modules with the
+        parameters as they are now and a step of that agent's policies alone."""
+        order = [mid for mid in self._agent_order() if mid in batch]
+        critic_first = getattr(self.config, "critic_first", False)
+        losses, fwd_out = {}, None
+        try:
+            for mid in order:
+                self._dcl_only = mid
+                self._dcl_critic_done = False
+                if critic_first:
+                    self._critic_step(batch, only=mid)
+                    self._dcl_critic_done = True
+                fwd_out, loss, _ = super()._uncompiled_update(batch, **kwargs)
+                losses.update(loss)
+        finally:
+            self._dcl_only = None
+            self._dcl_critic_done = False
+        return fwd_out, losses, {}
+
     def apply_gradients(self, gradients_dict) -> None:
+        # Parameters outside this backward pass (the other agents' with sequential updates) get
+        # no gradient: their optimizers do not move them.
+        gradients_dict = {pid: g for pid, g in gradients_dict.items() if g is not None}
         if getattr(self, "_dcl_critic_done", False):
             # The critics already took this update's step: drop their (zero) gradients so Adam
             # does not move them a second time.
@@ -160,6 +194,7 @@ class DCLTorchLearner(FiniteUpdateLearnerMixin, TorchLearner):
 
     def compute_losses(self, *, fwd_out, batch):
         order = [mid for mid in self._agent_order() if mid in fwd_out]
+        only = getattr(self, "_dcl_only", None)  # agent_updates="sequential": one agent's loss
         n = len(order)
         tau, _ = self._schedules()
         lam = float(self.config.ic_lambda)
@@ -168,6 +203,8 @@ class DCLTorchLearner(FiniteUpdateLearnerMixin, TorchLearner):
         units = {mid: self.module[mid].unwrapped() for mid in order}
         sizes = units[order[0]].action_sizes
         for i, mid in enumerate(order):
+            if only is not None and mid != only:
+                continue
             b = batch[mid]
             obs = b["dcl_obs"].float()
             m, c, a = b["dcl_joint_m"], b["dcl_joint_c"], b["dcl_joint_a"]
