@@ -63,6 +63,192 @@ RIGHT, LEFT, DOWN, UP = 0, 1, 2, 3
 _MOVES = np.array([[0, 1], [0, -1], [1, 0], [-1, 0]])
 AGENTS = ("player_0", "player_1")
 COLOURS = ("red", "blue")
+OBS_MODES = ("relative", "global", "egocentric")
+
+
+# ---------------------------------------------------------------------------------------------
+# The rules, once: pure functions of a batch of states (int64 arrays, one row per state), used by
+# the envs' step() (a batch of one) and by models of the game (e.g. amTFT's punishment rollouts,
+# rllib_coopai.algorithms.amtft.game_model). Coin Game state row: (red cell, blue cell, coin
+# cell, coin is red); ABCG row: (red cell, blue cell, CC cell, DC cell, CC colour 0=red/1=blue).
+# ---------------------------------------------------------------------------------------------
+def draw_free_cell(rng, n_cells: int, taken) -> int:
+    """A uniform cell not in ``taken``, by rejection (the reference code's respawn draw)."""
+    while True:
+        cell = int(rng.integers(n_cells))
+        if cell not in taken:
+            return cell
+
+
+class EnvDraws:
+    """The env's random draws: per state that needs one (in batch order), a colour bit
+    ``rng.integers(2)`` and respawn cells by ``draw_free_cell``. On a batch of one state this
+    consumes ``rng`` exactly as the env's ``step()`` does."""
+
+    def __init__(self, rng):
+        self.rng = rng
+
+    def colour(self, mask: np.ndarray) -> np.ndarray:
+        out = np.zeros(len(mask), np.int64)
+        for b in np.flatnonzero(mask):
+            out[b] = int(self.rng.integers(2))
+        return out
+
+    def cell(self, taken: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        out = np.zeros(len(mask), np.int64)
+        for b in np.flatnonzero(mask):
+            out[b] = draw_free_cell(self.rng, taken.shape[1], set(np.flatnonzero(taken[b]).tolist()))
+        return out
+
+
+class SharedDraws:
+    """Common random numbers for comparing rollouts: each call makes ONE draw that every state of
+    the batch uses (one colour bit; one random order of the cells, from which each state takes the
+    first free cell, i.e. a uniform free cell as ``draw_free_cell``). Two rollouts of a batch that
+    are in the same state at the same step therefore respawn the same coin."""
+
+    def __init__(self, rng):
+        self.rng = rng
+
+    def colour(self, mask: np.ndarray) -> np.ndarray:
+        return np.full(len(mask), int(self.rng.integers(2)), np.int64)
+
+    def cell(self, taken: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        order = self.rng.permutation(taken.shape[1])
+        return order[(~taken[:, order]).argmax(1)]
+
+
+class _GridRules:
+    """Torus moves and observations shared by the two coin games."""
+
+    n_channels = 4
+    swap = [1, 0, 3, 2]  # red-first picture -> blue's own-first view
+
+    def __init__(self, grid_size: int):
+        g = self.grid_size = int(grid_size)
+        self.n_cells = g * g
+        rows, cols = np.divmod(np.arange(self.n_cells), g)
+        # next_cell[cell, action] on the torus.
+        self.next_cell = (((rows[:, None] + _MOVES[None, :, 0]) % g) * g
+                          + (cols[:, None] + _MOVES[None, :, 1]) % g)
+        # roll[cell] = permutation of cells putting `cell` at the centre (for "egocentric").
+        c = g // 2
+        self.roll = np.stack([
+            (((rows + r - c) % g) * g + (cols + k - c) % g) for r, k in zip(rows, cols)
+        ])
+
+    def move(self, pos: np.ndarray, actions: np.ndarray) -> np.ndarray:
+        """[B, 2] cells after the joint actions [B, 2]."""
+        return self.next_cell[pos, np.asarray(actions, np.int64)]
+
+    def taken(self, pos: np.ndarray) -> np.ndarray:
+        t = np.zeros((len(pos), self.n_cells), bool)
+        t[np.arange(len(pos))[:, None], pos] = True
+        return t
+
+    def layers(self, state: np.ndarray) -> np.ndarray:
+        """[B, n_channels, n_cells] pictures in global (red-first) channel order."""
+        raise NotImplementedError
+
+    def observe(self, state: np.ndarray, seat: int, obs_mode: str) -> np.ndarray:
+        """[B, g, g, C] float32 observation of player ``seat`` (module docstring, ``obs_mode``)."""
+        glob = self.layers(state)
+        g = self.grid_size
+        if obs_mode != "global":
+            if seat == 1:
+                glob = glob[:, self.swap]
+            if obs_mode == "egocentric":
+                glob = np.take_along_axis(glob, self.roll[state[:, seat]][:, None, :], axis=2)
+        return np.ascontiguousarray(glob.transpose(0, 2, 1)).reshape(len(state), g, g, -1)
+
+
+class CoinGameRules(_GridRules):
+    """Coin Game rules (module docstring) on a batch of state rows (red, blue, coin, coin_red)."""
+
+    def __init__(self, grid_size: int = 3, coin_colour: str = "random"):
+        super().__init__(grid_size)
+        self.coin_colour = coin_colour
+
+    def layers(self, state):
+        b = np.arange(len(state))
+        lay = np.zeros((len(state), 4, self.n_cells), np.float32)
+        lay[b, 0, state[:, 0]] = 1.0
+        lay[b, 1, state[:, 1]] = 1.0
+        lay[b, 3 - state[:, 3], state[:, 2]] = 1.0
+        return lay
+
+    def rewards(self, state, actions):
+        """(next positions [B, 2], rewards [B, 2], picked [B, 2]); no randomness."""
+        pos = self.move(state[:, :2], actions)
+        pick = pos == state[:, 2:3]
+        owner = 1 - state[:, 3]  # 0 = red coin
+        # +1 to each picker; -2 to the coin's owner when the other player picks it
+        penalty = pick[:, ::-1] & (owner[:, None] == np.arange(2))
+        return pos, pick.astype(np.float64) - 2.0 * penalty, pick
+
+    def step(self, state, actions, draws):
+        """(next state [B, 4], rewards [B, 2], picked [B, 2]); new coins from ``draws``."""
+        pos, r, pick = self.rewards(state, actions)
+        any_pick = pick.any(1)
+        if self.coin_colour == "alternate":
+            red = 1 - state[:, 3]
+        else:
+            red = draws.colour(any_pick)
+        coin = draws.cell(self.taken(pos), any_pick)
+        nxt = np.column_stack([pos, np.where(any_pick, coin, state[:, 2]),
+                               np.where(any_pick, red, state[:, 3])]).astype(np.int64)
+        return nxt, r, pick
+
+
+class BargainingCoinGameRules(_GridRules):
+    """ABCG rules (module docstring) on a batch of state rows (red, blue, CC, DC, CC colour)."""
+
+    n_channels = 6
+    swap = [1, 0, 3, 2, 5, 4]
+
+    def __init__(self, grid_size: int = 3, coop_reward=(2.0, 3.0), disagreement_reward: float = 1.0,
+                 punishment_helped: float = 0.0):
+        super().__init__(grid_size)
+        self.coop_reward = np.asarray(coop_reward, np.float64)
+        self.disagreement_reward = float(disagreement_reward)
+        self.punishment_helped = float(punishment_helped)
+
+    def layers(self, state):
+        b = np.arange(len(state))
+        lay = np.zeros((len(state), 6, self.n_cells), np.float32)
+        lay[b, 0, state[:, 0]] = 1.0
+        lay[b, 1, state[:, 1]] = 1.0
+        lay[b, 3 - state[:, 4], state[:, 3]] = 1.0  # DC, the other colour than the CC
+        lay[b, 4 + state[:, 4], state[:, 2]] = 1.0
+        return lay
+
+    def rewards(self, state, actions):
+        """(next positions [B, 2], rewards [B, 2], event [B]: 0 none, 1 CC, 2 DC); no randomness."""
+        pos = self.move(state[:, :2], actions)
+        b = np.arange(len(state))
+        cc, dc, col = state[:, 2], state[:, 3], state[:, 4]
+        dc_owner = 1 - col
+        joint = (pos[:, 0] == cc) & (pos[:, 1] == cc)
+        took_dc = ~joint & (pos[b, dc_owner] == dc)
+        helped = took_dc & (pos[b, col] == dc)
+        r = np.zeros((len(state), 2), np.float64)
+        r[b, col] = np.where(joint, self.coop_reward[col], 0.0)
+        r[b, dc_owner] = np.where(took_dc, self.disagreement_reward
+                                  - np.where(helped, self.punishment_helped, 0.0), 0.0)
+        return pos, r, np.where(joint, 1, np.where(took_dc, 2, 0))
+
+    def step(self, state, actions, draws):
+        """(next state [B, 5], rewards [B, 2], event [B]); new coins from ``draws``."""
+        pos, r, event = self.rewards(state, actions)
+        consumed = event > 0
+        taken = self.taken(pos)
+        cc = draws.cell(taken, consumed)
+        taken[np.arange(len(state)), cc] |= consumed
+        dc = draws.cell(taken, consumed)
+        nxt = np.column_stack([pos, np.where(consumed, cc, state[:, 2]),
+                               np.where(consumed, dc, state[:, 3]),
+                               np.where(consumed, 1 - state[:, 4], state[:, 4])]).astype(np.int64)
+        return nxt, r, event
 
 
 class _GridCoinBase(CoopParallelEnv):
@@ -72,58 +258,51 @@ class _GridCoinBase(CoopParallelEnv):
         super().__init__(render_mode)
         g = self.grid_size = check_int("grid_size", grid_size, 2, None)
         self.horizon = check_int("horizon", horizon, 1, None)
-        self.obs_mode = check_choice("obs_mode", obs_mode, ("relative", "global", "egocentric"))
+        self.obs_mode = check_choice("obs_mode", obs_mode, OBS_MODES)
         self.possible_agents = list(AGENTS)
         self.n_cells = g * g
         space = spaces.Box(0.0, 1.0, (g, g, self.n_channels), np.float32)
         self.observation_spaces = {a: space for a in AGENTS}
         self.action_spaces = {a: spaces.Discrete(4) for a in AGENTS}
-        rows, cols = np.divmod(np.arange(self.n_cells), g)
-        # next_cell[cell, action] on the torus.
-        self._next = (((rows[:, None] + _MOVES[None, :, 0]) % g) * g
-                      + (cols[:, None] + _MOVES[None, :, 1]) % g)
-        # roll[cell] = permutation of cells putting `cell` at the centre (for "egocentric").
-        c = g // 2
-        self._roll = np.stack([
-            (((rows + r - c) % g) * g + (cols + k - c) % g) for r, k in zip(rows, cols)
-        ])
         self._pos = np.zeros(2, np.int64)
         self._t = 0
         self._last = None
 
     def _free_cell(self, taken) -> int:
-        while True:
-            cell = int(self.np_random.integers(self.n_cells))
-            if cell not in taken:
-                return cell
+        return draw_free_cell(self.np_random, self.n_cells, taken)
+
+    @property
+    def rules(self) -> _GridRules:
+        """The game's pure rules object (``CoinGameRules`` / ``BargainingCoinGameRules``)."""
+        return self._rules
 
     @abc.abstractmethod
-    def _layers(self):
-        """(n_channels, n_cells) picture in global (red-first) channel order."""
+    def state_row(self) -> np.ndarray:
+        """The current state as a [1, F] row of the rules' state layout."""
 
     @abc.abstractmethod
-    def _swap_index(self):
-        """Channel permutation that turns the red-first picture into blue's own-first view."""
+    def _set_state_row(self, row) -> None:
+        """Write a state row back into the env's attributes."""
 
     def _observe(self):
-        glob = self._layers()
+        row = self.state_row()
         if self.obs_mode == "global":
-            o = glob.T.reshape(self.grid_size, self.grid_size, self.n_channels)
+            o = self.rules.observe(row, 0, "global")[0]
             return {"player_0": o, "player_1": o.copy()}
-        out = {}
-        for i, a in enumerate(AGENTS):
-            pic = glob if i == 0 else glob[self._swap_index()]
-            if self.obs_mode == "egocentric":
-                pic = pic[:, self._roll[self._pos[i]]]
-            out[a] = np.ascontiguousarray(pic.T).reshape(self.grid_size, self.grid_size, -1)
-        return out
+        return {a: self.rules.observe(row, i, self.obs_mode)[0] for i, a in enumerate(AGENTS)}
 
     def _move(self, actions):
+        """The joint action (a0, a1); the rules' ``step`` moves the players."""
         a0, a1 = int(actions["player_0"]), int(actions["player_1"])
-        self._pos = np.array([self._next[self._pos[0], a0], self._next[self._pos[1], a1]])
         self._t += 1
         self._last = (a0, a1)
         return (a0, a1)
+
+    def _apply(self, joint):
+        """One step of the rules on the current state with the env's draws; returns its outputs."""
+        nxt, r, info = self.rules.step(self.state_row(), np.array([joint], np.int64), EnvDraws(self.np_random))
+        self._set_state_row(nxt[0])
+        return r[0], info[0]
 
     def _finish(self, joint, r0, r1, extra):
         done = self._t >= self.horizon
@@ -161,18 +340,22 @@ class CoinGameEnv(_GridCoinBase):
                  coin_colour: str = "random", render_mode: Optional[str] = None):
         super().__init__(grid_size, horizon, obs_mode, render_mode)
         self.coin_colour = check_choice("coin_colour", coin_colour, ("random", "alternate"))
+        self._rules = CoinGameRules(self.grid_size, self.coin_colour)
         self._coin = 0
         self._coin_red = True
 
     def _swap_index(self):
-        return [1, 0, 3, 2]
+        return list(self._rules.swap)
+
+    def state_row(self):
+        return np.array([[self._pos[0], self._pos[1], self._coin, int(self._coin_red)]], np.int64)
+
+    def _set_state_row(self, row):
+        self._pos = np.array(row[:2], np.int64)
+        self._coin, self._coin_red = int(row[2]), bool(row[3])
 
     def _layers(self):
-        lay = np.zeros((4, self.n_cells), np.float32)
-        lay[0, self._pos[0]] = 1.0
-        lay[1, self._pos[1]] = 1.0
-        lay[2 if self._coin_red else 3, self._coin] = 1.0
-        return lay
+        return self._rules.layers(self.state_row())[0]
 
     def _reset(self, options):
         rng = self.np_random
@@ -184,29 +367,13 @@ class CoinGameEnv(_GridCoinBase):
         return self._observe(), {a: {} for a in self.agents}
 
     def _step(self, actions):
-        joint = self._move(actions)
-        p0, p1 = int(self._pos[0]), int(self._pos[1])
-        pick0, pick1 = p0 == self._coin, p1 == self._coin
-        r0 = r1 = 0.0
         owner = 0 if self._coin_red else 1
-        extra = [{"picked": pick0, "picked_own": pick0 and owner == 0},
-                 {"picked": pick1, "picked_own": pick1 and owner == 1}]
-        if pick0 or pick1:
-            if pick0:
-                r0 += 1.0
-                if owner == 1:
-                    r1 -= 2.0
-                extra[0]["cooperated"] = owner == 0
-            if pick1:
-                r1 += 1.0
-                if owner == 0:
-                    r0 -= 2.0
-                extra[1]["cooperated"] = owner == 1
-            if self.coin_colour == "alternate":
-                self._coin_red = not self._coin_red
-            else:
-                self._coin_red = bool(self.np_random.integers(2))
-            self._coin = self._free_cell((p0, p1))
+        joint = self._move(actions)
+        (r0, r1), pick = self._apply(joint)
+        extra = [{"picked": bool(pick[i]), "picked_own": bool(pick[i]) and owner == i} for i in (0, 1)]
+        for i in (0, 1):
+            if pick[i]:
+                extra[i]["cooperated"] = owner == i
         return self._finish(joint, r0, r1, extra)
 
     def _render_text(self) -> str:
@@ -244,21 +411,24 @@ class AsymmetricBargainingCoinGameEnv(_GridCoinBase):
         self.disagreement_reward = check_float("disagreement_reward", disagreement_reward)
         self.punishment_helped = check_float("punishment_helped", punishment_helped, 0.0)
         self._coop_reward = (self.red_coop_reward, self.blue_coop_reward)
+        self._rules = BargainingCoinGameRules(self.grid_size, self._coop_reward,
+                                              self.disagreement_reward, self.punishment_helped)
         self._cc = 0  # cell of the Cooperation coin
         self._dc = 1  # cell of the Disagreement coin
         self._cc_colour = 0  # 0 = red CC (so the DC is blue), 1 = blue CC (DC red)
 
     def _swap_index(self):
-        return [1, 0, 3, 2, 5, 4]
+        return list(self._rules.swap)
+
+    def state_row(self):
+        return np.array([[self._pos[0], self._pos[1], self._cc, self._dc, self._cc_colour]], np.int64)
+
+    def _set_state_row(self, row):
+        self._pos = np.array(row[:2], np.int64)
+        self._cc, self._dc, self._cc_colour = int(row[2]), int(row[3]), int(row[4])
 
     def _layers(self):
-        lay = np.zeros((6, self.n_cells), np.float32)
-        lay[0, self._pos[0]] = 1.0
-        lay[1, self._pos[1]] = 1.0
-        dc_colour = 1 - self._cc_colour
-        lay[2 + dc_colour, self._dc] = 1.0
-        lay[4 + self._cc_colour, self._cc] = 1.0
-        return lay
+        return self._rules.layers(self.state_row())[0]
 
     def _place_coins(self):
         taken = (int(self._pos[0]), int(self._pos[1]))
@@ -277,28 +447,17 @@ class AsymmetricBargainingCoinGameEnv(_GridCoinBase):
         return self._observe(), {a: {} for a in self.agents}
 
     def _step(self, actions):
-        joint = self._move(actions)
-        p0, p1 = int(self._pos[0]), int(self._pos[1])
-        r = [0.0, 0.0]
-        extra = [{"coin_event": None}, {"coin_event": None}]
         dc_owner = 1 - self._cc_colour
-        consumed = False
-        if p0 == self._cc and p1 == self._cc:
-            r[self._cc_colour] += self._coop_reward[self._cc_colour]
+        joint = self._move(actions)
+        (r0, r1), event = self._apply(joint)
+        extra = [{"coin_event": None}, {"coin_event": None}]
+        if event == 1:
             for e in extra:
                 e.update(coin_event="cc", cooperated=True)
-            consumed = True
-        elif int(self._pos[dc_owner]) == self._dc:
-            r[dc_owner] += self.disagreement_reward
-            if int(self._pos[1 - dc_owner]) == self._dc:
-                r[dc_owner] -= self.punishment_helped
+        elif event == 2:
             extra[dc_owner].update(coin_event="dc", cooperated=False)
             extra[1 - dc_owner]["coin_event"] = "dc"
-            consumed = True
-        if consumed:
-            self._cc_colour = 1 - self._cc_colour
-            self._place_coins()
-        return self._finish(joint, r[0], r[1], extra)
+        return self._finish(joint, r0, r1, extra)
 
     def _render_text(self) -> str:
         cc = "Cr" if self._cc_colour == 0 else "Cb"

@@ -1,7 +1,11 @@
 """``AmTFT``: approximate Markov tit-for-tat for a welfare function (amTFT(w)) or a set of them
 (the norm-adaptive amTFT(W)), normative-disagreement paper §3.4, §4.1, App. C.1 (after Lerer &
 Peysakhovich 2017), on 2-player iterated matrix games (``iterated_prisoners_dilemma``,
-``iterated_asymmetric_bos``, any ``MatrixGameEnv``).
+``iterated_asymmetric_bos``, any 2-player ``MatrixGameEnv``) and on the coin games of the paper's
+Table 1 (``coin_game``, ``asymmetric_coin_game``; ``obs_mode`` ``"relative"`` or ``"global"``).
+The play rule needs a model of the game (``game_model``: rewards, transitions, observations):
+the payoff table for a matrix game, the envs' own rules (``rllib_coopai.envs.coin_game``) for the
+coin games; any other env is refused at ``build_algo()`` with the list of supported games.
 
 Training, per welfare function w in W, in two phases of ``train()`` iterations:
 
@@ -23,7 +27,12 @@ multi-agent example and replays transitions from a buffer: transitions of the co
 would be replayed with the wrong reward and mapping once the phases switch, while PPO's
 on-policy batches switch cleanly. An MLP (one hidden layer of 64, the paper's shared FC width)
 replaces the LSTM: the matrix games' observation (the previous joint action) is the full Markov
-state of the iterated game.
+state of the iterated game, and so is the coin games' grid (both players' cells, the coins and
+their colours). On the coin games the policies encode the grid with RLlib's CNN encoder
+(``COIN_CONV_FILTERS`` unless ``model_config`` sets ``conv_filters``) in place of the paper's
+2 conv layers + LSTM; tuned configs: ``tuned_configs/amtft/coin_game.yaml`` and ``abcg.yaml``
+(the authors' coin-game settings: debit threshold 3.0, punishment multiplier 6.0, rollouts of 20,
+gamma 0.96, 100-step episodes).
 
 Example::
 
@@ -54,6 +63,7 @@ from rllib_coopai.algorithms.amtft.connectors import (
     play_module_id,
     punish_module_id,
 )
+from rllib_coopai.algorithms.amtft.game_model import game_spec
 from rllib_coopai.algorithms.amtft.module import DEBIT_MEASURES, AmTFTModule, policy_key
 from rllib_coopai.algorithms.common import (
     CoopConfigMixin,
@@ -69,6 +79,11 @@ from rllib_coopai.core.validation import check_choice, check_config_numbers, che
 from rllib_coopai.wrappers.welfare_reward import canonical_welfare, welfare_rewards
 
 PHASES = ("cooperative", "punishment", "play")
+#: The coin games' policy encoder when ``model_config`` sets no ``conv_filters``: one 3x3 conv
+#: with 32 filters and "valid" padding, i.e. over the whole 3x3 grid, then the MLP. (The paper's
+#: 2 conv layers of 64 "same"-padded filters: RLlib pads them with ZeroPad2d, and torch's CPU
+#: convolution on that padded, non-contiguous input is ~300x slower than unpadded on 3x3 grids.)
+COIN_CONV_FILTERS = ([32, [3, 3], 1, "valid"],)
 AMTFT_RANGES = {"debit_threshold": num(0.0, None), "punishment_multiplier": num(0.0, None, low_open=True)}
 
 
@@ -83,7 +98,9 @@ class AmTFTConfig(FixedModuleOrderLearnerMixin, CoopConfigMixin, PPOConfig):
         welfare_kwargs: per welfare name, keyword arguments of its reward (e.g.
             ``{"inequity_averse": {"beta": 1.0, "lam": 0.96}}``, the ``[code]`` values).
         cooperative_iterations / punishment_iterations: ``train()`` iterations of each phase.
-        debit_threshold: 10.0 ``[code]``. punishment_multiplier: 3.0 ``[code]``.
+        debit_threshold: 10.0 ``[code]`` (matrix games; the coin games' ``[code]`` value is
+            3.0, set it, as the tuned configs do). punishment_multiplier: 3.0 ``[code]`` (coin
+            games: 6.0).
         rollout_length: steps of the punishment-length rollouts (20, the paper).
         norm_adaptive: amTFT(W)'s welfare-switch detector (True); False treats every deviation
             as defection. detection_steps: consecutive matching steps it needs (2).
@@ -140,20 +157,12 @@ class AmTFTConfig(FixedModuleOrderLearnerMixin, CoopConfigMixin, PPOConfig):
         return self
 
     # ------------------------------------------------------------------ set-up
-    def _probe_payoffs(self) -> list:
-        from rllib_coopai.envs.matrix_games import MatrixGameEnv
-
+    def _probe_game(self) -> dict:
+        """The env's game as a ``game_model.game_spec`` dict (the model amTFT's play rule needs);
+        a ``ValueError`` listing the supported games for any other env."""
         env = probe_env(self)
         try:
-            game = getattr(env, "par_env", env)
-            while not isinstance(game, MatrixGameEnv) and hasattr(game, "env"):
-                game = game.env
-            if not isinstance(game, MatrixGameEnv) or len(game.possible_agents) != 2:
-                raise ValueError(
-                    "AmTFT needs a 2-player iterated matrix game (a MatrixGameEnv, e.g. "
-                    "'iterated_prisoners_dilemma' or 'iterated_asymmetric_bos'); got "
-                    f"{type(game).__name__}. Its play rule simulates rollouts with the payoff table.")
-            return np.asarray(game.payoffs, np.float64).tolist()
+            return game_spec(env)
         finally:
             env.close()
 
@@ -191,14 +200,18 @@ class AmTFTConfig(FixedModuleOrderLearnerMixin, CoopConfigMixin, PPOConfig):
         if self.batch_mode != "complete_episodes":
             raise ValueError("AmTFT needs batch_mode='complete_episodes' (training rewards such as "
                              "w_IA depend on the whole episode)")
+        game = self._probe_game()
+        mc = self._model_config
+        if game["kind"] != "matrix" and isinstance(mc, dict) and not mc.get("conv_filters"):
+            # the coin games' default encoder (COIN_CONV_FILTERS): before setup_agents' default
+            self._model_config = dict(mc, conv_filters=[list(f) for f in COIN_CONV_FILTERS])
         agents = self.setup_agents()
-        payoffs = self._probe_payoffs()
         require_discrete_actions(self, agents, "AmTFT")
         self._amtft_agents = list(agents)
-        self._set_modules(agents, payoffs)
+        self._set_modules(agents, game)
         super().validate()
 
-    def _set_modules(self, agents, payoffs) -> None:
+    def _set_modules(self, agents, game) -> None:
         from ray.rllib.algorithms.ppo.ppo_catalog import PPOCatalog
         from ray.rllib.algorithms.ppo.torch.default_ppo_torch_rl_module import DefaultPPOTorchRLModule
 
@@ -212,7 +225,7 @@ class AmTFTConfig(FixedModuleOrderLearnerMixin, CoopConfigMixin, PPOConfig):
         players = {}
         for seat, a in enumerate(agents):
             players[play_module_id(a)] = RLModuleSpec(module_class=AmTFTModule, model_config={
-                "seat": seat, "payoffs": payoffs, "welfare": list(self.welfare),
+                "seat": seat, "game": game, "welfare": list(self.welfare),
                 "policy_spec": {"module_class": DefaultPPOTorchRLModule, "catalog_class": PPOCatalog,
                                 "model_config": policy_mc},
                 "debit_threshold": float(self.debit_threshold),

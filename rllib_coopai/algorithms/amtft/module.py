@@ -1,6 +1,7 @@
-"""amTFT's play: ``AmTFTPlayer`` (the decision rule on policy tables) and ``AmTFTModule`` (the
-stateful TorchRLModule that serves it in RLlib's env runners, ``rllib evaluate`` and the
-cross-play league).
+"""amTFT's play: the decision rule ``AmTFTRule`` (``AmTFTPlayer`` on policy tables of an
+iterated matrix game, ``NetworkAmTFTPlayer`` on policy networks and a model of the coin games) and
+``AmTFTModule`` (the stateful TorchRLModule that serves it in RLlib's env runners, ``rllib
+evaluate`` and the cross-play league).
 
 Approximate Markov tit-for-tat (Lerer & Peysakhovich 2017) with the normative-disagreement
 paper's changes (§3.4, §4.1, App. C.1) and its code's matrix-game settings. Per step, seeing the
@@ -28,11 +29,21 @@ previous joint action ``(a_me, a_opp)`` taken in state ``s_prev``:
    ``norm_adaptive=False`` is the alternative: every deviation from the active w is defection.
    The first active w is the first of W (a preference order).
 
-Policies are greedy (argmax) at play. On the matrix games' observation (a one-hot of the previous
-joint action, plus the start state) a policy is a table over ``n_joint + 1`` states, so the
-player works on the greedy tables of the trained policies and simulates rollouts with the payoff
-table: no env model is needed beyond it. (The paper's LSTM is not needed either: this memory-one
-observation is the full Markov state of the iterated game.)
+Policies are greedy (argmax) at play. The rule needs a model of the game
+(``game_model.GameModel``: rewards, transitions, observations), not the env itself:
+
+* Matrix games: the observation (a one-hot of the previous joint action, plus the start state) is
+  the state, so a policy is a table over ``n_joint + 1`` states; ``AmTFTPlayer`` works on the
+  greedy tables and simulates rollouts with the payoff table. (The paper's LSTM is not needed
+  either: this memory-one observation is the full Markov state of the iterated game.)
+* Coin Game / ABCG (paper §4.1, Table 1): the state (players' cells, coins and colours) is decoded
+  from one seat's grid observation (``obs_mode`` ``"relative"`` or ``"global"``), which is the full
+  Markov state. The prediction ``a_hat`` is the greedy action of the opponent's cooperative
+  network on the observation it had in the previous state; the joint action is recovered from
+  the players' moves; the rollouts of rule 2 advance the ``rollout_length + 1`` candidate
+  punishment lengths k = 0..rollout_length as one batch (one forward pass per policy and step)
+  with common random numbers for the coin respawns (``envs.coin_game.SharedDraws``). The
+  authors' coin-game settings: debit threshold 3.0, multiplier 6.0, rollouts of 20.
 """
 from __future__ import annotations
 
@@ -45,8 +56,11 @@ from gymnasium.spaces import Discrete
 from torch import nn
 
 from ray.rllib.core.columns import Columns
-from ray.rllib.core.rl_module.rl_module import RLModuleSpec
+from ray.rllib.core.rl_module.rl_module import RLModule, RLModuleSpec
 from ray.rllib.core.rl_module.torch import TorchRLModule
+
+from rllib_coopai.algorithms.amtft.game_model import MatrixGameModel, build_game_model
+from rllib_coopai.envs.coin_game import SharedDraws
 
 DEBIT_MEASURES = ("opponent_gain", "own_loss")
 
@@ -54,9 +68,157 @@ DEBIT_MEASURES = ("opponent_gain", "own_loss")
 _PREV, _DEBIT, _LEFT, _W, _LASTP, _STREAK = 0, 1, 2, 3, 4, 5
 
 
+class AmTFTRule:
+    """amTFT's decision rule for one seat of a 2-player game, on any ``GameModel``
+    (``rllib_coopai.algorithms.amtft.game_model``); rules 1-3 of the module docstring, once.
+    Subclasses say how a policy acts (``act``): ``AmTFTPlayer`` on greedy policy tables of an
+    iterated matrix game, ``NetworkAmTFTPlayer`` on policy networks (the coin games).
+
+    The player state is a float vector ``[previous state's code (model.state_size entries),
+    debit, punishment steps left, active w, last action was punishment, one detection streak per
+    w]`` (for the matrix games the code is one entry, the previous joint action: ``state_fields``).
+    """
+
+    model = None
+    seat: int
+    debit_threshold: float
+    punishment_multiplier: float
+    rollout_length: int
+    norm_adaptive: bool
+    detection_steps: int
+    debit_measure: str
+    rollout_seed: int = 0
+
+    def _init_rule(self) -> None:
+        if self.debit_measure not in DEBIT_MEASURES:
+            raise ValueError(f"debit_measure must be one of {list(DEBIT_MEASURES)}, got {self.debit_measure!r}")
+        self.seat = int(self.seat)
+        self.opp = 1 - self.seat
+        F = self.n_code = int(self.model.state_size)
+        self._debit, self._left, self._w, self._lastp, self._streak = F, F + 1, F + 2, F + 3, F + 4
+
+    # ---------------------------------------------------------------- policies
+    @property
+    def n_welfare(self) -> int:
+        return len(self.coop)
+
+    def act(self, kind: str, w: int, seat: int, states: np.ndarray) -> np.ndarray:
+        """Greedy actions ``[B]`` of ``seat``'s cooperative (``kind="coop"``) or, for my seat,
+        punishment (``"punish"``) policy of welfare function ``w`` in the states ``[B, F]``."""
+        raise NotImplementedError
+
+    # ---------------------------------------------------------------- state
+    def initial_state(self) -> np.ndarray:
+        s = np.zeros(self._streak + self.n_welfare, np.float64)
+        s[:self.n_code] = self.model.start_code()
+        return s
+
+    def _joint(self, mine, theirs) -> np.ndarray:
+        """[B, 2] joint actions in seat order."""
+        mine, theirs = np.atleast_1d(mine), np.atleast_1d(theirs)
+        return np.stack([mine, theirs] if self.seat == 0 else [theirs, mine], -1).astype(np.int64)
+
+    # ---------------------------------------------------------------- rules
+    def debit_increment(self, prev: np.ndarray, mine: int, theirs: int, predicted: int) -> float:
+        """The debit one observed step from state ``prev`` ([1, F]) adds (module docstring,
+        rule 1; no rollouts: the paper's change (2))."""
+        actual = self.model.reward(prev, self._joint(mine, theirs))[0]
+        expected = self.model.reward(prev, self._joint(mine, predicted))[0]
+        if self.debit_measure == "opponent_gain":
+            return float(actual[self.opp]) - float(expected[self.opp])
+        return float(expected[self.seat]) - float(actual[self.seat])
+
+    def rollout_values(self, state, w: int) -> np.ndarray:
+        """Opponent's undiscounted reward over ``rollout_length`` steps from ``state``, for every
+        k in 0..rollout_length at once (one batch): I punish for the first ``k`` steps, then
+        cooperate; the opponent plays its cooperative policy; greedy actions. Random respawns
+        come from one ``SharedDraws`` stream (seed ``rollout_seed``) shared by the batch: the
+        rollouts compared use common random numbers."""
+        L = int(self.rollout_length)
+        states = np.repeat(np.atleast_2d(np.asarray(state, np.int64)), L + 1, axis=0)
+        k = np.arange(L + 1)
+        draws = SharedDraws(np.random.default_rng(self.rollout_seed))
+        total = np.zeros(L + 1, np.float64)
+        for j in range(L):
+            mine = np.array(self.act("coop", w, self.seat, states), np.int64)
+            punish = j < k
+            if punish.any():
+                mine[punish] = self.act("punish", w, self.seat, states[punish])
+            theirs = self.act("coop", w, self.opp, states)
+            states, r = self.model.rollout_step(states, self._joint(mine, theirs), draws)
+            total += r[:, self.opp]
+        return total
+
+    def rollout_value(self, state, k: int, w: int) -> float:
+        """``rollout_values(state, w)[k]``."""
+        return float(self.rollout_values(state, w)[k])
+
+    def punishment_length(self, debit: float, state, w: int) -> int:
+        """Smallest k in [1, rollout_length] with rollout loss >= multiplier x debit (rule 2)."""
+        values = self.rollout_values(state, w)
+        enough = values[0] - values[1:] >= self.punishment_multiplier * debit
+        return int(np.argmax(enough)) + 1 if enough.any() else int(self.rollout_length)
+
+    def step(self, state: np.ndarray, obs_state) -> Tuple[int, np.ndarray, dict]:
+        """One decision: ``obs_state`` is the current state (a ``GameModel`` state row; for the
+        matrix games the state index: the previous joint action, or ``n_joint`` at the start).
+        Returns ``(action, new_state, events)``; ``events`` has ``debit``, ``punishing`` (bool),
+        ``started_punishment`` (k or 0), ``welfare`` (index of the active w) and
+        ``switched_welfare`` (bool)."""
+        F, model = self.n_code, self.model
+        s = np.array(state, dtype=np.float64, copy=True)
+        cur = np.atleast_1d(np.asarray(obs_state, np.int64))[None]
+        prev = s[None, :F].astype(np.int64)
+        started, switched = 0, False
+        if model.is_start(cur)[0]:  # episode start
+            s = self.initial_state()
+        elif s[self._lastp] == 0 and model.valid(prev)[0]:
+            joint = model.infer_joint(prev, cur)[0]
+            if (joint >= 0).all():
+                mine, theirs = int(joint[self.seat]), int(joint[self.opp])
+                w = int(s[self._w])
+                n = self.n_welfare
+                adaptive = self.norm_adaptive and n > 1
+                preds = [int(self.act("coop", k, self.opp, prev)[0]) if (k == w or adaptive) else -1
+                         for k in range(n)]
+                predicted = preds[w]
+
+                def same(a, b):
+                    return bool(model.equivalent(prev, self.opp, [a], [b])[0])
+
+                if adaptive:
+                    deviated = not same(theirs, predicted)
+                    for k in range(n):
+                        follows = k != w and deviated and same(theirs, preds[k])
+                        s[self._streak + k] = s[self._streak + k] + 1 if follows else 0
+                    hits = [k for k in range(n) if s[self._streak + k] >= self.detection_steps]
+                    if hits:  # rule 3: a different welfare function, not a defection
+                        s[self._w], s[self._debit], switched = hits[0], 0.0, True
+                        s[self._streak:] = 0
+                if not switched:
+                    s[self._debit] = max(0.0, s[self._debit]
+                                         + self.debit_increment(prev, mine, theirs, predicted))
+                    if s[self._debit] > self.debit_threshold:  # rule 2
+                        started = self.punishment_length(s[self._debit], cur, w)
+                        s[self._left], s[self._debit] = started, 0.0
+        w = int(s[self._w])
+        punishing = s[self._left] > 0
+        if punishing:
+            action = int(self.act("punish", w, self.seat, cur)[0])
+            s[self._left] -= 1
+        else:
+            action = int(self.act("coop", w, self.seat, cur)[0])
+        s[self._lastp] = 1.0 if punishing else 0.0
+        s[:F] = cur[0]
+        return action, s, {"debit": float(s[self._debit]), "punishing": bool(punishing),
+                           "started_punishment": int(started), "welfare": w,
+                           "switched_welfare": switched}
+
+
 @dataclass
-class AmTFTPlayer:
-    """amTFT's decision rule for seat ``seat`` of a 2-player iterated matrix game.
+class AmTFTPlayer(AmTFTRule):
+    """amTFT's decision rule (``AmTFTRule``) for seat ``seat`` of a 2-player iterated matrix game,
+    on greedy policy tables.
 
     Args:
         payoffs: ``[A_0, A_1, 2]`` payoff table.
@@ -82,99 +244,57 @@ class AmTFTPlayer:
     shape: Tuple[int, ...] = field(init=False)
 
     def __post_init__(self):
-        self.payoffs = np.asarray(self.payoffs, dtype=np.float64)
-        self.shape = tuple(self.payoffs.shape[:-1])
-        if len(self.shape) != 2 or self.payoffs.shape[-1] != 2:
-            raise ValueError(f"amTFT plays 2-player matrix games; payoffs have shape {self.payoffs.shape}")
-        if self.debit_measure not in DEBIT_MEASURES:
-            raise ValueError(f"debit_measure must be one of {list(DEBIT_MEASURES)}, got {self.debit_measure!r}")
-        self.n_joint = int(np.prod(self.shape))
-        self.opp = 1 - int(self.seat)
+        self.model = MatrixGameModel(self.payoffs)
+        self.payoffs = self.model.payoffs
+        self.shape = self.model.shape
+        self.n_joint = self.model.n_joint
+        self._init_rule()
 
-    # ---------------------------------------------------------------- state
-    @property
-    def n_welfare(self) -> int:
-        return len(self.coop)
+    def act(self, kind, w, seat, states):
+        idx = np.atleast_2d(np.asarray(states, np.int64))[:, 0]
+        table = self.coop[w][seat] if kind == "coop" else self.punish[w]
+        return np.asarray(table, np.int64)[idx]
 
-    def initial_state(self) -> np.ndarray:
-        s = np.zeros(_STREAK + self.n_welfare, np.float64)
-        s[_PREV] = self.n_joint
-        return s
 
-    def _joint(self, mine: int, theirs: int) -> Tuple[int, int]:
-        return (mine, theirs) if self.seat == 0 else (theirs, mine)
+def greedy_actions(policy, obs: np.ndarray) -> np.ndarray:
+    """Greedy actions ``[B]`` of ``policy`` on observations ``[B, ...]``: an RLModule (argmax of
+    its ``forward_inference`` action-distribution inputs, one batched forward pass) or a callable
+    ``obs -> actions`` (e.g. a scripted policy)."""
+    if isinstance(policy, RLModule):
+        with torch.no_grad():
+            out = policy.forward_inference({Columns.OBS: torch.as_tensor(obs, dtype=torch.float32)})
+        return out[Columns.ACTION_DIST_INPUTS].argmax(-1).cpu().numpy().astype(np.int64)
+    return np.asarray(policy(obs), np.int64).reshape(len(obs))
 
-    def _r(self, mine: int, theirs: int, who: int) -> float:
-        return float(self.payoffs[self._joint(mine, theirs)][who])
 
-    # ---------------------------------------------------------------- rules
-    def debit_increment(self, mine: int, theirs: int, predicted: int) -> float:
-        """The debit one observed step adds (module docstring, rule 1)."""
-        if self.debit_measure == "opponent_gain":
-            return self._r(mine, theirs, self.opp) - self._r(mine, predicted, self.opp)
-        return self._r(mine, predicted, self.seat) - self._r(mine, theirs, self.seat)
+class NetworkAmTFTPlayer(AmTFTRule):
+    """amTFT's decision rule (``AmTFTRule``) on policy networks and a ``GameModel`` (the coin
+    games): a policy acts greedily on the observation ``model.observe(state, seat)`` that seat
+    would get, all states of a call in one forward pass.
 
-    def rollout_value(self, state: int, k: int, w: int) -> float:
-        """Opponent's undiscounted reward over ``rollout_length`` steps from ``state``: I punish
-        for the first ``k`` steps, then cooperate; the opponent plays its cooperative policy."""
-        total, s = 0.0, int(state)
-        for j in range(self.rollout_length):
-            mine = int(self.punish[w][s]) if j < k else int(self.coop[w][self.seat][s])
-            theirs = int(self.coop[w][self.opp][s])
-            total += self._r(mine, theirs, self.opp)
-            s = int(np.ravel_multi_index(self._joint(mine, theirs), self.shape))
-        return total
+    Args:
+        model: the ``GameModel``.
+        seat: my index (0 or 1).
+        coop: per welfare function in W, ``coop[k][seat]`` the cooperative policy of each seat
+            (an RLModule or a callable ``obs [B, ...] -> actions [B]``).
+        punish: per welfare function, my punishment policy.
+        the rest: as ``AmTFTPlayer`` (module docstring); ``rollout_seed`` seeds the common random
+        numbers of the punishment-length rollouts.
+    """
 
-    def punishment_length(self, debit: float, state: int, w: int) -> int:
-        """Smallest k in [1, rollout_length] with rollout loss >= multiplier x debit (rule 2)."""
-        base = self.rollout_value(state, 0, w)
-        for k in range(1, self.rollout_length + 1):
-            if base - self.rollout_value(state, k, w) >= self.punishment_multiplier * debit:
-                return k
-        return self.rollout_length
+    def __init__(self, model, seat: int, coop, punish, *, debit_threshold: float = 3.0,
+                 punishment_multiplier: float = 6.0, rollout_length: int = 20, norm_adaptive: bool = True,
+                 detection_steps: int = 2, debit_measure: str = "opponent_gain", rollout_seed: int = 0):
+        self.model, self.seat, self.coop, self.punish = model, seat, list(coop), list(punish)
+        self.debit_threshold, self.punishment_multiplier = float(debit_threshold), float(punishment_multiplier)
+        self.rollout_length, self.norm_adaptive = int(rollout_length), bool(norm_adaptive)
+        self.detection_steps, self.debit_measure = int(detection_steps), debit_measure
+        self.rollout_seed = int(rollout_seed)
+        self._init_rule()
 
-    def step(self, state: np.ndarray, obs_state: int) -> Tuple[int, np.ndarray, dict]:
-        """One decision: ``obs_state`` is the current state index (the previous joint action, or
-        ``n_joint`` at the start). Returns ``(action, new_state, events)``; ``events`` has
-        ``debit``, ``punishing`` (bool), ``started_punishment`` (k or 0), ``welfare`` (index of
-        the active w) and ``switched_welfare`` (bool)."""
-        s = np.array(state, dtype=np.float64, copy=True)
-        obs_state = int(obs_state)
-        started, switched = 0, False
-        if obs_state == self.n_joint:  # episode start
-            s = self.initial_state()
-        elif s[_LASTP] == 0:
-            joint = np.unravel_index(obs_state, self.shape)
-            mine, theirs = int(joint[self.seat]), int(joint[self.opp])
-            prev = int(s[_PREV])
-            w = int(s[_W])
-            predicted = int(self.coop[w][self.opp][prev])
-            if self.norm_adaptive and self.n_welfare > 1:
-                for k in range(self.n_welfare):
-                    follows = (k != w and theirs != predicted
-                               and theirs == int(self.coop[k][self.opp][prev]))
-                    s[_STREAK + k] = s[_STREAK + k] + 1 if follows else 0
-                hits = [k for k in range(self.n_welfare) if s[_STREAK + k] >= self.detection_steps]
-                if hits:  # rule 3: a different welfare function, not a defection
-                    s[_W], s[_DEBIT], switched = hits[0], 0.0, True
-                    s[_STREAK:] = 0
-            if not switched:
-                s[_DEBIT] = max(0.0, s[_DEBIT] + self.debit_increment(mine, theirs, predicted))
-                if s[_DEBIT] > self.debit_threshold:  # rule 2
-                    started = self.punishment_length(s[_DEBIT], obs_state, w)
-                    s[_LEFT], s[_DEBIT] = started, 0.0
-        w = int(s[_W])
-        punishing = s[_LEFT] > 0
-        if punishing:
-            action = int(self.punish[w][obs_state])
-            s[_LEFT] -= 1
-        else:
-            action = int(self.coop[w][self.seat][obs_state])
-        s[_LASTP] = 1.0 if punishing else 0.0
-        s[_PREV] = obs_state
-        return action, s, {"debit": float(s[_DEBIT]), "punishing": bool(punishing),
-                           "started_punishment": int(started), "welfare": w,
-                           "switched_welfare": switched}
+    def act(self, kind, w, seat, states):
+        policy = self.coop[w][seat] if kind == "coop" else self.punish[w]
+        return greedy_actions(policy, self.model.observe(states, seat))
 
 
 class AmTFTModule(TorchRLModule):
@@ -182,11 +302,14 @@ class AmTFTModule(TorchRLModule):
 
     It holds copies of the trained policies (every seat's cooperative policy per w in W and this
     seat's punishment policy per w; the ``AmTFT`` algorithm copies them in after each iteration)
-    and plays ``AmTFTPlayer`` on their greedy tables. Its RNN-style state (``state_in`` /
-    ``state_out``, key ``"amtft"``) is ``[previous state, debit, punishment steps left, active w,
-    last action was punishment, one detection streak per w]``.
+    and plays ``AmTFTPlayer`` on their greedy tables (matrix games) or ``NetworkAmTFTPlayer`` on
+    the copies (coin games). Its RNN-style state (``state_in`` / ``state_out``, key ``"amtft"``)
+    is ``[previous state (the game model's state code: the previous joint action, or the coin
+    game's cells and colours), debit, punishment steps left, active w, last action was
+    punishment, one detection streak per w]``.
 
-    ``model_config``: ``seat``, ``payoffs``, ``welfare`` (names of W, in preference order),
+    ``model_config``: ``seat``, ``game`` (a ``game_model.game_spec`` dict; or ``payoffs``, a
+    matrix game's table), ``welfare`` (names of W, in preference order),
     ``policy_spec`` (dict ``module_class``, ``catalog_class``, ``model_config`` of the trained
     policies), and the ``AmTFTPlayer`` settings ``debit_threshold``, ``punishment_multiplier``,
     ``rollout_length``, ``norm_adaptive``, ``detection_steps``, ``debit_measure``.
@@ -195,20 +318,29 @@ class AmTFTModule(TorchRLModule):
     def setup(self):
         cfg = dict(self.model_config or {})
         self.seat = int(cfg["seat"])
-        self.payoffs = np.asarray(cfg["payoffs"], dtype=np.float64)
         self.welfare = list(cfg["welfare"])
-        self.game_shape = tuple(self.payoffs.shape[:-1])
-        self.n_states = int(np.prod(self.game_shape)) + 1
-        if self.observation_space.shape != (self.n_states,):
-            raise ValueError(f"AmTFTModule plays matrix games whose observation is a one-hot of the "
-                             f"previous joint action ({self.n_states} entries); got "
-                             f"{self.observation_space}")
+        self.game = build_game_model(cfg.get("game"), cfg.get("payoffs"))
+        self.matrix = isinstance(self.game, MatrixGameModel)
+        if self.matrix:
+            self.payoffs = self.game.payoffs
+            self.game_shape = self.game.shape
+            self.n_states = self.game.n_joint + 1
+            if self.observation_space.shape != (self.n_states,):
+                raise ValueError(f"AmTFTModule plays matrix games whose observation is a one-hot of the "
+                                 f"previous joint action ({self.n_states} entries); got "
+                                 f"{self.observation_space}")
+        else:
+            rules = self.game.rules
+            expected = (rules.grid_size, rules.grid_size, rules.n_channels)
+            if self.observation_space.shape != expected:
+                raise ValueError(f"AmTFTModule's coin game has observations of shape {expected}; got "
+                                 f"{self.observation_space}")
         spec = dict(cfg["policy_spec"])
 
         def build(seat):
             return RLModuleSpec(module_class=spec["module_class"], catalog_class=spec.get("catalog_class"),
                                 observation_space=self.observation_space,
-                                action_space=Discrete(self.game_shape[seat]),
+                                action_space=Discrete(self.game.n_actions[seat]),
                                 model_config=spec.get("model_config")).build()
 
         self.coop = nn.ModuleDict({policy_key("coop", k, s): build(s)
@@ -226,33 +358,41 @@ class AmTFTModule(TorchRLModule):
         logits = module.forward_inference({Columns.OBS: eye})[Columns.ACTION_DIST_INPUTS]
         return logits.argmax(-1).cpu().numpy()
 
-    def player(self) -> AmTFTPlayer:
-        """``AmTFTPlayer`` on the current weights' greedy tables."""
+    def player(self) -> AmTFTRule:
+        """The decision rule on the current weights: ``AmTFTPlayer`` on the greedy tables (matrix
+        games) or ``NetworkAmTFTPlayer`` on the policy copies (coin games)."""
         n = len(self.welfare)
+        if not self.matrix:
+            coop = [[self.coop[policy_key("coop", k, s)] for s in (0, 1)] for k in range(n)]
+            punish = [self.punish[policy_key("punish", k, self.seat)] for k in range(n)]
+            return NetworkAmTFTPlayer(self.game, self.seat, coop, punish, **self._player_kwargs)
         coop = [[self.greedy_table(self.coop[policy_key("coop", k, s)]) for s in (0, 1)] for k in range(n)]
         punish = [self.greedy_table(self.punish[policy_key("punish", k, self.seat)]) for k in range(n)]
         return AmTFTPlayer(self.payoffs, self.seat, coop, punish, **self._player_kwargs)
 
     # ---------------------------------------------------------------- RLModule API
     def get_initial_state(self):
-        s = np.zeros(_STREAK + len(self.welfare), np.float32)
-        s[_PREV] = self.n_states - 1
+        F = self.game.state_size
+        s = np.zeros(F + 4 + len(self.welfare), np.float32)
+        s[:F] = self.game.start_code()
         return {"amtft": torch.from_numpy(s)}
 
     @torch.no_grad()
     def _forward(self, batch, **kwargs):
         obs = batch[Columns.OBS]
         state = batch[Columns.STATE_IN]["amtft"]
-        timed = obs.dim() == 3  # [B, T, D] from RLlib's time-rank connector for stateful modules
+        # [B, T, ...] from RLlib's time-rank connector for stateful modules
+        timed = obs.dim() == len(self.observation_space.shape) + 2
         obs3 = obs if timed else obs.unsqueeze(1)
         player = self.player()
         B, T = obs3.shape[0], obs3.shape[1]
         actions = np.zeros((B, T), np.int64)
         out_state = state.detach().cpu().numpy().astype(np.float64).copy()
-        idx = obs3.argmax(-1).cpu().numpy()
-        for b in range(B):
+        flat = obs3.reshape(B * T, *obs3.shape[2:]).cpu().numpy()
+        cur = self.game.decode(flat, self.seat).reshape(B, T, -1)
+        for b in range(B):  # sequential in t (the state carries over); one env per b
             for t in range(T):
-                actions[b, t], out_state[b], _ = player.step(out_state[b], int(idx[b, t]))
+                actions[b, t], out_state[b], _ = player.step(out_state[b], cur[b, t])
         acts = torch.from_numpy(actions if timed else actions[:, 0])
         n_act = self.action_space.n
         logits = torch.nn.functional.one_hot(acts, n_act).float() * 30.0 - 15.0
