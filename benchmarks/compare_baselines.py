@@ -105,9 +105,20 @@ def dcl_panels():
     grid = load("dcl_grid")["grid"]["results"]
     rpc = load("dcl_rpc")["rpc"]["results"]
     pg = load("dcl_public_goods")["public_goods"]["results"]
-    missing = [
-        f"grid game ({', '.join(grid)}, {len(next(iter(grid.values())))} seeds): no baseline stored; a rerun needs "
-        "an IPPO entry in `settings('grid')` of benchmarks/dcl_learning.py, then `--methods DCL,DCL-IC,IPPO`",
+    missing = []
+    if "IPPO" in grid:
+        g = {m: [(i, [p["iter"] for p in run], [p["social_welfare"] for p in run]) for i, run in enumerate(grid[m])]
+             for m in ("DCL", "DCL-IC", "IPPO")}
+        panels.append(dict(key="grid", title="grid game (Table 6)", kind="curve",
+                           xlabel="training iteration (batch 512)", ylabel="social welfare (training batch)",
+                           series=[("DCL (λ = 0)", METHOD, g["DCL"]), ("DCL-IC (λ = 1)", VARIANT, g["DCL-IC"]),
+                                   ("IPPO", BASE, g["IPPO"])],
+                           paper=[(0.0, "DCL paper Fig. 4: SW 0")], tail=10))
+    else:
+        missing.append(
+            f"grid game ({', '.join(grid)}, {len(next(iter(grid.values())))} seeds): no baseline stored; a rerun "
+            "needs `benchmarks/dcl_learning.py --setting grid --methods IPPO`")
+    missing += [
         f"RPC, K = 2 ({', '.join(rpc)}, {len(next(iter(rpc.values())))} seed): no baseline stored; a rerun needs "
         "IPPO (and DCL without mega-steps, the paper's 'no multi-step commitments' case) in `settings('rpc')`",
         f"public goods Table 8 ({', '.join(pg)}): no baseline stored; a rerun needs IPPO on "

@@ -11,7 +11,7 @@ paper's architecture and batch sizes but uses the larger learning rates / shorte
 
 * ``pd``: one-shot PD, DCL, DCL-IC, decentralized DCL, IPPO (baseline on the plain game) and
   IPPO-in-MCG (IPPO playing the staged commitment game), Table 5;
-* ``grid``: grid game (4 cells, horizon 16), DCL and DCL-IC, Table 6;
+* ``grid``: grid game (4 cells, horizon 16), DCL, DCL-IC and IPPO (baseline), Table 6;
 * ``rpc``: repeated purely conflicting game, horizon 16, mega-steps K=2, DCL, Table 7;
 * ``public_goods``: N = 2, 3, 5, DCL-IC, batch 256 (Table 8 setting).
 
@@ -85,17 +85,24 @@ def settings(name, budget, n_agents=(2, 3, 5)):
                       lr=4e-4, critic_lr=8e-4, temperature=1.0, temperature_decay=0.0,
                       min_temperature=1.0, entropy_coeff=2.0, entropy_decay=0.0005,
                       min_entropy_coeff=0.001)
-    else:  # verified on the grid game: cooperation in ~40-60 iterations
-        skip = ("ic_lambda", "env_config", "num_env_runners", "num_envs_per_env_runner")
+        table7 = dict(table6)
+    else:  # the fast presets of the grid game and of RPC with K = 2
+        skip = ("ic_lambda", "env_config", "num_env_runners", "num_envs_per_env_runner", "mega_steps")
         table6 = {k: v for k, v in preset_training("dcl/grid_game_fast").items() if k not in skip}
-    if name == "grid":
+        table7 = {k: v for k, v in preset_training("dcl/purely_conflicting_mega2_fast").items()
+                  if k not in skip}
+    if name == "grid":  # IPPO: Table 6's batch and 2 x 32 ReLU networks
         return {"DCL": dcl_config("grid_game", budget=budget, ic_lambda=0.0, **table6),
-                "DCL-IC": dcl_config("grid_game", budget=budget, ic_lambda=1.0, **table6)}
+                "DCL-IC": dcl_config("grid_game", budget=budget, ic_lambda=1.0, **table6),
+                "IPPO": ippo_config("grid_game", budget).training(
+                    train_batch_size_per_learner=512, minibatch_size=256 if not paper else 512,
+                    num_epochs=5 if not paper else 30).rl_module(
+                    model_config={"fcnet_hiddens": [32, 32], "fcnet_activation": "relu"})}
     if name == "rpc":
         return {"DCL-K2": dcl_config("purely_conflicting", budget=budget, ic_lambda=0.0,
-                                     mega_steps=2, **table6),
+                                     mega_steps=2, **table7),
                 "DCL-IC-K2": dcl_config("purely_conflicting", budget=budget, ic_lambda=1.0,
-                                        mega_steps=2, **table6)}
+                                        mega_steps=2, **table7)}
     if name == "public_goods":
         # Table 8 gives only DCL-IC and batch 256; the rest is the PD's (fast) settings. A
         # 5x smaller entropy bonus (0.1, -0.002 / iter) was tried for N = 5 and oscillated

@@ -47,28 +47,39 @@ CLAIMS = {
         sources={"dcl": ["pd.json"]}, figure=("copy", "runs/dcl/pd.png"), hours=0.7),
     "dcl_grid": dict(
         paper="DCL paper §4.1.2, Fig. 4, Table 6: DCL agents learn to cooperate in the grid game (SW 0)",
-        commands=[_dcl("--setting", "grid", "--methods", "DCL,DCL-IC", "--seeds", "5", "--iters", "150")],
-        sources={"dcl": ["grid.json"]}, figure=("copy", "runs/dcl/grid.png"), hours=0.2),
+        commands=[_dcl("--setting", "grid", "--methods", "DCL,DCL-IC", "--seeds", "5", "--iters", "250"),
+                  _dcl("--setting", "grid", "--methods", "IPPO", "--seeds", "5", "--ippo-iters", "100")],
+        sources={"dcl": ["grid.json"]}, figure=("copy", "runs/dcl/grid.png"), hours=0.45),
     "dcl_rpc": dict(
         paper="DCL paper §4.1.3, Fig. 5, Table 7: mega-step (K=2) commitments reach the alternating deal in RPC",
         commands=[_dcl("--setting", "rpc", "--methods", "DCL-K2", "--seeds", "1", "--iters", "2000",
                        "--time-limit", "420")],
         sources={"dcl": ["rpc.json"]}, figure=("copy", "runs/dcl/rpc.png"), hours=0.15),
     "dcl_public_goods": dict(
-        paper="DCL paper §5.1, Table 8: DCL-IC public goods, N = 2 / 3 / 5: agreement > 0.99, SW 0.997 / 1.491 / 1.989",
+        paper="DCL paper §5.1, Table 8: DCL-IC public goods, N = 2 / 3 / 5 / 10: agreement > 0.99, "
+              "SW 0.997 / 1.491 / 1.989 / 3.659",
         commands=[_dcl("--setting", "public_goods", "--n-agents", "3,5", "--seeds", "5", "--iters", "300",
                        "--time-limit", "400"),
                   _dcl("--setting", "public_goods", "--n-agents", "2", "--seeds", "5", "--iters", "120"),
+                  _dcl("--setting", "public_goods", "--n-agents", "10", "--seeds", "5", "--iters", "300",
+                       "--time-limit", "400"),
                   _dcl("--setting", "public_goods", "--n-agents", "5", "--seeds", "1", "--iters", "150",
                        "--tag", "_probe_ent01", "--override",
                        '{"entropy_coeff": 0.1, "entropy_decay": 0.002, "min_entropy_coeff": 0.0}')],
         sources={"dcl": ["public_goods.json", "public_goods_probe_ent01.json"]},
-        figure=("copy", "runs/dcl/public_goods.png"), hours=1.5),
+        figure=("copy", "runs/dcl/public_goods.png"), hours=2.1),
     "lola_exact": dict(
         paper="Normative-disagreement paper Fig. 4 (and Foerster et al. 2018): LOLA-Exact cooperates in the IPD; "
               "in IAsymBoS it reaches different Pareto-optimal outcomes per seed, so cross-play fails",
         commands=[["benchmarks/lola_exact.py", "--seeds", "10", "--iters", "10"]],
         sources={"lola": ["ipd.json", "iasymbos.json"]}, figure=("copy", "runs/lola/lola.png"), hours=0.1),
+    "amtft_iasymbos": dict(
+        paper="Normative-disagreement paper Figs. 3 / 5: on IAsymBoS amTFT(w) pairs with different w fail in "
+              "cross-play; amTFT(W) with W1 and W2 sharing a welfare function coordinate",
+        commands=[["benchmarks/amtft_crossplay.py", "--game", "iasymbos", "--seeds", "0", "1", "2",
+                   "--episodes", "10"]],
+        sources={"amtft_iasymbos": ["table5.json"]}, figure=("copy", "runs/amtft_iasymbos/table5.png"),
+        hours=0.15),
     "lio_er21": dict(
         paper="LIO thesis §5.4, Fig. 5.5: LIO converges near the optimum 9 of ER(2,1); independent PG does not",
         commands=[_lio("--setting", "er21", *SEEDS5, "--iters", "320", "--eval-every", "40")],

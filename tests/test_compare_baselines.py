@@ -66,8 +66,12 @@ def test_mean_se_interpolates_seeds_onto_the_range_every_seed_covers():
 def test_settings_without_a_stored_baseline_are_listed_not_drawn(results):
     _, res = results
     dcl_missing = " ".join(res["dcl"]["missing"])
-    for setting in ("grid game", "RPC", "public goods"):
+    for setting in ("RPC", "public goods"):
         assert setting in dcl_missing
-    assert [p["key"] for p in res["dcl"]["panels"]] == ["pd"]
+    assert "grid game" not in dcl_missing  # its IPPO runs are stored: drawn, not listed
+    panels = {p["key"]: p for p in res["dcl"]["panels"]}
+    assert list(panels) == ["pd", "grid"]
+    finals = panels["grid"]["finals"]  # DCL near SW 0, IPPO near all-defect (-90)
+    assert finals["DCL (λ = 0)"] > -1.0 and finals["IPPO"] < -80.0
     assert all("no baseline stored" in line for p in compare.PAPERS for line in res[p]["missing"])
     assert any("IAsymBoS" in line for line in res["lola"]["missing"])

@@ -188,6 +188,47 @@ def test_action_weight_deal_vs_no_deal_hand_values():
     assert terms["J_pi"].item() == pytest.approx(deal, abs=1e-5)  # the authors' code
 
 
+def test_counterfactual_action_baseline_hand_values():
+    # Rows without a deal: 1 (a = (D, C)) and 2 (a = (C, D)). pi^0 = softmax(0, 1): p(C) = 0.268941.
+    # Baseline b(s, a^1) = p(C) Q^0(C, a^1) + p(D) Q^0(D, a^1): a^1 = C -> 0.268941 * -1 + 0.731059 * 0;
+    # a^1 = D -> 0.268941 * -3 + 0.731059 * -2.
+    pc, pd = 0.26894142, 0.73105858
+    lc, ld = -1.3132617, -0.3132617
+    b_c, b_d = pc * -1 + pd * 0, pc * -3 + pd * -2
+    expected = ((0 - b_c) * ld + (-3 - b_d) * lc) / 4
+    terms, _ = _tiny_terms(action_baseline="counterfactual")
+    assert terms["J_pi"].item() == pytest.approx(expected, abs=1e-5)
+    assert terms["J_pi"].item() != pytest.approx(_tiny_terms()[0]["J_pi"].item(), abs=1e-3)
+
+
+def test_counterfactual_action_baseline_keeps_the_expected_gradient():
+    # pi^0 = (1/4, 3/4) and one C row per three D rows, for each partner action and no deal: the row
+    # mean is the exact expectation over agent 0's action, where the baseline's term vanishes.
+    q_table = torch.tensor([[-81.0, -86.0], [-79.0, -83.0]])  # large shared offset, as on the grid
+    q0 = lambda j: (j[:, :2] @ q_table * j[:, 2:]).sum(-1)  # noqa: E731
+    never = lambda j: torch.tensor([30.0, -30.0]).expand(j.shape[0], 2) + 0 * j[:, :2]  # noqa: E731
+    a = torch.tensor([[0, 0], [1, 0], [1, 0], [1, 0], [0, 1], [1, 1], [1, 1], [1, 1]])
+    T = a.shape[0]
+    grads = {}
+    for baseline in ("none", "counterfactual"):
+        act = torch.log(torch.tensor([[0.25, 0.75]])).repeat(T, 1).requires_grad_(True)
+        terms = dcl_agent_terms(0, sizes=[2, 2], prop_logits=[torch.zeros(T, 2, requires_grad=True),
+                                                              torch.zeros(T, 2)],
+                                commit_logits_at_m=torch.zeros(T, 2, requires_grad=True),
+                                act_logits=act, commit_fns=[never, never], q_fns=[q0, q0],
+                                m=a, c=torch.zeros_like(a), a=a, tau=1.0, action_baseline=baseline)
+        (g,) = torch.autograd.grad(terms["J_pi"], [act])
+        grads[baseline] = g
+    # Per-row weights differ (the baseline removes the -80 offset) ...
+    assert not torch.allclose(grads["none"], grads["counterfactual"], atol=1e-3)
+    # ... the expectation does not: for each partner action, sum_b pi(b) (Q(b) - V) grad log pi(b).
+    for rows in (slice(0, 4), slice(4, 8)):
+        assert torch.allclose(grads["none"][rows].sum(0), grads["counterfactual"][rows].sum(0), atol=1e-5)
+    # d/dz_D of E[Q] = p(C) p(D) (Q(D) - Q(C)) per partner action, averaged over the 8 rows x 4
+    expected = 0.25 * 0.75 * ((-79 + 81) + (-83 + 86)) / 2
+    assert grads["counterfactual"][:, 1].sum().item() == pytest.approx(expected, abs=1e-5)
+
+
 def test_pathwise_reference_is_four_times_where_the_sample_commits():
     terms_p, x = _tiny_terms()
     (g_paper,) = torch.autograd.grad(terms_p["J_psi_path"], [x["commit"]])
@@ -272,7 +313,7 @@ def test_critic_first_false_is_one_joint_step():
 
 @pytest.mark.parametrize("key,value", [("entropy_reduction", "max"), ("entropy_schedule", "epoch"),
                                        ("action_weight", "x"), ("pathwise", "y"),
-                                       ("critic_first", "yes")])
+                                       ("critic_first", "yes"), ("action_baseline", "mean")])
 def test_bad_flag_values_name_the_key(key, value):
     from rllib_coopai.algorithms.dcl import DCLConfig
 

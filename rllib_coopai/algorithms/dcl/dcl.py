@@ -42,6 +42,7 @@ from rllib_coopai.algorithms.common import CoopConfigMixin
 from rllib_coopai.algorithms.dcl.callbacks import DCLMetricsCallback
 from rllib_coopai.algorithms.dcl.learner import ITERATION_KEY
 from rllib_coopai.algorithms.dcl.losses import (
+    ACTION_BASELINES,
     ACTION_WEIGHTS,
     ENTROPY_REDUCTIONS,
     IC_MODES,
@@ -92,6 +93,14 @@ class DCLConfig(CoopConfigMixin, AlgorithmConfig):
         critic_first: fit the critics first and compute the policy terms with the updated
             critics (True, DCL paper Algorithms 1-2 and the authors' code) or take one joint step
             with the critics of before the update (False; one forward pass less).
+
+    Not in the paper nor in the authors' code:
+        action_baseline: "none" (eq. 3 as written, default) | "counterfactual" (subtract from
+            Q^i(s, a) the expectation of Q^i(s, (b, a^-i)) over agent i's own action b ~ pi^i:
+            same expected gradient, lower variance). Without it, on the grid game an exploited
+            agent's returns are all near -80 and eq. (3)'s sampled weight is mostly that offset:
+            its action policy can saturate on the dominated "stay" move and stay there (the
+            fast grid preset's failing seeds; docs/REPRODUCTION.md, dcl_grid).
 
     Where the paper leaves a detail open and the authors' code (github.com/shuhui-zhu/DCL,
     which produced Tables 5-7) chose differently, the second value reproduces the code:
@@ -148,6 +157,7 @@ class DCLConfig(CoopConfigMixin, AlgorithmConfig):
         self.action_weight = "no_deal"
         self.pathwise = "paper"
         self.agent_updates = "joint"
+        self.action_baseline = "none"
         self._dcl_env_info = None
         # DCL's learner batch is built by DCLJointColumns alone (build_learner_connector).
         self.add_default_connectors_to_learner_pipeline = False
@@ -159,7 +169,7 @@ class DCLConfig(CoopConfigMixin, AlgorithmConfig):
                  reward_aggregation=NotProvided, torch_threads=NotProvided,
                  critic_first=NotProvided, entropy_reduction=NotProvided,
                  entropy_schedule=NotProvided, action_weight=NotProvided, pathwise=NotProvided,
-                 agent_updates=NotProvided, **kwargs) -> "DCLConfig":
+                 agent_updates=NotProvided, action_baseline=NotProvided, **kwargs) -> "DCLConfig":
         super().training(**kwargs)
         self.set_provided(mode=mode, ic_lambda=ic_lambda, ic_mode=ic_mode, critic_lr=critic_lr,
                           temperature=temperature, temperature_decay=temperature_decay,
@@ -169,7 +179,8 @@ class DCLConfig(CoopConfigMixin, AlgorithmConfig):
                           reward_aggregation=reward_aggregation, torch_threads=torch_threads,
                           critic_first=critic_first, entropy_reduction=entropy_reduction,
                           entropy_schedule=entropy_schedule, action_weight=action_weight,
-                          pathwise=pathwise, agent_updates=agent_updates)
+                          pathwise=pathwise, agent_updates=agent_updates,
+                          action_baseline=action_baseline)
         return self
 
     # ------------------------------------------------------------------ validation
@@ -182,7 +193,7 @@ class DCLConfig(CoopConfigMixin, AlgorithmConfig):
         for key, known in (("entropy_reduction", ENTROPY_REDUCTIONS),
                            ("entropy_schedule", ENTROPY_SCHEDULES),
                            ("action_weight", ACTION_WEIGHTS), ("pathwise", PATHWISE_MODES),
-                           ("agent_updates", AGENT_UPDATES)):
+                           ("agent_updates", AGENT_UPDATES), ("action_baseline", ACTION_BASELINES)):
             if getattr(self, key) not in known:
                 raise ValueError(f"DCL: {key} must be one of {list(known)}, "
                                  f"got {getattr(self, key)!r}")

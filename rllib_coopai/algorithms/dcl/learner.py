@@ -230,7 +230,8 @@ class DCLTorchLearner(FiniteUpdateLearnerMixin, TorchLearner):
                     m=m, c=c, a=a, tau=tau, ic_mode=self.config.ic_mode,
                     entropy_reduction=getattr(self.config, "entropy_reduction", "sum"),
                     action_weight=getattr(self.config, "action_weight", "no_deal"),
-                    pathwise=getattr(self.config, "pathwise", "paper"))
+                    pathwise=getattr(self.config, "pathwise", "paper"),
+                    action_baseline=getattr(self.config, "action_baseline", "none"))
                 ent = self._entropy_coeff(k, n)
                 objective = dcl_agent_objective(terms, lam, ent)
                 critic_loss = torch.mean((out[f"q_e_{k}"] - ret[:, k]) ** 2)  # Algorithm 1: MSE to G^k_t

@@ -21,6 +21,8 @@ IC_MODES = ("pathwise", "reference")
 ENTROPY_REDUCTIONS = ("sum", "mean")        # H = -sum_a p log p  |  -mean_a p log p (code)
 ACTION_WEIGHTS = ("no_deal", "deal")         # eq. (3): 1 - 1(c=1)  |  1(c=1) (code)
 PATHWISE_MODES = ("paper", "reference")      # eqs. (4)-(5) as written  |  code's 1(c=1)**4, no prod
+# Not in the paper (nor in the authors' main-branch code): a baseline for eq. (3)'s score term.
+ACTION_BASELINES = ("none", "counterfactual")  # Q^i(s, a)  |  Q^i(s, a) - sum_b pi^i(b|s) Q^i(s, (b, a^-i))
 
 
 def st_gumbel(logits: torch.Tensor, tau: float) -> torch.Tensor:
@@ -59,6 +61,7 @@ def dcl_agent_terms(
     entropy_reduction: str = "sum",
     action_weight: str = "no_deal",
     pathwise: str = "paper",
+    action_baseline: str = "none",
 ) -> Dict[str, torch.Tensor]:
     """Surrogate objectives (to MAXIMISE) of agent ``i``; each term's gradient is the estimator
     named in its key.
@@ -85,6 +88,12 @@ def dcl_agent_terms(
             term carries prod_{k != j} 1(c^k = 1)) or ``"reference"`` (authors' code: the
             indicator is that entry to the 4th power, so its gradient is 4x and only where the
             sample commits; the proposal term is sum_j 1(c^j = 1) without the product).
+        action_baseline: ``"none"`` (eq. 3 as written: the weight is Q^i(s, a)) or
+            ``"counterfactual"`` (not in the paper: Q^i(s, a) minus the expectation of
+            Q^i(s, (b, a^-i)) over agent i's own action b ~ pi^i(.|s), the others' actions kept;
+            it does not depend on a^i, so the gradient's expectation is unchanged while the
+            variance drops: with returns far from zero, e.g. -80 for an exploited grid-game
+            agent, eq. (3)'s sampled weight is mostly the shared offset).
 
     Returns keys: ``J_pi`` (eq. 3), ``J_psi_score`` and ``J_psi_path`` (eq. 4), ``J_phi_score``
     (eq. 5, own log phi plus sum_j log psi^j: the indirect effect), ``J_phi_path`` (eq. 5,
@@ -106,7 +115,18 @@ def dcl_agent_terms(
 
     # ---- action policy, eq. (3): (1 - 1(c=1)) Q^i(s, a) grad log pi^i(a^i | s)
     w_pi = deal if action_weight == "deal" else 1 - deal
-    out["J_pi"] = (w_pi * q_a * _logp(act_logits, a_oh[i])).mean()
+    if action_baseline == "counterfactual":
+        with torch.no_grad():
+            p_own = F.softmax(act_logits, -1)
+            q_own = torch.stack([q_fns[i](torch.cat(
+                a_oh[:i] + [F.one_hot(torch.full_like(a[:, i], b).long(), sizes[i]).float()] + a_oh[i + 1:], -1))
+                for b in range(sizes[i])], -1)  # Q^i(s, (b, a^-i)) for every own action b
+            adv_a = q_a - (p_own * q_own).sum(-1)
+    elif action_baseline == "none":
+        adv_a = q_a
+    else:
+        raise ValueError(f"action_baseline must be one of {list(ACTION_BASELINES)}, got {action_baseline!r}")
+    out["J_pi"] = (w_pi * adv_a * _logp(act_logits, a_oh[i])).mean()
 
     # ---- commitment policy, eq. (4). Own commitment re-sampled straight-through so that
     # grad_zeta 1(c^i = 1) exists (DCL paper §3, eq. (4)); the others' stored commitments stay fixed.
