@@ -24,12 +24,11 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-from PIL import Image  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cleanup7_runs import (B5_AC, BATCHED_AC, BATCHED_AC_LR1E3, BATCHED_LIO, CLEANUP10_AC,  # noqa: E402
                            CLEANUP10_LIO, FAST_LIO, load_runs)
-from summaries import RESULTS, load  # noqa: E402
+from summaries import RESULTS, load, save_compact_png  # noqa: E402
 
 PAPERS = ("dcl", "lio", "designer", "amd", "lola")
 METHOD, BASE, BASE2, BASE3, VARIANT, VARIANT2 = ("tab:blue", "tab:red", "tab:orange", "tab:brown",
@@ -106,24 +105,43 @@ def dcl_panels():
     rpc = load("dcl_rpc")["rpc"]["results"]
     pg = load("dcl_public_goods")["public_goods"]["results"]
     missing = []
+
+    def curves(results, method):
+        return [(i, [p["iter"] for p in run], [p["social_welfare"] for p in run])
+                for i, run in enumerate(results[method])]
+
     if "IPPO" in grid:
-        g = {m: [(i, [p["iter"] for p in run], [p["social_welfare"] for p in run]) for i, run in enumerate(grid[m])]
-             for m in ("DCL", "DCL-IC", "IPPO")}
         panels.append(dict(key="grid", title="grid game (Table 6)", kind="curve",
                            xlabel="training iteration (batch 512)", ylabel="social welfare (training batch)",
-                           series=[("DCL (λ = 0)", METHOD, g["DCL"]), ("DCL-IC (λ = 1)", VARIANT, g["DCL-IC"]),
-                                   ("IPPO", BASE, g["IPPO"])],
+                           series=[("DCL (λ = 0)", METHOD, curves(grid, "DCL")),
+                                   ("DCL-IC (λ = 1)", VARIANT, curves(grid, "DCL-IC")),
+                                   ("IPPO", BASE, curves(grid, "IPPO"))],
                            paper=[(0.0, "DCL paper Fig. 4: SW 0")], tail=10))
     else:
         missing.append(
             f"grid game ({', '.join(grid)}, {len(next(iter(grid.values())))} seeds): no baseline stored; a rerun "
             "needs `benchmarks/dcl_learning.py --setting grid --methods IPPO`")
-    missing += [
+    if "IPPO" in rpc:
+        panels.append(dict(key="rpc", title="RPC, K = 2 (Table 7)", kind="curve",
+                           xlabel="training iteration (batch 512)", ylabel="social welfare (training batch)",
+                           series=[("DCL, K = 2", METHOD, curves(rpc, "DCL-K2")), ("IPPO", BASE, curves(rpc, "IPPO"))],
+                           paper=[(16.0, "DCL paper Fig. 5: alternating deal, +8 each")], tail=10))
+    table8 = {2: 0.997, 3: 1.491, 5: 1.989, 10: 3.659}
+    for n in (2, 3, 5, 10):
+        if f"IPPO N={n}" in pg and f"DCL-IC N={n}" in pg:
+            panels.append(dict(key=f"public_goods_{n}", title=f"public goods, N = {n} (Table 8)", kind="curve",
+                               xlabel="training iteration (batch 256)", ylabel="social welfare (training batch)",
+                               series=[(f"DCL-IC, N = {n}", METHOD, curves(pg, f"DCL-IC N={n}")),
+                                       (f"IPPO, N = {n}", BASE, curves(pg, f"IPPO N={n}"))],
+                               paper=[(table8[n], f"DCL paper Table 8: SW {table8[n]}")], tail=10))
+    have_pg_baseline = any(k.startswith("IPPO") for k in pg)
+    missing += [] if "IPPO" in rpc else [
         f"RPC, K = 2 ({', '.join(rpc)}, {len(next(iter(rpc.values())))} seed): no baseline stored; a rerun needs "
         "IPPO (and DCL without mega-steps, the paper's 'no multi-step commitments' case) in `settings('rpc')`",
-        f"public goods Table 8 ({', '.join(pg)}): no baseline stored; a rerun needs IPPO on "
-        "`public_goods` with N = 2/3/5 in `settings('public_goods')`",
     ]
+    missing += [] if have_pg_baseline else [
+        f"public goods Table 8 ({', '.join(pg)}): no baseline stored; a rerun needs "
+        "`benchmarks/dcl_learning.py --setting public_goods --methods 'IPPO N=2,IPPO N=3,IPPO N=5'`"]
     return panels, missing
 
 
@@ -310,8 +328,8 @@ def draw(paper, out_dir):
     buf = io.BytesIO()
     fig.savefig(buf, dpi=DPI)
     plt.close(fig)
-    # a 128-colour palette PNG: a third of the size of the RGBA one, the same to the eye (docs/ stays small)
-    Image.open(buf).convert("RGB").quantize(colors=128, method=Image.Quantize.FASTOCTREE).save(path, optimize=True)
+    buf.seek(0)
+    save_compact_png(buf, path)
     return dict(path=path, panels=info, missing=missing)
 
 

@@ -12,8 +12,8 @@ paper's architecture and batch sizes but uses the larger learning rates / shorte
 * ``pd``: one-shot PD, DCL, DCL-IC, decentralized DCL, IPPO (baseline on the plain game) and
   IPPO-in-MCG (IPPO playing the staged commitment game), Table 5;
 * ``grid``: grid game (4 cells, horizon 16), DCL, DCL-IC and IPPO (baseline), Table 6;
-* ``rpc``: repeated purely conflicting game, horizon 16, mega-steps K=2, DCL, Table 7;
-* ``public_goods``: N = 2, 3, 5, DCL-IC, batch 256 (Table 8 setting).
+* ``rpc``: repeated purely conflicting game, horizon 16, mega-steps K=2, DCL and IPPO, Table 7;
+* ``public_goods``: N = 2, 3, 5 (``--n-agents``), DCL-IC, batch 256 (Table 8 setting), and IPPO.
 
 Each run records per iteration: social welfare (undiscounted sum of the base env's returns),
 agreement rate, per-agent returns, env steps and wall-clock seconds. Results go to
@@ -48,7 +48,7 @@ def dcl_config(env, env_config=None, budget="fast", **training):
     return cfg.training(**training)
 
 
-def ippo_config(env, budget="fast", mcg=False):
+def ippo_config(env, budget="fast", mcg=False, env_config=None):
     """IPPO on the plain game, or (``mcg=True``) IPPO playing the staged Markov Commitment Game
     (3 RLlib steps per base step; batch sizes are in RLlib steps)."""
     from rllib_coopai.algorithms.ippo import IPPOConfig
@@ -57,7 +57,7 @@ def ippo_config(env, budget="fast", mcg=False):
     lr = 3e-3 if budget == "fast" else 4e-4
     cfg = IPPOConfig()
     cfg = (cfg.environment(CommitmentGameRLlibEnv, env_config={"base_env": env}) if mcg
-           else cfg.environment(env))
+           else cfg.environment(env, env_config=env_config or {}))
     return (cfg.env_runners(num_env_runners=0, num_envs_per_env_runner=16)
             .training(lr=lr, train_batch_size_per_learner=128 if budget == "paper" else 256,
                       minibatch_size=128, num_epochs=1 if budget == "paper" else 4,
@@ -91,25 +91,32 @@ def settings(name, budget, n_agents=(2, 3, 5)):
         table6 = {k: v for k, v in preset_training("dcl/grid_game_fast").items() if k not in skip}
         table7 = {k: v for k, v in preset_training("dcl/purely_conflicting_mega2_fast").items()
                   if k not in skip}
-    if name == "grid":  # IPPO: Table 6's batch and 2 x 32 ReLU networks
+    def ippo_512(env):  # IPPO with Tables 6-7's batch and 2 x 32 ReLU networks
+        return ippo_config(env, budget).training(
+            train_batch_size_per_learner=512, minibatch_size=256 if not paper else 512,
+            num_epochs=5 if not paper else 30).rl_module(
+            model_config={"fcnet_hiddens": [32, 32], "fcnet_activation": "relu"})
+
+    if name == "grid":
         return {"DCL": dcl_config("grid_game", budget=budget, ic_lambda=0.0, **table6),
                 "DCL-IC": dcl_config("grid_game", budget=budget, ic_lambda=1.0, **table6),
-                "IPPO": ippo_config("grid_game", budget).training(
-                    train_batch_size_per_learner=512, minibatch_size=256 if not paper else 512,
-                    num_epochs=5 if not paper else 30).rl_module(
-                    model_config={"fcnet_hiddens": [32, 32], "fcnet_activation": "relu"})}
+                "IPPO": ippo_512("grid_game")}
     if name == "rpc":
         return {"DCL-K2": dcl_config("purely_conflicting", budget=budget, ic_lambda=0.0,
                                      mega_steps=2, **table7),
                 "DCL-IC-K2": dcl_config("purely_conflicting", budget=budget, ic_lambda=1.0,
-                                        mega_steps=2, **table7)}
+                                        mega_steps=2, **table7),
+                "IPPO": ippo_512("purely_conflicting")}
     if name == "public_goods":
         # Table 8 gives only DCL-IC and batch 256; the rest is the PD's (fast) settings. A
         # 5x smaller entropy bonus (0.1, -0.002 / iter) was tried for N = 5 and oscillated
         # (docs/REPRODUCTION.md, public goods), so it is not the default.
-        return {f"DCL-IC N={n}": dcl_config("public_goods", {"n_agents": n}, budget=budget,
-                                            ic_lambda=1.0, train_batch_size_per_learner=256)
-                for n in n_agents}
+        out = {f"DCL-IC N={n}": dcl_config("public_goods", {"n_agents": n}, budget=budget,
+                                           ic_lambda=1.0, train_batch_size_per_learner=256)
+               for n in n_agents}
+        out.update({f"IPPO N={n}": ippo_config("public_goods", budget, env_config={"n_agents": n})
+                    for n in n_agents})  # the plain game: free-riding dominates
+        return out
     raise ValueError(f"unknown setting {name!r}; known: pd, grid, rpc, public_goods")
 
 

@@ -17,11 +17,10 @@ from __future__ import annotations
 import argparse
 import os
 import shlex
-import shutil
 import subprocess
 import sys
 
-from summaries import ROOT, figure_path, summarise
+from summaries import ROOT, figure_path, save_compact_png, summarise
 
 PY = sys.executable
 
@@ -53,8 +52,9 @@ CLAIMS = {
     "dcl_rpc": dict(
         paper="DCL paper §4.1.3, Fig. 5, Table 7: mega-step (K=2) commitments reach the alternating deal in RPC",
         commands=[_dcl("--setting", "rpc", "--methods", "DCL-K2", "--seeds", "1", "--iters", "2000",
-                       "--time-limit", "420")],
-        sources={"dcl": ["rpc.json"]}, figure=("copy", "runs/dcl/rpc.png"), hours=0.15),
+                       "--time-limit", "420"),
+                  _dcl("--setting", "rpc", "--methods", "IPPO", "--seeds", "5", "--ippo-iters", "100")],
+        sources={"dcl": ["rpc.json"]}, figure=("copy", "runs/dcl/rpc.png"), hours=0.2),
     "dcl_public_goods": dict(
         paper="DCL paper §5.1, Table 8: DCL-IC public goods, N = 2 / 3 / 5 / 10: agreement > 0.99, "
               "SW 0.997 / 1.491 / 1.989 / 3.659",
@@ -63,6 +63,8 @@ CLAIMS = {
                   _dcl("--setting", "public_goods", "--n-agents", "2", "--seeds", "5", "--iters", "120"),
                   _dcl("--setting", "public_goods", "--n-agents", "10", "--seeds", "5", "--iters", "300",
                        "--time-limit", "400"),
+                  _dcl("--setting", "public_goods", "--n-agents", "2,3,5", "--methods", "IPPO N=2,IPPO N=3,IPPO N=5",
+                       "--seeds", "5", "--ippo-iters", "40"),
                   _dcl("--setting", "public_goods", "--n-agents", "5", "--seeds", "1", "--iters", "150",
                        "--tag", "_probe_ent01", "--override",
                        '{"entropy_coeff": 0.1, "entropy_decay": 0.002, "min_entropy_coeff": 0.0}')],
@@ -200,7 +202,7 @@ def summarise_claim(name):
         src = os.path.join(ROOT, what)
         if not os.path.exists(src):
             raise SystemExit(f"{name}: the benchmark's figure {what} is missing; rerun its commands")
-        shutil.copyfile(src, figure_path(name))
+        save_compact_png(src, figure_path(name))
     else:
         _run(what)
     print(f"wrote {os.path.relpath(figure_path(name), ROOT)}")

@@ -66,12 +66,12 @@ def test_mean_se_interpolates_seeds_onto_the_range_every_seed_covers():
 def test_settings_without_a_stored_baseline_are_listed_not_drawn(results):
     _, res = results
     dcl_missing = " ".join(res["dcl"]["missing"])
-    for setting in ("RPC", "public goods"):
-        assert setting in dcl_missing
-    assert "grid game" not in dcl_missing  # its IPPO runs are stored: drawn, not listed
+    assert dcl_missing == ""  # every DCL setting has its IPPO runs stored: drawn, not listed
     panels = {p["key"]: p for p in res["dcl"]["panels"]}
-    assert list(panels) == ["pd", "grid"]
+    assert list(panels) == ["pd", "grid", "rpc", "public_goods_2", "public_goods_3", "public_goods_5"]
     finals = panels["grid"]["finals"]  # DCL near SW 0, IPPO near all-defect (-90)
     assert finals["DCL (λ = 0)"] > -1.0 and finals["IPPO"] < -80.0
+    finals = panels["public_goods_3"]["finals"]  # IPPO free-rides (SW 0)
+    assert finals["DCL-IC, N = 3"] > 1.0 and finals["IPPO, N = 3"] < 0.2
     assert all("no baseline stored" in line for p in compare.PAPERS for line in res[p]["missing"])
     assert any("IAsymBoS" in line for line in res["lola"]["missing"])
