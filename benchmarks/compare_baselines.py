@@ -124,7 +124,9 @@ def dcl_panels():
     if "IPPO" in rpc:
         panels.append(dict(key="rpc", title="RPC, K = 2 (Table 7)", kind="curve",
                            xlabel="training iteration (batch 512)", ylabel="social welfare (training batch)",
-                           series=[("DCL, K = 2", METHOD, curves(rpc, "DCL-K2")), ("IPPO", BASE, curves(rpc, "IPPO"))],
+                           series=[("DCL, K = 2", METHOD, curves(rpc, "DCL-K2"))]
+                           + ([("DCL, K = 1 (no mega-steps)", BASE2, curves(rpc, "DCL-K1"))] if "DCL-K1" in rpc else [])
+                           + [("IPPO", BASE, curves(rpc, "IPPO"))],
                            paper=[(16.0, "DCL paper Fig. 5: alternating deal, +8 each")], tail=10))
     table8 = {2: 0.997, 3: 1.491, 5: 1.989, 10: 3.659}
     for n in (2, 3, 5, 10):
@@ -137,7 +139,7 @@ def dcl_panels():
     have_pg_baseline = any(k.startswith("IPPO") for k in pg)
     missing += [] if "IPPO" in rpc else [
         f"RPC, K = 2 ({', '.join(rpc)}, {len(next(iter(rpc.values())))} seed): no baseline stored; a rerun needs "
-        "IPPO (and DCL without mega-steps, the paper's 'no multi-step commitments' case) in `settings('rpc')`",
+        "`benchmarks/dcl_learning.py --setting rpc --methods DCL-K1,IPPO`",
     ]
     missing += [] if have_pg_baseline else [
         f"public goods Table 8 ({', '.join(pg)}): no baseline stored; a rerun needs "

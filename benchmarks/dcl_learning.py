@@ -12,7 +12,8 @@ paper's architecture and batch sizes but uses the larger learning rates / shorte
 * ``pd``: one-shot PD, DCL, DCL-IC, decentralized DCL, IPPO (baseline on the plain game) and
   IPPO-in-MCG (IPPO playing the staged commitment game), Table 5;
 * ``grid``: grid game (4 cells, horizon 16), DCL, DCL-IC and IPPO (baseline), Table 6;
-* ``rpc``: repeated purely conflicting game, horizon 16, mega-steps K=2, DCL and IPPO, Table 7;
+* ``rpc``: repeated purely conflicting game, horizon 16, mega-steps K=2, DCL, and the baselines
+  DCL without mega-steps (K=1) and IPPO, Table 7;
 * ``public_goods``: N = 2, 3, 5 (``--n-agents``), DCL-IC, batch 256 (Table 8 setting), and IPPO.
 
 Each run records per iteration: social welfare (undiscounted sum of the base env's returns),
@@ -106,6 +107,8 @@ def settings(name, budget, n_agents=(2, 3, 5)):
                                      mega_steps=2, **table7),
                 "DCL-IC-K2": dcl_config("purely_conflicting", budget=budget, ic_lambda=1.0,
                                         mega_steps=2, **table7),
+                "DCL-K1": dcl_config("purely_conflicting", budget=budget, ic_lambda=0.0,
+                                     mega_steps=1, **table7),  # no multi-step commitments
                 "IPPO": ippo_512("purely_conflicting")}
     if name == "public_goods":
         # Table 8 gives only DCL-IC and batch 256; the rest is the PD's (fast) settings. A

@@ -71,6 +71,8 @@ def test_settings_without_a_stored_baseline_are_listed_not_drawn(results):
     assert list(panels) == ["pd", "grid", "rpc", "public_goods_2", "public_goods_3", "public_goods_5"]
     finals = panels["grid"]["finals"]  # DCL near SW 0, IPPO near all-defect (-90)
     assert finals["DCL (λ = 0)"] > -1.0 and finals["IPPO"] < -80.0
+    finals = panels["rpc"]["finals"]  # the alternating deal needs mega-step commitments
+    assert finals["DCL, K = 2"] > 15.0 and finals["DCL, K = 1 (no mega-steps)"] < 2.0 and finals["IPPO"] < 1.0
     finals = panels["public_goods_3"]["finals"]  # IPPO free-rides (SW 0)
     assert finals["DCL-IC, N = 3"] > 1.0 and finals["IPPO, N = 3"] < 0.2
     assert all("no baseline stored" in line for p in compare.PAPERS for line in res[p]["missing"])
