@@ -137,7 +137,11 @@ def save_compact_png(src, path: str, colors: int = 128) -> str:
     matplotlib's RGBA output and the same to the eye), so that ``docs/`` stays small."""
     from PIL import Image
 
-    data = src.read() if hasattr(src, "read") else open(src, "rb").read()
+    if hasattr(src, "read"):
+        data = src.read()
+    else:
+        with open(src, "rb") as f:
+            data = f.read()
     if len(data) <= COMPACT_OVER:
         with open(path, "wb") as f:
             f.write(data)

@@ -117,11 +117,11 @@ def dcl_agent_terms(
     w_pi = deal if action_weight == "deal" else 1 - deal
     if action_baseline == "counterfactual":
         with torch.no_grad():
-            p_own = F.softmax(act_logits, -1)
-            q_own = torch.stack([q_fns[i](torch.cat(
-                a_oh[:i] + [F.one_hot(torch.full_like(a[:, i], b).long(), sizes[i]).float()] + a_oh[i + 1:], -1))
-                for b in range(sizes[i])], -1)  # Q^i(s, (b, a^-i)) for every own action b
-            adv_a = q_a - (p_own * q_own).sum(-1)
+            own = torch.eye(sizes[i], device=joint_a.device)
+            # Q^i(s, (b, a^-i)) for every own action b (the frozen critic is bound to the T rows of s)
+            q_own = torch.stack([q_fns[i](torch.cat(a_oh[:i] + [own[b].expand_as(a_oh[i])] + a_oh[i + 1:], -1))
+                                 for b in range(sizes[i])], -1)
+            adv_a = q_a - (F.softmax(act_logits, -1) * q_own).sum(-1)
     elif action_baseline == "none":
         adv_a = q_a
     else:
