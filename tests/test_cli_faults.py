@@ -169,10 +169,12 @@ def _iterations(trial_dir):
 def test_ctrl_c_exits_130_and_resume_has_no_duplicate_rows(tmp_path):
     """SIGINT after iteration 3 (checkpoints every 2): exit 130 naming the iteration and the
     checkpoint; ``--resume`` restarts from the last checkpoint and logs the iterations after it
-    once (the resumed run keeps the first run's stop: 25 iterations)."""
+    once (the resumed run keeps the first run's stop: 25 iterations). Each iteration lasts at
+    least 1 s, so the signal lands well before iteration 25 however long Tune takes to act on it."""
     exp = tmp_path / "exp.yaml"
     exp.write_text(HEAD + "  checkpoint_config: {checkpoint_frequency: 2}\n")
-    cmd = [_console_script(), "train", "-f", str(exp), "--config", json.dumps(TINY),
+    slow = dict(TINY, min_time_s_per_iteration=1.0)
+    cmd = [_console_script(), "train", "-f", str(exp), "--config", json.dumps(slow),
            "--storage-path", str(tmp_path / "runs"), *_ray_args()]
     stop = ["--stop", '{"training_iteration": 25}']
     proc = subprocess.Popen(cmd + stop, cwd=ROOT, env=ENV,
