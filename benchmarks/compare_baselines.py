@@ -92,23 +92,31 @@ def _group(group, field="policy_social_welfare"):
 
 
 def dcl_panels():
+    def curves(results, method):
+        return [(i, [p["iter"] for p in run], [p["social_welfare"] for p in run])
+                for i, run in enumerate(results[method])]
+
     pd = load("dcl_pd")["pd"]["results"]
-    runs = {m: [(i, [p["iter"] for p in run], [p["social_welfare"] for p in run]) for i, run in enumerate(pd[m])]
-            for m in ("DCL", "DCL-IC", "DCL-decentralized", "IPPO")}
+    runs = {m: curves(pd, m) for m in ("DCL", "DCL-IC", "DCL-decentralized", "IPPO")}
     panels = [dict(key="pd", title="one-shot PD (Table 5)", kind="curve", xlabel="training iteration (batch 256)",
                    ylabel="social welfare (training batch)",
                    series=[("DCL (λ = 0)", METHOD, runs["DCL"]), ("DCL-IC (λ = 1)", VARIANT, runs["DCL-IC"]),
                            ("decentralized DCL", VARIANT2, runs["DCL-decentralized"]),
                            ("IPPO (plain PD)", BASE, runs["IPPO"])],
                    paper=[(-2.0, "DCL paper Fig. 2: SW -2")], tail=10)]
+    wrapped = load("dcl_pd_baselines")["pd_baselines"]["results"]
+    panels.append(dict(key="pd_baselines", title="one-shot PD: mediator and contracts (Table 5)", kind="curve",
+                       xlabel="training iteration (128 games)", ylabel="social welfare (training batch)",
+                       series=[("DCL (λ = 0)", METHOD, runs["DCL"]),
+                               ("Mediated-MARL", BASE2, curves(wrapped, "Mediated")),
+                               ("Mediated-MARL, constrained", BASE3, curves(wrapped, "Mediated-constrained")),
+                               ("MOCA (contracts)", VARIANT2, curves(wrapped, "MOCA")),
+                               ("IPPO (plain PD)", BASE, runs["IPPO"])],
+                       paper=[(-2.0, "mutual cooperation"), (-4.0, "mutual defection")], tail=10))
     grid = load("dcl_grid")["grid"]["results"]
     rpc = load("dcl_rpc")["rpc"]["results"]
     pg = load("dcl_public_goods")["public_goods"]["results"]
     missing = []
-
-    def curves(results, method):
-        return [(i, [p["iter"] for p in run], [p["social_welfare"] for p in run])
-                for i, run in enumerate(results[method])]
 
     if "IPPO" in grid:
         panels.append(dict(key="grid", title="grid game (Table 6)", kind="curve",

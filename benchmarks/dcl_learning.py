@@ -9,8 +9,9 @@ Settings (``--budget paper`` uses Tables 5-7 as they are; the default ``fast`` b
 paper's architecture and batch sizes but uses the larger learning rates / shorter schedules of
 ``tuned_configs/dcl/prisoners_dilemma_fast.yaml``, the way ``make train`` runs):
 
-* ``pd``: one-shot PD, DCL, DCL-IC, decentralized DCL, IPPO (baseline on the plain game) and
-  IPPO-in-MCG (IPPO playing the staged commitment game), Table 5;
+* ``pd``: one-shot PD, DCL, DCL-IC, decentralized DCL, IPPO (baseline on the plain game),
+  IPPO-in-MCG (IPPO playing the staged commitment game), and IPPO with a mediator
+  (Mediated-MARL, unconstrained and constrained) or with formal contracts (MOCA), Table 5;
 * ``grid``: grid game (4 cells, horizon 16), DCL, DCL-IC and IPPO (baseline), Table 6;
 * ``rpc``: repeated purely conflicting game, horizon 16, mega-steps K=2, DCL, and the baselines
   DCL without mega-steps (K=1) and IPPO, Table 7;
@@ -65,6 +66,28 @@ def ippo_config(env, budget="fast", mcg=False, env_config=None):
                       kl_coeff=0.2, kl_target=0.01, clip_param=0.3, entropy_coeff=0.0))
 
 
+def pd_wrapper_baselines(budget):
+    """The DCL paper's other PD baselines (Table 5), IPPO on a wrapped game: Mediated-MARL with the
+    unconstrained and the constrained mediator, and MOCA-style formal contracts. ``paper`` runs
+    the ``tuned_configs/dcl_baselines/*prisoners_dilemma.yaml`` presets as they are; ``fast`` uses
+    the fast IPPO's learning rate and epochs, and for the mediator Table 5's entropy bonus 1.0
+    falling to 0 over 100 iterations instead of 2,000. A batch is 128 games either way (2 wrapper
+    steps per game with a mediator, 3 with contracts)."""
+    from rllib_coopai.presets import preset_config
+
+    fast = budget == "fast"
+    common = dict(num_envs_per_env_runner=16)
+    if fast:
+        common.update(lr=3e-3, num_epochs=4, minibatch_size=128)
+    return {
+        "Mediated": preset_config("dcl_baselines/mediated_prisoners_dilemma", **common, **(
+            dict(entropy_coeff=[[0, 1.0], [100 * 256, 0.0]]) if fast else {})),
+        "Mediated-constrained": preset_config("dcl_baselines/mediated_constrained_prisoners_dilemma", **common, **(
+            dict(entropy_coeff=[[0, 1.0], [100 * 256, 0.0]]) if fast else {})),
+        "MOCA": preset_config("dcl_baselines/moca_prisoners_dilemma", **common),
+    }
+
+
 def settings(name, budget, n_agents=(2, 3, 5)):
     paper = budget == "paper"
     if name == "pd":
@@ -78,6 +101,7 @@ def settings(name, budget, n_agents=(2, 3, 5)):
                                             mode="decentralized", train_batch_size_per_learner=b),
             "IPPO": ippo_config("prisoners_dilemma", budget),
             "IPPO-in-MCG": ippo_config("prisoners_dilemma", budget, mcg=True),
+            **pd_wrapper_baselines(budget),
         }
     from rllib_coopai.presets import preset_training
 

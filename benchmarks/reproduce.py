@@ -44,6 +44,12 @@ CLAIMS = {
         commands=[_dcl("--setting", "pd", "--methods", "DCL,DCL-IC,DCL-decentralized,IPPO", "--seeds", "5",
                        "--iters", "300", "--ippo-iters", "40", "--time-limit", "150")],
         sources={"dcl": ["pd.json"]}, figure=("copy", "runs/dcl/pd.png"), hours=0.7),
+    "dcl_pd_baselines": dict(
+        paper="DCL paper §4.1.1, Fig. 2: in the PD Mediated-MARL (unconstrained) is second best, the constrained "
+              "mediator converges to neither mutual cooperation nor mutual defection, MOCA to mutual defection",
+        commands=[_dcl("--setting", "pd", "--methods", "Mediated,Mediated-constrained,MOCA", "--seeds", "5",
+                       "--iters", "150", "--tag", "_baselines")],
+        sources={"dcl": ["pd_baselines.json"]}, figure=("copy", "runs/dcl/pd_baselines.png"), hours=0.8),
     "dcl_grid": dict(
         paper="DCL paper §4.1.2, Fig. 4, Table 6: DCL agents learn to cooperate in the grid game (SW 0)",
         commands=[_dcl("--setting", "grid", "--methods", "DCL,DCL-IC", "--seeds", "5", "--iters", "250"),
@@ -63,15 +69,15 @@ CLAIMS = {
         commands=[_dcl("--setting", "public_goods", "--n-agents", "3,5", "--seeds", "5", "--iters", "300",
                        "--time-limit", "400"),
                   _dcl("--setting", "public_goods", "--n-agents", "2", "--seeds", "5", "--iters", "120"),
-                  _dcl("--setting", "public_goods", "--n-agents", "10", "--seeds", "5", "--iters", "300",
-                       "--time-limit", "400"),
+                  _dcl("--setting", "public_goods", "--n-agents", "10", "--methods", "DCL-IC N=10", "--seeds", "5",
+                       "--iters", "300", "--time-limit", "900"),
                   _dcl("--setting", "public_goods", "--n-agents", "2,3,5", "--methods", "IPPO N=2,IPPO N=3,IPPO N=5",
                        "--seeds", "5", "--ippo-iters", "40"),
                   _dcl("--setting", "public_goods", "--n-agents", "5", "--seeds", "1", "--iters", "150",
                        "--tag", "_probe_ent01", "--override",
                        '{"entropy_coeff": 0.1, "entropy_decay": 0.002, "min_entropy_coeff": 0.0}')],
         sources={"dcl": ["public_goods.json", "public_goods_probe_ent01.json"]},
-        figure=("copy", "runs/dcl/public_goods.png"), hours=2.1),
+        figure=("copy", "runs/dcl/public_goods.png"), hours=2.3),
     "lola_exact": dict(
         paper="Normative-disagreement paper Fig. 4 (and Foerster et al. 2018): LOLA-Exact cooperates in the IPD; "
               "in IAsymBoS it reaches different Pareto-optimal outcomes per seed, so cross-play fails",

@@ -68,7 +68,10 @@ def test_settings_without_a_stored_baseline_are_listed_not_drawn(results):
     dcl_missing = " ".join(res["dcl"]["missing"])
     assert dcl_missing == ""  # every DCL setting has its IPPO runs stored: drawn, not listed
     panels = {p["key"]: p for p in res["dcl"]["panels"]}
-    assert list(panels) == ["pd", "grid", "rpc", "public_goods_2", "public_goods_3", "public_goods_5"]
+    assert list(panels) == ["pd", "pd_baselines", "grid", "rpc", "public_goods_2", "public_goods_3", "public_goods_5"]
+    finals = panels["pd_baselines"]["finals"]  # in this PD every wrapper baseline cooperates, IPPO defects
+    assert all(finals[m] > -2.1 for m in ("Mediated-MARL", "Mediated-MARL, constrained", "MOCA (contracts)"))
+    assert finals["IPPO (plain PD)"] < -3.9
     finals = panels["grid"]["finals"]  # DCL near SW 0, IPPO near all-defect (-90)
     assert finals["DCL (λ = 0)"] > -1.0 and finals["IPPO"] < -80.0
     finals = panels["rpc"]["finals"]  # the alternating deal needs mega-step commitments
