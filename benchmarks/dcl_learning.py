@@ -52,7 +52,8 @@ def dcl_config(env, env_config=None, budget="fast", **training):
 
 def ippo_config(env, budget="fast", mcg=False, env_config=None):
     """IPPO on the plain game, or (``mcg=True``) IPPO playing the staged Markov Commitment Game
-    (3 RLlib steps per base step; batch sizes are in RLlib steps)."""
+    (3 RLlib steps per base step; batch sizes are in RLlib steps), with Table 5's IPPO column:
+    2 ReLU layers of 8, KL coefficient 0.2, KL target 0.01, clip 0.3, no entropy bonus."""
     from rllib_coopai.algorithms.ippo import IPPOConfig
     from rllib_coopai.wrappers.commitment import CommitmentGameRLlibEnv
 
@@ -63,7 +64,8 @@ def ippo_config(env, budget="fast", mcg=False, env_config=None):
     return (cfg.env_runners(num_env_runners=0, num_envs_per_env_runner=16)
             .training(lr=lr, train_batch_size_per_learner=128 if budget == "paper" else 256,
                       minibatch_size=128, num_epochs=1 if budget == "paper" else 4,
-                      kl_coeff=0.2, kl_target=0.01, clip_param=0.3, entropy_coeff=0.0))
+                      kl_coeff=0.2, kl_target=0.01, clip_param=0.3, entropy_coeff=0.0)
+            .rl_module(model_config={"fcnet_hiddens": [8, 8], "fcnet_activation": "relu"}))
 
 
 def pd_wrapper_baselines(budget):
@@ -198,10 +200,15 @@ def plot(name, results, path):
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     for method, runs in results.items():
-        n = min(len(r) for r in runs)
-        sw = np.array([[h["social_welfare"] for h in r[:n]] for r in runs], dtype=float)
-        ag = np.array([[h["agreement_rate"] or 0.0 for h in r[:n]] for r in runs], dtype=float)
-        x = np.arange(n)
+        # seeds on one grid: the iterations every seed reached (runs restored from a summary are thinned)
+        last = min(r[-1]["iter"] for r in runs)
+        x = np.array([h["iter"] for h in min(runs, key=len) if h["iter"] <= last], dtype=float)
+
+        def on_x(r, key):
+            return np.interp(x, [h["iter"] for h in r], [h[key] or 0.0 for h in r])
+
+        sw = np.array([on_x(r, "social_welfare") for r in runs])
+        ag = np.array([on_x(r, "agreement_rate") for r in runs])
         for ax, y in ((axes[0], sw), (axes[1], ag)):
             m, se = y.mean(0), y.std(0) / np.sqrt(len(y))
             ax.plot(x, m, label=f"{method} ({len(runs)} seeds)")
