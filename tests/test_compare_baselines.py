@@ -68,7 +68,8 @@ def test_settings_without_a_stored_baseline_are_listed_not_drawn(results):
     dcl_missing = " ".join(res["dcl"]["missing"])
     assert dcl_missing == ""  # every DCL setting has its IPPO runs stored: drawn, not listed
     panels = {p["key"]: p for p in res["dcl"]["panels"]}
-    assert list(panels) == ["pd", "pd_baselines", "grid", "rpc", "public_goods_2", "public_goods_3", "public_goods_5"]
+    assert list(panels) == ["pd", "pd_baselines", "grid", "rpc", "public_goods_2", "public_goods_3", "public_goods_5",
+                            "public_goods_10"]
     finals = panels["pd_baselines"]["finals"]  # in this PD every wrapper baseline cooperates, IPPO defects
     assert all(finals[m] > -2.1 for m in ("Mediated-MARL", "Mediated-MARL, constrained", "MOCA (contracts)"))
     assert finals["IPPO (plain PD)"] < -3.9
@@ -78,5 +79,7 @@ def test_settings_without_a_stored_baseline_are_listed_not_drawn(results):
     assert finals["DCL, K = 2"] > 15.0 and finals["DCL, K = 1 (no mega-steps)"] < 2.0 and finals["IPPO"] < 1.0
     finals = panels["public_goods_3"]["finals"]  # IPPO free-rides (SW 0)
     assert finals["DCL-IC, N = 3"] > 1.0 and finals["IPPO, N = 3"] < 0.2
+    finals = panels["public_goods_10"]["finals"]
+    assert finals["DCL-IC, N = 10"] > 1.5 and finals["IPPO, N = 10"] < 0.2
     assert all("no baseline stored" in line for p in compare.PAPERS for line in res[p]["missing"])
     assert any("IAsymBoS" in line for line in res["lola"]["missing"])
