@@ -151,7 +151,7 @@ def dcl_panels():
     ]
     missing += [] if have_pg_baseline else [
         f"public goods Table 8 ({', '.join(pg)}): no baseline stored; a rerun needs "
-        "`benchmarks/dcl_learning.py --setting public_goods --methods 'IPPO N=2,IPPO N=3,IPPO N=5'`"]
+        "`benchmarks/dcl_learning.py --setting public_goods --n-agents 2,3,5,10 --methods 'IPPO N=2,IPPO N=3,IPPO N=5,IPPO N=10'`"]
     return panels, missing
 
 

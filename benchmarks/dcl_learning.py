@@ -78,16 +78,13 @@ def pd_wrapper_baselines(budget):
     from rllib_coopai.presets import preset_config
 
     fast = budget == "fast"
-    common = dict(num_envs_per_env_runner=16)
-    if fast:
-        common.update(lr=3e-3, num_epochs=4, minibatch_size=128)
-    return {
-        "Mediated": preset_config("dcl_baselines/mediated_prisoners_dilemma", **common, **(
-            dict(entropy_coeff=[[0, 1.0], [100 * 256, 0.0]]) if fast else {})),
-        "Mediated-constrained": preset_config("dcl_baselines/mediated_constrained_prisoners_dilemma", **common, **(
-            dict(entropy_coeff=[[0, 1.0], [100 * 256, 0.0]]) if fast else {})),
-        "MOCA": preset_config("dcl_baselines/moca_prisoners_dilemma", **common),
-    }
+    common = dict(num_envs_per_env_runner=16, **(dict(lr=3e-3, num_epochs=4, minibatch_size=128) if fast else {}))
+    anneal = dict(entropy_coeff=[[0, 1.0], [100 * 256, 0.0]]) if fast else {}  # batch 256 wrapper steps
+    presets = {"Mediated": ("mediated_prisoners_dilemma", anneal),
+               "Mediated-constrained": ("mediated_constrained_prisoners_dilemma", anneal),
+               "MOCA": ("moca_prisoners_dilemma", {})}
+    return {name: preset_config(f"dcl_baselines/{preset}", **common, **extra)
+            for name, (preset, extra) in presets.items()}
 
 
 def settings(name, budget, n_agents=(2, 3, 5)):
@@ -204,11 +201,11 @@ def plot(name, results, path):
         last = min(r[-1]["iter"] for r in runs)
         x = np.array([h["iter"] for h in min(runs, key=len) if h["iter"] <= last], dtype=float)
 
-        def on_x(r, key):
-            return np.interp(x, [h["iter"] for h in r], [h[key] or 0.0 for h in r])
+        def on_x(r, key, missing):
+            return np.interp(x, [h["iter"] for h in r], [missing if h[key] is None else h[key] for h in r])
 
-        sw = np.array([on_x(r, "social_welfare") for r in runs])
-        ag = np.array([on_x(r, "agreement_rate") for r in runs])
+        sw = np.array([on_x(r, "social_welfare", np.nan) for r in runs])
+        ag = np.array([on_x(r, "agreement_rate", 0.0) for r in runs])  # None: a method without agreements
         for ax, y in ((axes[0], sw), (axes[1], ag)):
             m, se = y.mean(0), y.std(0) / np.sqrt(len(y))
             ax.plot(x, m, label=f"{method} ({len(runs)} seeds)")
