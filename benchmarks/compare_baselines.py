@@ -122,8 +122,11 @@ def dcl_panels():
         panels.append(dict(key="grid", title="grid game (Table 6)", kind="curve",
                            xlabel="training iteration (batch 512)", ylabel="social welfare (training batch)",
                            series=[("DCL (λ = 0)", METHOD, curves(grid, "DCL")),
-                                   ("DCL-IC (λ = 1)", VARIANT, curves(grid, "DCL-IC")),
-                                   ("IPPO", BASE, curves(grid, "IPPO"))],
+                                   ("DCL-IC (λ = 1)", VARIANT, curves(grid, "DCL-IC"))]
+                           + [(label, color, curves(grid, m)) for m, label, color in
+                              (("Mediated", "Mediated-MARL", BASE2), ("MOCA", "MOCA (contracts)", VARIANT2))
+                              if m in grid]
+                           + [("IPPO", BASE, curves(grid, "IPPO"))],
                            paper=[(0.0, "DCL paper Fig. 4: SW 0")], tail=10))
     else:
         missing.append(

@@ -12,7 +12,8 @@ paper's architecture and batch sizes but uses the larger learning rates / shorte
 * ``pd``: one-shot PD, DCL, DCL-IC, decentralized DCL, IPPO (baseline on the plain game),
   IPPO-in-MCG (IPPO playing the staged commitment game), and IPPO with a mediator
   (Mediated-MARL, unconstrained and constrained) or with formal contracts (MOCA), Table 5;
-* ``grid``: grid game (4 cells, horizon 16), DCL, DCL-IC and IPPO (baseline), Table 6;
+* ``grid``: grid game (4 cells, horizon 16), DCL, DCL-IC and the baselines IPPO, Mediated-MARL and
+  MOCA, Table 6;
 * ``rpc``: repeated purely conflicting game, horizon 16, mega-steps K=2, DCL, and the baselines
   DCL without mega-steps (K=1) and IPPO, Table 7;
 * ``public_goods``: N = 2, 3, 5 (``--n-agents``), DCL-IC, batch 256 (Table 8 setting), and IPPO.
@@ -68,23 +69,41 @@ def ippo_config(env, budget="fast", mcg=False, env_config=None):
             .rl_module(model_config={"fcnet_hiddens": [8, 8], "fcnet_activation": "relu"}))
 
 
-def pd_wrapper_baselines(budget):
-    """The DCL paper's other PD baselines (Table 5), IPPO on a wrapped game: Mediated-MARL with the
-    unconstrained and the constrained mediator, and MOCA-style formal contracts. ``paper`` runs
-    the ``tuned_configs/dcl_baselines/*prisoners_dilemma.yaml`` presets as they are; ``fast`` uses
-    the fast IPPO's learning rate and epochs, and for the mediator Table 5's entropy bonus 1.0
-    falling to 0 over 100 iterations instead of 2,000. A batch is 128 games either way (2 wrapper
-    steps per game with a mediator, 3 with contracts)."""
-    from rllib_coopai.presets import preset_config
+# The DCL paper's baselines that are IPPO on a wrapped game, per setting: method -> (preset of
+# tuned_configs/dcl_baselines/, is a mediator). Fast runs of a mediator anneal Table 5/6's entropy
+# bonus (1.0 in the PD, 2.0 in the grid game) to 0 over 100 iterations instead of thousands.
+WRAPPER_BASELINES = {
+    "pd": {"Mediated": ("mediated_prisoners_dilemma", True),
+           "Mediated-constrained": ("mediated_constrained_prisoners_dilemma", True),
+           "MOCA": ("moca_prisoners_dilemma", False)},
+    "grid": {"Mediated": ("mediated_grid_game", True), "MOCA": ("moca_grid_game", False)},
+}
 
-    fast = budget == "fast"
-    common = dict(num_envs_per_env_runner=16, **(dict(lr=3e-3, num_epochs=4, minibatch_size=128) if fast else {}))
-    anneal = dict(entropy_coeff=[[0, 1.0], [100 * 256, 0.0]]) if fast else {}  # batch 256 wrapper steps
-    presets = {"Mediated": ("mediated_prisoners_dilemma", anneal),
-               "Mediated-constrained": ("mediated_constrained_prisoners_dilemma", anneal),
-               "MOCA": ("moca_prisoners_dilemma", {})}
-    return {name: preset_config(f"dcl_baselines/{preset}", **common, **extra)
-            for name, (preset, extra) in presets.items()}
+
+def wrapper_baselines(setting, budget):
+    """The DCL paper's other baselines (Tables 5-6), IPPO on a wrapped game: Mediated-MARL with the
+    unconstrained (and in the PD the constrained) mediator, and MOCA-style formal contracts.
+    ``paper`` runs the ``tuned_configs/dcl_baselines/`` presets as they are; ``fast`` uses the fast
+    IPPO's learning rate (3e-3) and epochs (4 in the PD with minibatches of 128, 5 in the grid game
+    with minibatches of half a batch), and for the mediator the preset's starting entropy bonus falling
+    to 0 over 100 iterations. A batch holds the preset's games either way (a mediator adds one
+    wrapper step per game step, contracts two per episode)."""
+    from rllib_coopai.presets import preset_config, preset_training
+
+    out = {}
+    for name, (preset, mediator) in WRAPPER_BASELINES[setting].items():
+        extra = dict(num_envs_per_env_runner=16)
+        if budget == "fast":
+            base = preset_training(f"dcl_baselines/{preset}")
+            batch = base["train_batch_size_per_learner"]
+            pd = setting == "pd"  # the PD's fast IPPO: 4 epochs, minibatch 128
+            extra.update(lr=3e-3, num_epochs=4 if pd else 5, minibatch_size=128 if pd else batch // 2)
+            if mediator:
+                start = base["entropy_coeff"][0][1] if isinstance(base["entropy_coeff"], list) \
+                    else base["entropy_coeff"]
+                extra["entropy_coeff"] = [[0, start], [100 * batch, 0.0]]
+        out[name] = preset_config(f"dcl_baselines/{preset}", **extra)
+    return out
 
 
 def settings(name, budget, n_agents=(2, 3, 5)):
@@ -100,7 +119,7 @@ def settings(name, budget, n_agents=(2, 3, 5)):
                                             mode="decentralized", train_batch_size_per_learner=b),
             "IPPO": ippo_config("prisoners_dilemma", budget),
             "IPPO-in-MCG": ippo_config("prisoners_dilemma", budget, mcg=True),
-            **pd_wrapper_baselines(budget),
+            **wrapper_baselines("pd", budget),
         }
     from rllib_coopai.presets import preset_training
 
@@ -124,7 +143,7 @@ def settings(name, budget, n_agents=(2, 3, 5)):
     if name == "grid":
         return {"DCL": dcl_config("grid_game", budget=budget, ic_lambda=0.0, **table6),
                 "DCL-IC": dcl_config("grid_game", budget=budget, ic_lambda=1.0, **table6),
-                "IPPO": ippo_512("grid_game")}
+                "IPPO": ippo_512("grid_game"), **wrapper_baselines("grid", budget)}
     if name == "rpc":
         return {"DCL-K2": dcl_config("purely_conflicting", budget=budget, ic_lambda=0.0,
                                      mega_steps=2, **table7),

@@ -75,6 +75,8 @@ def test_settings_without_a_stored_baseline_are_listed_not_drawn(results):
     assert finals["IPPO (plain PD)"] < -3.9
     finals = panels["grid"]["finals"]  # DCL near SW 0, IPPO near all-defect (-90)
     assert finals["DCL (λ = 0)"] > -1.0 and finals["IPPO"] < -80.0
+    # DCL paper §4.1.2: DCL beats the mediator and the contracts in the grid game too
+    assert finals["Mediated-MARL"] < -80.0 and finals["MOCA (contracts)"] < -50.0
     finals = panels["rpc"]["finals"]  # the alternating deal needs mega-step commitments
     assert finals["DCL, K = 2"] > 15.0 and finals["DCL, K = 1 (no mega-steps)"] < 2.0 and finals["IPPO"] < 1.0
     finals = panels["public_goods_3"]["finals"]  # IPPO free-rides (SW 0)

@@ -396,9 +396,9 @@ def test_mediated_pd_agents_learn_to_delegate_and_the_mediator_plays_cooperate(r
     entropy bonus 1.0 annealed to 0 over 100 iterations) seed 3 finds the delegation equilibrium:
     delegation > 0.9, cooperation > 0.95 and SW > -2.1 within 120 iterations."""
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks"))
-    from dcl_learning import pd_wrapper_baselines
+    from dcl_learning import wrapper_baselines
 
-    algo = pd_wrapper_baselines("fast")["Mediated"].debugging(seed=3).build_algo()
+    algo = wrapper_baselines("pd", "fast")["Mediated"].debugging(seed=3).build_algo()
     try:
         history = []
         for _ in range(120):  # stops at the first iteration that settles the assertion
