@@ -69,14 +69,13 @@ def ippo_config(env, budget="fast", mcg=False, env_config=None):
             .rl_module(model_config={"fcnet_hiddens": [8, 8], "fcnet_activation": "relu"}))
 
 
-# The DCL paper's baselines that are IPPO on a wrapped game, per setting: method -> (preset of
-# tuned_configs/dcl_baselines/, is a mediator). Fast runs of a mediator anneal Table 5/6's entropy
-# bonus (1.0 in the PD, 2.0 in the grid game) to 0 over 100 iterations instead of thousands.
+# The DCL paper's baselines that are IPPO on a wrapped game, per setting: method -> preset of
+# tuned_configs/dcl_baselines/.
 WRAPPER_BASELINES = {
-    "pd": {"Mediated": ("mediated_prisoners_dilemma", True),
-           "Mediated-constrained": ("mediated_constrained_prisoners_dilemma", True),
-           "MOCA": ("moca_prisoners_dilemma", False)},
-    "grid": {"Mediated": ("mediated_grid_game", True), "MOCA": ("moca_grid_game", False)},
+    "pd": {"Mediated": "mediated_prisoners_dilemma",
+           "Mediated-constrained": "mediated_constrained_prisoners_dilemma",
+           "MOCA": "moca_prisoners_dilemma"},
+    "grid": {"Mediated": "mediated_grid_game", "MOCA": "moca_grid_game"},
 }
 
 
@@ -85,22 +84,23 @@ def wrapper_baselines(setting, budget):
     unconstrained (and in the PD the constrained) mediator, and MOCA-style formal contracts.
     ``paper`` runs the ``tuned_configs/dcl_baselines/`` presets as they are; ``fast`` uses the fast
     IPPO's learning rate (3e-3) and epochs (4 in the PD with minibatches of 128, 5 in the grid game
-    with minibatches of half a batch), and for the mediator the preset's starting entropy bonus falling
+    with minibatches of half a batch), and where the preset has an entropy bonus (the mediators:
+    Table 5's 1.0, Table 6's 2.0, annealed over thousands of iterations) lets it fall from its start
     to 0 over 100 iterations. A batch holds the preset's games either way (a mediator adds one
     wrapper step per game step, contracts two per episode)."""
     from rllib_coopai.presets import preset_config, preset_training
 
     out = {}
-    for name, (preset, mediator) in WRAPPER_BASELINES[setting].items():
+    for name, preset in WRAPPER_BASELINES[setting].items():
         extra = dict(num_envs_per_env_runner=16)
         if budget == "fast":
             base = preset_training(f"dcl_baselines/{preset}")
             batch = base["train_batch_size_per_learner"]
             pd = setting == "pd"  # the PD's fast IPPO: 4 epochs, minibatch 128
             extra.update(lr=3e-3, num_epochs=4 if pd else 5, minibatch_size=128 if pd else batch // 2)
-            if mediator:
-                start = base["entropy_coeff"][0][1] if isinstance(base["entropy_coeff"], list) \
-                    else base["entropy_coeff"]
+            entropy = base.get("entropy_coeff", 0.0)
+            start = entropy[0][1] if isinstance(entropy, list) else entropy  # a schedule's first value
+            if start > 0:
                 extra["entropy_coeff"] = [[0, start], [100 * batch, 0.0]]
         out[name] = preset_config(f"dcl_baselines/{preset}", **extra)
     return out
