@@ -148,6 +148,11 @@ class CoopConfigMixin:
     def _init_coop(self):
         self.share_policy = False
         self.callbacks_class = CoopMetricsCallback
+        # RLlib's MultiAgentEnvRunner with its per-step sample counters logged once per sample()
+        # (rllib_coopai.core.env_runner); env_runners(env_runner_cls=...) replaces it.
+        from rllib_coopai.core.env_runner import CoopEnvRunner
+
+        self.env_runner_cls = CoopEnvRunner
         # NaN / inf after a learner update: raise (False) or skip the update and count it (True);
         # see rllib_coopai.core.nonfinite.
         self.skip_nonfinite_updates = False
