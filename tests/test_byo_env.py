@@ -189,7 +189,7 @@ def test_rllib_train_class_path_yaml_every_algorithm_then_evaluate_best(tmp_path
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     for name in ("byo-ippo", "byo-dcl", "byo-lio", "byo-designer", "byo-amd"):
         trials = sorted(glob.glob(str(out / name / "*" / "progress.csv")))
-        assert len(trials) == 2, (name, trials)  # the 2-point grid search
+        assert len(trials) == (2 if name == "byo-ippo" else 1), (name, trials)  # IPPO's 2-point grid
         for p in trials:
             row = _last_row(os.path.dirname(p))
             assert row.get("env_runners/social_welfare", "") != "", (name, p)

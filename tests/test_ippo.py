@@ -101,6 +101,7 @@ def test_ippo_learns_mutual_defection_in_one_shot_pd(ray_session):
     algo = (
         small_ippo("prisoners_dilemma", batch=512, lr=3e-3)
         .training(minibatch_size=128, num_epochs=4)
+        .env_runners(num_envs_per_env_runner=16)  # one-step episodes: step 16 games at once
         .build_algo()
     )
     try:

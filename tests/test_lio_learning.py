@@ -98,14 +98,14 @@ def test_lio_solves_escape_room_2_1_where_independent_pg_fails(ray_session):
     the best evaluation. Longer multi-seed curves: docs/results/lio/er21.{json,png}.
 
     A LIO run stops at its first evaluation >= 8, and the LIO seeds stop once two have reached
-    it (the third cannot change the verdict). Measured with the 8-env EnvRunner (NUM_ENVS): seed
+    it (the third cannot change the verdict); they run in the order 0, 2, 1. Measured with the 8-env EnvRunner (NUM_ENVS): seed
     0 reaches 9 at iteration 200, seed 1 stays at 0 for all 200, seed 2 reaches 9 at 160 (with one
     env per runner, whose random streams differ: 180 / 200 / 120). Every PG seed runs its whole
     budget and ends at -2.
     """
     er21 = {"n_agents": 2, "min_at_lever": 1}
     lio = []
-    for s in ER_SEEDS:
+    for s in (0, 2, 1):  # ER_SEEDS, the two that reach the optimum first
         if sum(v >= 8.0 for v in lio) >= 2:
             break
         lio.append(_best_greedy("escape_room", er21, ER_FAST, s, ER_ITERS, ER_EVAL_EVERY, stop_at=8.0))
