@@ -215,23 +215,37 @@ def test_dcl_run_result_equals_per_episode_logging(ray_session):
         algo.stop()
 
 
-def test_env_runner_counts_equal_rllibs_per_step_logging(ray_session):
-    """``CoopEnvRunner`` (every config's default) logs RLlib's step and episode counters once per
-    ``sample()``: a seeded IPPO run in the grid game with 4 vectorised envs reports the same env,
-    agent, module and episode counts (per iteration and lifetime) as RLlib's own
-    ``MultiAgentEnvRunner``, which logs them at every step, and makes far fewer ``log_value`` calls."""
+def _no_timing(d):
+    """A result dict without wall-clock values (timers such as ``sample``, throughputs, durations)."""
+    out = {}
+    for k, v in d.items():
+        if k in ("sample", "timers") or k.startswith("time_") or k.endswith(
+                ("_timer", "_throughput", "_sec_mean")):
+            continue
+        out[k] = _no_timing(v) if isinstance(v, dict) else v
+    return out
+
+
+@pytest.mark.parametrize("env,env_config,smoothing", [
+    ("grid_game", {"horizon": 5}, 100),  # multi-step episodes, some cut between sample() calls
+    ("prisoners_dilemma", {}, 4),  # 60 one-step episodes per iteration, windows of 4
+])
+def test_env_runner_metrics_equal_rllibs(ray_session, env, env_config, smoothing):
+    """``CoopEnvRunner`` (every config's default) logs RLlib's step counters once per ``sample()``
+    and skips episodes that fall out of the metric windows: a seeded IPPO run reports exactly the
+    env-runner results of RLlib's own ``MultiAgentEnvRunner`` (every key and value but wall-clock
+    timings: step and episode counts, episode return / length mean, min and max, per-agent and
+    per-module returns, the package's metrics) with far fewer ``log_value`` calls."""
     from ray.rllib.env.multi_agent_env_runner import MultiAgentEnvRunner
 
     from rllib_coopai.algorithms.ippo import IPPOConfig
     from rllib_coopai.core.env_runner import CoopEnvRunner
 
-    keys = ("num_env_steps_sampled", "num_env_steps_sampled_lifetime", "num_episodes",
-            "num_episodes_lifetime", "num_agent_steps_sampled", "num_agent_steps_sampled_lifetime",
-            "num_module_steps_sampled", "num_module_steps_sampled_lifetime")
     results, calls = {}, {}
     for cls in (MultiAgentEnvRunner, None):  # None: the package's default
-        cfg = (IPPOConfig().environment("grid_game", env_config={"horizon": 5})
+        cfg = (IPPOConfig().environment(env, env_config=env_config)
                .env_runners(num_env_runners=0, num_envs_per_env_runner=4)
+               .reporting(metrics_num_episodes_for_smoothing=smoothing)
                .training(train_batch_size_per_learner=60, minibatch_size=30, num_epochs=1)
                .debugging(seed=0))
         if cls is not None:
@@ -248,11 +262,13 @@ def test_env_runner_counts_equal_rllibs_per_step_logging(ray_session):
                 return orig(*a, **k)
 
             runner.metrics.log_value = counting
-            results[cls] = [{k: algo.train()["env_runners"][k] for k in keys} for _ in range(3)]
+            results[cls] = [_no_timing(algo.train()["env_runners"]) for _ in range(3)]
             calls[cls] = n[0]
         finally:
             algo.stop()
     assert results[None] == results[MultiAgentEnvRunner]
-    assert results[None][-1]["num_env_steps_sampled_lifetime"] >= 180
-    assert set(results[None][-1]["num_module_steps_sampled_lifetime"]) == {"player_0", "player_1"}
+    last = results[None][-1]
+    assert last["num_env_steps_sampled_lifetime"] >= 180
+    assert set(last["agent_episode_returns_mean"]) == {"player_0", "player_1"}
+    assert "social_welfare" in last and "episode_return_min" in last
     assert calls[None] < calls[MultiAgentEnvRunner] / 2, calls
