@@ -136,7 +136,10 @@ def dcl_panels():
         panels.append(dict(key="rpc", title="RPC, K = 2 (Table 7)", kind="curve",
                            xlabel="training iteration (batch 512)", ylabel="social welfare (training batch)",
                            series=[("DCL, K = 2", METHOD, curves(rpc, "DCL-K2"))]
-                           + ([("DCL, K = 1 (no mega-steps)", BASE2, curves(rpc, "DCL-K1"))] if "DCL-K1" in rpc else [])
+                           + ([("DCL, K = 1 (no mega-steps)", BASE3, curves(rpc, "DCL-K1"))] if "DCL-K1" in rpc else [])
+                           + [(label, color, curves(rpc, m)) for m, label, color in
+                              (("Mediated", "Mediated-MARL", BASE2), ("MOCA", "MOCA (contracts)", VARIANT2))
+                              if m in rpc]
                            + [("IPPO", BASE, curves(rpc, "IPPO"))],
                            paper=[(16.0, "DCL paper Fig. 5: alternating deal, +8 each")], tail=10))
     table8 = {2: 0.997, 3: 1.491, 5: 1.989, 10: 3.659}
@@ -309,6 +312,10 @@ def _seeds_of(panel):
         parts.append((label, seeds_text(seeds)))
     if len({s for _, s in parts}) == 1:
         return parts[0][1] + (" each" if len(parts) > 1 else "")
+    texts = [s for _, s in parts]
+    common = max(texts, key=texts.count)  # the seeds most series share (first such on a tie)
+    if texts.count(common) > 1:  # say it once, then the series that differ
+        return "; ".join([f"{common} each"] + [f"{label}: {s}" for label, s in parts if s != common])
     return "; ".join(f"{label}: {s}" for label, s in parts)
 
 

@@ -15,7 +15,7 @@ paper's architecture and batch sizes but uses the larger learning rates / shorte
 * ``grid``: grid game (4 cells, horizon 16), DCL, DCL-IC and the baselines IPPO, Mediated-MARL and
   MOCA, Table 6;
 * ``rpc``: repeated purely conflicting game, horizon 16, mega-steps K=2, DCL, and the baselines
-  DCL without mega-steps (K=1) and IPPO, Table 7;
+  DCL without mega-steps (K=1), IPPO, Mediated-MARL and MOCA, Table 7;
 * ``public_goods``: N = 2, 3, 5 (``--n-agents``), DCL-IC, batch 256 (Table 8 setting), and IPPO.
 
 Each run records per iteration: social welfare (undiscounted sum of the base env's returns),
@@ -76,18 +76,20 @@ WRAPPER_BASELINES = {
            "Mediated-constrained": "mediated_constrained_prisoners_dilemma",
            "MOCA": "moca_prisoners_dilemma"},
     "grid": {"Mediated": "mediated_grid_game", "MOCA": "moca_grid_game"},
+    "rpc": {"Mediated": "mediated_purely_conflicting", "MOCA": "moca_purely_conflicting"},
 }
 
 
 def wrapper_baselines(setting, budget):
-    """The DCL paper's other baselines (Tables 5-6), IPPO on a wrapped game: Mediated-MARL with the
+    """The DCL paper's other baselines (Tables 5-7), IPPO on a wrapped game: Mediated-MARL with the
     unconstrained (and in the PD the constrained) mediator, and MOCA-style formal contracts.
     ``paper`` runs the ``tuned_configs/dcl_baselines/`` presets as they are; ``fast`` uses the fast
-    IPPO's learning rate (3e-3) and epochs (4 in the PD with minibatches of 128, 5 in the grid game
-    with minibatches of half a batch), and where the preset has an entropy bonus (the mediators:
-    Table 5's 1.0, Table 6's 2.0, annealed over thousands of iterations) lets it fall from its start
-    to 0 over 100 iterations. A batch holds the preset's games either way (a mediator adds one
-    wrapper step per game step, contracts two per episode)."""
+    IPPO's learning rate (3e-3) and epochs (4 in the PD with minibatches of 128; 5 in the grid game
+    and RPC, whose Tables 6-7 share the batch of 512 games, with minibatches of half a batch), and
+    where the preset has an entropy bonus (the mediators: Table 5's 1.0, Tables 6-7's 2.0, annealed
+    over thousands of iterations) lets it fall from its start to 0 over 100 iterations. A batch
+    holds the preset's games either way (a mediator adds one wrapper step per game step, contracts
+    two per episode)."""
     from rllib_coopai.presets import preset_config, preset_training
 
     out = {}
@@ -151,7 +153,7 @@ def settings(name, budget, n_agents=(2, 3, 5)):
                                         mega_steps=2, **table7),
                 "DCL-K1": dcl_config("purely_conflicting", budget=budget, ic_lambda=0.0,
                                      mega_steps=1, **table7),  # no multi-step commitments
-                "IPPO": ippo_512("purely_conflicting")}
+                "IPPO": ippo_512("purely_conflicting"), **wrapper_baselines("rpc", budget)}
     if name == "public_goods":
         # Table 8 gives only DCL-IC and batch 256; the rest is the PD's (fast) settings. A
         # 5x smaller entropy bonus (0.1, -0.002 / iter) was tried for N = 5 and oscillated
@@ -163,6 +165,12 @@ def settings(name, budget, n_agents=(2, 3, 5)):
                     for n in n_agents})  # the plain game: free-riding dominates
         return out
     raise ValueError(f"unknown setting {name!r}; known: pd, grid, rpc, public_goods")
+
+
+#: The wrappers' per-step rates recorded per iteration where the env reports them (Mediated-MARL:
+#: share of agent steps delegated, mean coalition size; MOCA: share of game steps under a contract,
+#: share of contracting stages with a proposal, share of proposals accepted).
+WRAPPER_RATES = ("delegation_rate", "coalition_size", "contract_rate", "proposal_rate", "accept_rate")
 
 
 def run(cfg, seed, iters, time_limit):
@@ -180,6 +188,9 @@ def run(cfg, seed, iters, time_limit):
                 "agreement_rate": er.get("agreement_rate"),
                 "agent_returns": er.get("agent_returns"),
             })
+            rates = {k: float(er[k]) for k in WRAPPER_RATES if k in er}
+            if rates:
+                hist[-1]["rates"] = rates
             if time_limit and time.perf_counter() - t0 > time_limit:
                 break
     finally:

@@ -94,6 +94,42 @@ def test_action_trigger_contract_names_the_action():
     assert (rew[P0], rew[P1]) == (1.0, -4.0)
 
 
+def test_rpc_action_fee_transfers_exactly_the_fee_and_makes_alternation_strict():
+    """tuned_configs/dcl_baselines/moca_purely_conflicting.yaml: RPC (DCL paper Table 2) reports no
+    'cooperated', so its contracts are fees on a named action; a fee of 1.5 on A2 moves exactly 1.5
+    per A2 player per step, for the whole episode, and makes both alternating outcomes (0.5, 0.5)."""
+    from rllib_coopai.presets import preset_training
+
+    cfg = dict(preset_training("dcl_baselines/moca_purely_conflicting")["env_config"])
+    assert cfg.pop("base_env") == "purely_conflicting" and cfg["trigger"] == "action"
+    env = ContractRLlibEnv(dict(cfg, base_env="purely_conflicting", proposer="round_robin")).par_env
+    A1, A2 = 0, 1
+    base = {(A1, A1): (0, 0), (A1, A2): (-1, 2), (A2, A1): (2, -1), (A2, A2): (0, 0)}  # Table 2
+    levels = list(cfg["transfer_levels"])
+    assert env.n_contracts == 1 + 2 * len(levels)
+    k = 1 + A2 * len(levels) + levels.index(1.5)
+    assert env.describe(k) == {"fee": 1.5, "trigger": A2}
+    env.reset(seed=0)
+    env.step({a: (k if a == env.proposer else 0) for a in env.agents})
+    env.step({a: 1 for a in env.agents})
+    joints = list(base) * 4  # all 16 steps of the episode under the one contract
+    contracted = {}
+    for t, acts in enumerate(joints):
+        _, rew, _, trunc, infos = env.step(dict(zip((P0, P1), acts)))
+        fee = {a: 1.5 * (acts[i] == A2) for i, a in enumerate((P0, P1))}
+        want = (base[acts][0] - fee[P0] + fee[P1], base[acts][1] - fee[P1] + fee[P0])
+        assert (rew[P0], rew[P1]) == pytest.approx(want)
+        for i, a in enumerate((P0, P1)):
+            assert infos[a]["extrinsic_reward"] == base[acts][i]  # social welfare stays RPC's
+            assert infos[a]["totals"]["contract_transfer"] == pytest.approx(want[i] - base[acts][i])
+            assert infos[a]["rates"]["contract_rate"] == 1.0
+        contracted[acts] = (rew[P0], rew[P1])
+    assert all(trunc.values()) and not env.agents
+    assert contracted[(A1, A2)] == contracted[(A2, A1)] == pytest.approx((0.5, 0.5))
+    # strict equilibria: a unilateral deviation from either alternating outcome lands on (0, 0)
+    assert contracted[(A1, A1)] == contracted[(A2, A2)] == (0.0, 0.0)
+
+
 def test_contract_binds_for_the_episode_or_one_step():
     env = ContractWrapper(make("prisoners_dilemma", horizon=3), transfer_levels=[2.0],
                           proposer="round_robin")
@@ -256,8 +292,10 @@ def test_constrained_mediator_enforces_individual_rationality():
     lambda: MediatorWrapper(make("prisoners_dilemma", horizon=3)),
     lambda: MediatorWrapper(make("public_goods", n_agents=3), constrained=True),
     lambda: MediatorWrapper(make("grid_game"), constrained=True),
+    lambda: ContractWrapper(make("purely_conflicting"), transfer_levels=[0.5, 1.5, 3.0], trigger="action"),
+    lambda: MediatorWrapper(make("purely_conflicting")),
 ], ids=["contracts-pd", "contracts-pg3-step", "contracts-grid", "mediator-pd", "mediator-pg3-c",
-        "mediator-grid-c"])
+        "mediator-grid-c", "contracts-rpc-action", "mediator-rpc"])
 def test_parallel_api_conformance(wrap):
     parallel_api_test(wrap(), num_cycles=40)
 
@@ -319,7 +357,8 @@ def test_baseline_yamls_resolve_the_wrapper_class_paths():
     names = {os.path.basename(p) for p in BASELINE_YAMLS}
     assert {"moca_prisoners_dilemma.yaml", "mediated_prisoners_dilemma.yaml",
             "mediated_constrained_prisoners_dilemma.yaml", "moca_grid_game.yaml",
-            "mediated_grid_game.yaml"} <= names
+            "mediated_grid_game.yaml", "moca_purely_conflicting.yaml",
+            "mediated_purely_conflicting.yaml"} <= names
     for path in BASELINE_YAMLS:
         (exp,) = load_experiments(path)
         assert exp.run == "IPPO"
