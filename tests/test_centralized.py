@@ -60,8 +60,8 @@ def test_cen_learns_the_joint_optimum_of_the_one_shot_pd(ray_session):
     from rllib_coopai.algorithms.ippo import IPPOConfig
 
     algo = (IPPOConfig().environment(CentralizedControlRLlibEnv, env_config={"base_env": "prisoners_dilemma"})
-            .env_runners(num_env_runners=0).training(lr=3e-3, train_batch_size_per_learner=256,
-                                                     minibatch_size=128, num_epochs=4)
+            .env_runners(num_env_runners=0, num_envs_per_env_runner=16)  # 16 one-step games at once
+            .training(lr=3e-3, train_batch_size_per_learner=256, minibatch_size=128, num_epochs=4)
             .debugging(seed=0).build_algo())
     try:
         returns = [algo.train()["env_runners"]["episode_return_mean"] for _ in range(25)]
