@@ -63,10 +63,10 @@ CLAIMS = {
         commands=[_dcl("--setting", "rpc", "--methods", "DCL-K2", "--seeds", "5", "--iters", "2000",
                        "--time-limit", "420"),
                   _dcl("--setting", "rpc", "--methods", "IPPO", "--seeds", "5", "--ippo-iters", "100"),
-                  _dcl("--setting", "rpc", "--methods", "DCL-K1", "--seeds", "1", "--iters", "2000",
+                  _dcl("--setting", "rpc", "--methods", "DCL-K1", "--seeds", "5", "--iters", "2000",
                        "--time-limit", "420"),
                   _dcl("--setting", "rpc", "--methods", "Mediated,MOCA", "--seeds", "5", "--iters", "150")],
-        sources={"dcl": ["rpc.json"]}, figure=("copy", "runs/dcl/rpc.png"), hours=1.5),
+        sources={"dcl": ["rpc.json"]}, figure=("copy", "runs/dcl/rpc.png"), hours=2.0),
     "dcl_public_goods": dict(
         paper="DCL paper §5.1, Table 8: DCL-IC public goods, N = 2 / 3 / 5 / 10: agreement > 0.99, "
               "SW 0.997 / 1.491 / 1.989 / 3.659",

