@@ -149,7 +149,8 @@ class CoopConfigMixin:
         self.share_policy = False
         self.callbacks_class = CoopMetricsCallback
         # RLlib's MultiAgentEnvRunner with its per-step sample counters logged once per sample()
-        # (rllib_coopai.core.env_runner); env_runners(env_runner_cls=...) replaces it.
+        # and the episodes outside the metric windows skipped (rllib_coopai.core.env_runner);
+        # env_runners(env_runner_cls=...) replaces it.
         from rllib_coopai.core.env_runner import CoopEnvRunner
 
         self.env_runner_cls = CoopEnvRunner

@@ -47,9 +47,13 @@ from ray.rllib.utils.metrics import (
 class CoopEnvRunner(MultiAgentEnvRunner):
     """``MultiAgentEnvRunner`` whose per-step sample counters are logged once per ``sample()``."""
 
+    def __init__(self, *args, **kwargs):
+        self._pending_sample_counts = Counter()  # what _increase_sampled_metrics counted
+        super().__init__(*args, **kwargs)
+
     @override(MultiAgentEnvRunner)
     def _increase_sampled_metrics(self, num_steps, next_obs, episode):
-        counts = self.__dict__.setdefault("_pending_sample_counts", Counter())
+        counts = self._pending_sample_counts
         counts["env_steps"] += num_steps
         if episode.is_done:
             counts["episodes"] += 1
@@ -68,7 +72,7 @@ class CoopEnvRunner(MultiAgentEnvRunner):
     def _flush_sample_counts(self) -> None:
         """One ``log_value`` per key for everything counted since the last flush (the keys and
         reduce modes of ``MultiAgentEnvRunner._increase_sampled_metrics``)."""
-        counts = self.__dict__.get("_pending_sample_counts")
+        counts = self._pending_sample_counts
         if not counts:
             return
         self._pending_sample_counts = Counter()
