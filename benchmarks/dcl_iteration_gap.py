@@ -21,6 +21,11 @@ LRs 4e-4 / 8e-4, entropy 1.0 - 0.0005 per iteration, temperature 10 -> 1) with
   reading agent 0's new weights);
 * ``entropy``: the defaults with only the code's entropy choices (reduction, schedule, floor).
 
+* ``authors``: the authors' code itself (``--reference PATH`` to a checkout of
+  github.com/shuhui-zhu/DCL; their trainer with their ``configs/config.yaml`` and the README's IPD
+  settings, seeded, run as ``benchmarks/dcl_side_by_side.py`` runs it), for its iterations to hold
+  over the same seeds (its random streams are its own, so seed k of the two codes are not paired).
+
 ``--loop learner`` (default) runs the package's ``DCLTorchLearner`` and ``DCLMultiRLModule`` built
 from the same config, without env runners: each iteration samples 128 one-shot PD negotiations
 with the module's own ``negotiate`` (exact categorical draws), builds the joint columns
@@ -50,6 +55,7 @@ VARIANTS = {
                             critic_lr=7e-4, **({"ic_mode": "reference"} if ic else {})),
 }
 VARIANTS["code_seq"] = lambda ic: dict(VARIANTS["code"](ic), agent_updates="sequential")
+AUTHORS = "authors"  # not a package variant: the authors' code (needs --reference)
 PRESETS = {"DCL": "dcl/prisoners_dilemma", "DCL-IC": "dcl/prisoners_dilemma_ic"}
 
 
@@ -104,11 +110,23 @@ def _learner_loop(cfg, seed, max_iters, max_seconds):
     return welfare, time.perf_counter() - t0
 
 
-def run_one(algo_name, variant, seed, max_iters, max_seconds, loop="learner"):
+def run_authors(algo_name, seed, max_iters, max_seconds, reference):
+    """Iterations to hold of the authors' code (stops once the hold is confirmed)."""
+    from dcl_side_by_side import run_reference
+
+    r = run_reference(reference, algo_name, seed, max_seconds, 0, max_iters)
+    return {"algo": algo_name, "variant": AUTHORS, "seed": seed, "loop": "authors' trainer",
+            "iterations": r["iterations"], "seconds": r["seconds"], "it_per_s": r["it_per_s"],
+            "held_at": r["held_at_iteration"], "curve": r["curve"]}  # [s, iteration, welfare]
+
+
+def run_one(algo_name, variant, seed, max_iters, max_seconds, loop="learner", reference=None):
     import torch
 
     from rllib_coopai.presets import preset_config
 
+    if variant == AUTHORS:
+        return run_authors(algo_name, seed, max_iters, max_seconds, reference)
     torch.set_num_threads(1)
     overrides = VARIANTS[variant](algo_name == "DCL-IC")
     cfg = preset_config(PRESETS[algo_name], seed=seed, num_env_runners=0, **overrides)
@@ -156,19 +174,28 @@ def table(rows):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--algos", nargs="+", default=["DCL-IC", "DCL"], choices=sorted(PRESETS))
-    p.add_argument("--variants", nargs="+", default=["before", "code"], choices=sorted(VARIANTS))
+    p.add_argument("--variants", nargs="+", default=["before", "code"],
+                   choices=sorted(VARIANTS) + [AUTHORS])
+    p.add_argument("--reference", default=None,
+                   help="checkout of github.com/shuhui-zhu/DCL (for --variants authors)")
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     p.add_argument("--max-iters", type=int, default=2000)
     p.add_argument("--max-seconds", type=float, default=400.0)
     p.add_argument("--out", default="runs/dcl_gap")
     p.add_argument("--loop", choices=["learner", "algo"], default="learner")
     args = p.parse_args(argv)
+    if AUTHORS in args.variants and not (
+            args.reference and os.path.isfile(os.path.join(args.reference, "trainer",
+                                                           "dcl_repeated_games.py"))):
+        p.error("--variants authors needs --reference PATH to a checkout of the authors' DCL "
+                f"code (got {args.reference!r})")
     os.makedirs(args.out, exist_ok=True)
     rows = []
     for algo_name in args.algos:
         for seed in args.seeds:
             for variant in args.variants:
-                r = run_one(algo_name, variant, seed, args.max_iters, args.max_seconds, args.loop)
+                r = run_one(algo_name, variant, seed, args.max_iters, args.max_seconds, args.loop,
+                            args.reference)
                 rows.append(r)
                 print(f"{algo_name} {variant} seed {seed}: held at {r['held_at']} "
                       f"({r['iterations']} iterations, {r['seconds']} s)", flush=True)

@@ -301,6 +301,11 @@ def main(argv=None):
     p.add_argument("--variant", choices=["paper", "code", "code_seq", "fast"], default="code_seq")
     p.add_argument("--out", default=os.path.join(ROOT, "docs", "results", "dcl_side_by_side"),
                    help="writes <out>.json and <out>.png")
+    p.add_argument("--codes", nargs="+", choices=["authors", "package"],
+                   default=["authors", "package"],
+                   help="which codes to run (authors needs --reference); e.g. two invocations, "
+                        "one per code, each on its own core, to count iterations-to-hold with a "
+                        "large --max-seconds (counts do not depend on the load)")
     p.add_argument("--append", action="store_true",
                    help="add these runs to those already in <out>.json (e.g. a --variant fast "
                         "run after the Table 5 one); table and plot show all")
@@ -322,7 +327,8 @@ def main(argv=None):
     rows = list(earlier)
     for algo in args.algos:
         for seed in args.seeds:
-            kinds = ["authors", "package"] if args.reference else ["package"]
+            kinds = [k for k in ("authors", "package")
+                     if k in args.codes and (k == "package" or args.reference)]
             if pair % 2:
                 kinds.reverse()  # alternate who goes first, so slow drifts of the load even out
             pair += 1
