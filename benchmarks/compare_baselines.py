@@ -31,8 +31,8 @@ from cleanup7_runs import (B5_AC, BATCHED_AC, BATCHED_AC_LR1E3, BATCHED_LIO, CLE
 from summaries import RESULTS, load, save_compact_png  # noqa: E402
 
 PAPERS = ("dcl", "lio", "designer", "amd", "lola")
-METHOD, BASE, BASE2, BASE3, VARIANT, VARIANT2 = ("tab:blue", "tab:red", "tab:orange", "tab:brown",
-                                                 "tab:green", "tab:purple")
+METHOD, BASE, BASE2, BASE3, VARIANT, VARIANT2, VARIANT3 = ("tab:blue", "tab:red", "tab:orange", "tab:brown",
+                                                           "tab:green", "tab:purple", "tab:pink")
 DPI = 90
 
 
@@ -138,7 +138,8 @@ def dcl_panels():
                            series=[("DCL, K = 2", METHOD, curves(rpc, "DCL-K2"))]
                            + ([("DCL, K = 1 (no mega-steps)", BASE3, curves(rpc, "DCL-K1"))] if "DCL-K1" in rpc else [])
                            + [(label, color, curves(rpc, m)) for m, label, color in
-                              (("Mediated", "Mediated-MARL", BASE2), ("MOCA", "MOCA (contracts)", VARIANT2))
+                              (("Mediated", "Mediated-MARL", BASE2), ("MOCA", "MOCA (contracts)", VARIANT2),
+                               ("MOCA-grid-fees", "MOCA, the grid's fees 0.5 / 1 / 2", VARIANT3))
                               if m in rpc]
                            + [("IPPO", BASE, curves(rpc, "IPPO"))],
                            paper=[(16.0, "DCL paper Fig. 5: alternating deal, +8 each")], tail=10))
@@ -202,14 +203,17 @@ def lio_panels():
 
 def designer_panels():
     panels = []
-    for name, title in (("er52", "ER(5,2), fast settings"), ("er52_table_c1", "ER(5,2), Table C.1 settings, 1.5 min")):
-        src = load("metagrad_er52")[name]
+    for claim, name, title, paper in (
+            ("metagrad_er52", "er52", "ER(5,2), fast settings", (26.0, "ID thesis Fig. 6.1a: ~26")),
+            ("metagrad_er52", "er52_table_c1", "ER(5,2), Table C.1 settings, 1.5 min", (26.0, "ID thesis Fig. 6.1a: ~26")),
+            ("metagrad_er105", "er105", "ER(10,5), fast settings", (40.0, "ID thesis Fig. 6.1b: ~40"))):
+        src = load(claim)[name]
         runs = {k: [(i, [p[0] for p in r["curve"]], [p[2] for p in r["curve"]]) for i, r in enumerate(src[k])]
                 for k in ("metagrad", "rl")}
         panels.append(dict(key=name, title=title, kind="curve", xlabel="RLlib env steps (2 per ER step)",
                            ylabel="designer objective: welfare net of payments",
                            series=[("MetaGrad", METHOD, runs["metagrad"]), ("dual-RL", BASE, runs["rl"])],
-                           paper=[(26.0, "ID thesis Fig. 6.1a: ~26")], tail=10))
+                           paper=[paper], tail=10))
     gtb = load("metagrad_gtb")["gtb"]["runs"]
     labels = (("metagrad", "MetaGrad", METHOD), ("dual_rl", "dual-RL", BASE), ("us_federal", "US-federal", BASE2),
               ("free_market", "free market", BASE3), ("ippo_us_federal", "IPPO under US-federal", VARIANT2))

@@ -76,8 +76,12 @@ WRAPPER_BASELINES = {
            "Mediated-constrained": "mediated_constrained_prisoners_dilemma",
            "MOCA": "moca_prisoners_dilemma"},
     "grid": {"Mediated": "mediated_grid_game", "MOCA": "moca_grid_game"},
-    "rpc": {"Mediated": "mediated_purely_conflicting", "MOCA": "moca_purely_conflicting"},
+    "rpc": {"Mediated": "mediated_purely_conflicting", "MOCA": "moca_purely_conflicting",
+            "MOCA-grid-fees": "moca_purely_conflicting"},
 }
+# Variants of a preset's env_config (merged into it): MOCA on RPC with the grid game's fee levels
+# (0.5 / 1 / 2 on a named action: with a fee of 1 on A2 the mixed outcomes are only weak equilibria).
+WRAPPER_ENV_CONFIG = {"MOCA-grid-fees": {"transfer_levels": [0.5, 1.0, 2.0]}}
 
 
 def wrapper_baselines(setting, budget):
@@ -104,6 +108,9 @@ def wrapper_baselines(setting, budget):
             start = entropy[0][1] if isinstance(entropy, list) else entropy  # a schedule's first value
             if start > 0:
                 extra["entropy_coeff"] = [[0, start], [100 * batch, 0.0]]
+        if name in WRAPPER_ENV_CONFIG:
+            env_config = dict(preset_training(f"dcl_baselines/{preset}")["env_config"])
+            extra["env_config"] = dict(env_config, **WRAPPER_ENV_CONFIG[name])
         out[name] = preset_config(f"dcl_baselines/{preset}", **extra)
     return out
 
