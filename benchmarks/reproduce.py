@@ -65,8 +65,9 @@ CLAIMS = {
                   _dcl("--setting", "rpc", "--methods", "IPPO", "--seeds", "5", "--ippo-iters", "100"),
                   _dcl("--setting", "rpc", "--methods", "DCL-K1", "--seeds", "5", "--iters", "2000",
                        "--time-limit", "420"),
-                  _dcl("--setting", "rpc", "--methods", "Mediated,MOCA", "--seeds", "5", "--iters", "150")],
-        sources={"dcl": ["rpc.json"]}, figure=("copy", "runs/dcl/rpc.png"), hours=2.0),
+                  _dcl("--setting", "rpc", "--methods", "Mediated,MOCA", "--seeds", "5", "--iters", "150"),
+                  _dcl("--setting", "rpc", "--methods", "MOCA-grid-fees", "--seeds", "5", "--iters", "150")],
+        sources={"dcl": ["rpc.json"]}, figure=("copy", "runs/dcl/rpc.png"), hours=2.3),
     "dcl_public_goods": dict(
         paper="DCL paper §5.1, Table 8: DCL-IC public goods, N = 2 / 3 / 5 / 10: agreement > 0.99, "
               "SW 0.997 / 1.491 / 1.989 / 3.659",
@@ -177,6 +178,11 @@ CLAIMS = {
                   ["benchmarks/designer_escape_room.py", "--preset", "table_c1", "--seeds", "5", "--minutes", "1.5"]],
         sources={"designer": ["er52.json", "er52_table_c1.json"]},
         figure=("copy", "runs/designer/er52.png"), hours=0.5),
+    "metagrad_er105": dict(
+        paper="ID thesis §6.4, Fig. 6.1b, Table C.2: MetaGrad reaches the ER(10,5) optimum (~40 net); dual-RL fails",
+        commands=[["benchmarks/designer_escape_room.py", "--n", "10", "--m", "5", "--preset", "fast", "--seeds",
+                   "3", "--iters", "400"]],
+        sources={"designer": ["er105.json"]}, figure=("copy", "runs/designer/er105.png"), hours=0.45),
     "metagrad_gtb": dict(
         paper="ID thesis §6.4.1, Fig. 6.3, Table C.4: the MetaGrad tax designer beats dual-RL and US-federal on GTB",
         commands=[["benchmarks/designer_gtb.py", "--minutes", "7"],
