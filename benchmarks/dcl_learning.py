@@ -99,8 +99,8 @@ def wrapper_baselines(setting, budget):
     out = {}
     for name, preset in WRAPPER_BASELINES[setting].items():
         extra = dict(num_envs_per_env_runner=16)
+        base = preset_training(f"dcl_baselines/{preset}")
         if budget == "fast":
-            base = preset_training(f"dcl_baselines/{preset}")
             batch = base["train_batch_size_per_learner"]
             pd = setting == "pd"  # the PD's fast IPPO: 4 epochs, minibatch 128
             extra.update(lr=3e-3, num_epochs=4 if pd else 5, minibatch_size=128 if pd else batch // 2)
@@ -109,8 +109,7 @@ def wrapper_baselines(setting, budget):
             if start > 0:
                 extra["entropy_coeff"] = [[0, start], [100 * batch, 0.0]]
         if name in WRAPPER_ENV_CONFIG:
-            env_config = dict(preset_training(f"dcl_baselines/{preset}")["env_config"])
-            extra["env_config"] = dict(env_config, **WRAPPER_ENV_CONFIG[name])
+            extra["env_config"] = dict(base["env_config"], **WRAPPER_ENV_CONFIG[name])
         out[name] = preset_config(f"dcl_baselines/{preset}", **extra)
     return out
 

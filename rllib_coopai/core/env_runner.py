@@ -114,6 +114,12 @@ class CoopEnvRunner(MultiAgentEnvRunner):
                 log((NUM_MODULE_STEPS_SAMPLED, name), n, reduce="sum")
                 log((NUM_MODULE_STEPS_SAMPLED_LIFETIME, name), n, reduce="lifetime_sum")
 
+    def _episode_window(self) -> int:
+        """The episode metrics' window on this runner (``MultiAgentEnvRunner._log_episode_metrics``:
+        ``metrics_num_episodes_for_smoothing`` shared among the runners)."""
+        return max(1, int(math.ceil(self.config.metrics_num_episodes_for_smoothing
+                                    / (self.config.num_env_runners or 1))))
+
     @override(MultiAgentEnvRunner)
     def get_metrics(self):
         self._drop_episodes_outside_the_windows()
@@ -138,8 +144,7 @@ class CoopEnvRunner(MultiAgentEnvRunner):
     def _log_episode_rows(self, rows) -> None:
         """The values RLlib's ``_log_episode_metrics`` logs for each of ``rows`` (same keys, reduce
         modes and window), pushed per key in episode order."""
-        win = max(1, int(math.ceil(self.config.metrics_num_episodes_for_smoothing
-                                   / (self.config.num_env_runners or 1))))
+        win = self._episode_window()
         values = {}  # (key path, reduce) -> values in episode order
 
         def add(key, reduce, value):
@@ -174,8 +179,7 @@ class CoopEnvRunner(MultiAgentEnvRunner):
         windows of ``MultiAgentEnvRunner._log_episode_metrics`` would push out before the reduce
         (newer episodes fill the window of each of its keys)."""
         done = self._done_episodes_for_metrics
-        win = max(1, int(math.ceil(self.config.metrics_num_episodes_for_smoothing
-                                   / (self.config.num_env_runners or 1))))
+        win = self._episode_window()
         if len(done) <= win:
             return
         chunks = self._ongoing_episodes_for_metrics
